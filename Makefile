@@ -1,0 +1,23 @@
+# PSA suite for Odoo 18. `make test` is the test command (CI runs it through .ci/run).
+ODOO_PYTHON ?= python3
+PSA := $(ODOO_PYTHON) scripts/psa_dev.py
+
+.PHONY: test run lint bench module pot help
+
+help:
+	@echo "make test   - install requirements, run the add-ons' Odoo tests, the XML-RPC suite and the linters"
+	@echo "make run    - serve the suite with demo data on http://localhost:8069 (data kept in .local/)"
+	@echo "make lint   - ruff (lint + format check) and pylint-odoo"
+	@echo "make module MODULES=psa_orders - fast loop: install + test add-ons on a cached dependency template"
+
+test:
+	$(PSA) test
+
+run:
+	$(PSA) run
+
+lint:
+	$(PSA) lint
+
+module:
+	$(PSA) module $(MODULES)

@@ -1,0 +1,25 @@
+{
+    "name": "PSA Orders",
+    "summary": "Every financial commitment is an order: engagements, change orders, rate changes, work orders",
+    "version": "18.0.1.0.0",
+    "category": "Services/Project",
+    "website": "https://github.com/psa-suite/psa-odoo",
+    "author": "PSA Suite contributors",
+    "license": "AGPL-3",
+    "depends": [
+        "sale_project",
+        "sale_timesheet",
+        "sale_crm",
+        "product_contract",
+    ],
+    "data": [
+        "security/psa_orders_security.xml",
+        "views/sale_order_views.xml",
+        "views/project_project_views.xml",
+        "views/psa_orders_menus.xml",
+    ],
+    "demo": [
+        "demo/psa_orders_demo.xml",
+    ],
+    "application": True,
+}

@@ -1,0 +1,1 @@
+from . import project_project, sale_order

@@ -1,0 +1,66 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+ORDER_KINDS = [
+    ("new_engagement", "New engagement"),
+    ("change_increase", "Change order: scope increase"),
+    ("change_same", "Change order: same value"),
+    ("change_decrease", "Change order: scope decrease"),
+    ("rate_change", "Rate change"),
+    ("work_order", "Work order under an agreement"),
+    ("billable_extra", "Billable work outside the agreement"),
+]
+# Kinds that change an engagement which already exists, so they must name its project.
+ENGAGEMENT_CHANGE_KINDS = {"change_increase", "change_same", "change_decrease", "rate_change"}
+
+
+class SaleOrder(models.Model):
+    _inherit = "sale.order"
+
+    psa_order_kind = fields.Selection(
+        ORDER_KINDS,
+        string="Order Kind",
+        default="new_engagement",
+        required=True,
+        tracking=True,
+        help="What this commitment does: start a new engagement or change an existing one.",
+    )
+    psa_engagement_project_id = fields.Many2one(
+        "project.project",
+        string="Engagement",
+        tracking=True,
+        index="btree_not_null",
+        check_company=True,
+        help="The project this order changes (change orders, rate changes, work orders).",
+    )
+
+    @api.model
+    def _psa_engagement_change_kinds(self):
+        """Hook for extensions: the order kinds that must name an existing engagement."""
+        return ENGAGEMENT_CHANGE_KINDS
+
+    @api.constrains("psa_order_kind", "psa_engagement_project_id", "partner_id")
+    def _check_psa_engagement(self):
+        change_kinds = self._psa_engagement_change_kinds()
+        kinds = dict(self._fields["psa_order_kind"]._description_selection(self.env))
+        for order in self:
+            project = order.psa_engagement_project_id
+            if order.psa_order_kind in change_kinds and not project:
+                raise ValidationError(
+                    self.env._(
+                        "Order %(order)s is a %(kind)s: choose the engagement (project) it changes.",
+                        order=order.name,
+                        kind=kinds[order.psa_order_kind].lower(),
+                    )
+                )
+            customer = order.partner_id.commercial_partner_id
+            if project.partner_id and project.partner_id.commercial_partner_id != customer:
+                raise ValidationError(
+                    self.env._(
+                        "Order %(order)s is for %(customer)s but engagement %(project)s belongs to %(owner)s.",
+                        order=order.name,
+                        customer=customer.display_name,
+                        project=project.display_name,
+                        owner=project.partner_id.commercial_partner_id.display_name,
+                    )
+                )

@@ -1,0 +1,74 @@
+import logging
+from urllib.parse import urljoin
+
+import requests
+
+from odoo import api, models
+from odoo.exceptions import ValidationError
+
+_logger = logging.getLogger(__name__)
+
+STRIPE_API_BASE_PARAM = "psa_payments.stripe_api_base"
+STRIPE_DEFAULT_API_BASE = "https://api.stripe.com/v1/"
+STRIPE_TIMEOUT = 30  # seconds
+
+
+class PaymentProvider(models.Model):
+    _inherit = "payment.provider"
+
+    @api.model
+    def _psa_stripe_api_base(self):
+        """Hook for extensions: the Stripe API root, from the ``psa_payments.stripe_api_base`` parameter.
+
+        Staging and the test suite point it at a Stripe-compatible server (localstripe) on loopback.
+        """
+        base = self.env["ir.config_parameter"].sudo().get_param(STRIPE_API_BASE_PARAM) or STRIPE_DEFAULT_API_BASE
+        return base if base.endswith("/") else base + "/"
+
+    def _stripe_make_request(self, endpoint, payload=None, method="POST", offline=False, idempotency_key=None):
+        """Send Stripe requests to the configured API root.
+
+        ``payment_stripe`` hard-codes Stripe's URL inside this method, so a configured endpoint is served by
+        our own request below (same headers and error contract); the default endpoint keeps Odoo's code.
+        """
+        base = self._psa_stripe_api_base()
+        if base == STRIPE_DEFAULT_API_BASE:
+            return super()._stripe_make_request(
+                endpoint, payload=payload, method=method, offline=offline, idempotency_key=idempotency_key
+            )
+        self.ensure_one()
+        url = urljoin(base, endpoint)
+        headers = {
+            "AUTHORIZATION": f"Bearer {self._psa_stripe_secret_key()}",
+            "Stripe-Version": self._psa_stripe_api_version(),
+            **self._get_stripe_extra_request_headers(),
+        }
+        if method == "POST" and idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        try:
+            response = requests.request(method, url, data=payload, headers=headers, timeout=STRIPE_TIMEOUT)
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+            _logger.warning("Stripe endpoint %s unreachable: %s", url, error)
+            raise ValidationError(self.env._("Stripe: could not reach %(url)s.", url=url)) from error
+        try:
+            content = response.json()
+        except ValueError as error:
+            raise ValidationError(
+                self.env._("Stripe: %(url)s answered %(status)s without JSON.", url=url, status=response.status_code)
+            ) from error
+        if not response.ok and not offline and 400 <= response.status_code < 500 and content.get("error"):
+            message = content["error"].get("message") or content["error"].get("code") or response.reason
+            _logger.info("Stripe refused %s %s: %s", method, endpoint, message)
+            raise ValidationError(self.env._("Stripe: %(message)s", message=message))
+        return content
+
+    def _psa_stripe_secret_key(self):
+        from odoo.addons.payment_stripe import utils as stripe_utils
+
+        return stripe_utils.get_secret_key(self)
+
+    @api.model
+    def _psa_stripe_api_version(self):
+        from odoo.addons.payment_stripe import const
+
+        return const.API_VERSION

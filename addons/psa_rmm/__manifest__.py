@@ -1,0 +1,26 @@
+{
+    "name": "PSA RMM",
+    "summary": "RMM alerts and devices feed tickets and billing; the service desk keeps itself tidy",
+    "version": "18.0.1.0.0",
+    "category": "Services/Helpdesk",
+    "website": "https://github.com/psa-suite/psa-odoo",
+    "author": "PSA Suite contributors",
+    "license": "AGPL-3",
+    "depends": [
+        "psa_timesheet_billing",
+        "helpdesk_mgmt",
+        "helpdesk_mgmt_timesheet",
+        "helpdesk_ticket_close_inactive",
+        "contract_variable_quantity",
+    ],
+    "data": [
+        "security/psa_rmm_security.xml",
+        "security/ir.model.access.csv",
+        "views/psa_device_views.xml",
+        "views/res_partner_views.xml",
+        "views/psa_rmm_menus.xml",
+    ],
+    "demo": [
+        "demo/psa_rmm_demo.xml",
+    ],
+}

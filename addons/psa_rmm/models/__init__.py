@@ -1,0 +1,1 @@
+from . import psa_device, res_partner

@@ -1,0 +1,23 @@
+{
+    "name": "PSA Timesheet Billing",
+    "summary": "Time, milestones, prepaid funds, expenses and agreements become invoices by themselves",
+    "version": "18.0.1.0.0",
+    "category": "Services/Timesheets",
+    "website": "https://github.com/psa-suite/psa-odoo",
+    "author": "PSA Suite contributors",
+    "license": "AGPL-3",
+    "depends": [
+        "psa_orders",
+        "sale_timesheet",
+        "sale_expense",
+        "contract",
+        "account_invoice_inter_company",
+    ],
+    "data": [
+        "security/psa_timesheet_billing_security.xml",
+        "views/account_analytic_line_views.xml",
+    ],
+    "demo": [
+        "demo/psa_timesheet_billing_demo.xml",
+    ],
+}

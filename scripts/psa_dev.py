@@ -1,0 +1,628 @@
+#!/usr/bin/env python3
+"""Developer and CI entry point of the PSA suite: ``make test``, ``make run``, ``make lint``.
+
+It runs with the Python that imports Odoo 18 (``ODOO_PYTHON``, else ``python3``) and drives:
+
+* a private PostgreSQL cluster (throwaway for tests, persistent under ``.local/`` for ``run``),
+  started without root and without any system service;
+* Odoo itself, as a subprocess of that same Python;
+* pytest (repository-level end-to-end tests, pytest-odoo) and the linters.
+
+Only the standard library is used here, so that the "no Odoo" case fails with a clear message
+instead of a traceback.
+"""
+
+import argparse
+import atexit
+import contextlib
+import fcntl
+import glob
+import hashlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ADDONS_DIR = os.path.join(REPO, "addons")
+PSA_MODULES = ["psa_orders", "psa_timesheet_billing", "psa_payments", "psa_rmm"]
+LOCAL_DIR = os.path.join(REPO, ".local")
+ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+# A log line of Odoo is "<date> <time> <pid> <LEVEL> <db> <logger>: <message>".
+ODOO_LOG_LEVEL_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
+ODOO_RESULT_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
+PYTEST_COUNT_RE = re.compile(r"(\d+) (passed|failed|error|errors)\b")
+
+NO_ODOO_MESSAGE = """\
+No Python that imports Odoo 18 was found (tried: {python}).
+
+The PSA add-ons are tested against a real Odoo 18.0 and PostgreSQL. Get one of:
+  1. Docker:   docker compose -f docker/compose.yml run --rm test
+               (the official odoo:18.0 image; nothing to install on this machine)
+  2. Odoo 18:  install Odoo 18.0 community for a Python 3.10+ (``pip install -e <odoo-18.0 source>
+               --config-settings editable_mode=compat``
+               after its requirements.txt), then run ``make test`` again, or point
+               ODOO_PYTHON at the interpreter that has it: ODOO_PYTHON=/path/to/python make test
+"""
+
+
+def say(message):
+    print(f"[psa] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Odoo discovery
+# --------------------------------------------------------------------------------------------
+def check_odoo():
+    """Exit with the clear message when this Python cannot import Odoo 18."""
+    try:
+        import odoo.release
+
+        if odoo.release.version_info[0] != 18:
+            raise ImportError(f"Odoo {odoo.release.version} is not 18")
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable Odoo"
+        sys.stderr.write(NO_ODOO_MESSAGE.format(python=sys.executable))
+        sys.stderr.write(f"\n(reason: {exc})\n")
+        sys.exit(3)
+
+
+def odoo_addons_path():
+    """Every folder that holds add-ons: Odoo's own, the OCA wheels' and ours."""
+    import odoo
+
+    import odoo.addons
+
+    candidates = list(odoo.addons.__path__)
+    odoo_root = os.path.dirname(os.path.dirname(os.path.abspath(odoo.__file__)))
+    candidates.append(os.path.join(odoo_root, "addons"))
+    # OCA wheels (setuptools-odoo) install into <site-packages>/odoo/addons.
+    for entry in sys.path:
+        candidates.append(os.path.join(entry, "odoo", "addons"))
+    candidates.append(ADDONS_DIR)
+    paths = []
+    for path in candidates:
+        path = os.path.realpath(path)
+        if path in paths or not os.path.isdir(path):
+            continue
+        if any(os.path.isfile(os.path.join(path, m, "__manifest__.py")) for m in os.listdir(path)):
+            paths.append(path)
+    return paths
+
+
+def install_requirements():
+    say("installing Python requirements (requirements-dev.txt)")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--root-user-action=ignore",
+        "-r",
+        os.path.join(REPO, "requirements-dev.txt"),
+    ]
+    started = time.time()
+    if subprocess.call(cmd) != 0:
+        say("pip could not install requirements-dev.txt")
+        sys.exit(4)
+    say(f"requirements satisfied in {time.time() - started:.1f}s")
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL
+# --------------------------------------------------------------------------------------------
+def pg_bindir():
+    found = shutil.which("initdb")
+    if found:
+        return os.path.dirname(os.path.realpath(found))
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    if versions:
+        return os.path.dirname(versions[0])
+    sys.stderr.write("PostgreSQL server binaries (initdb, pg_ctl) not found: install PostgreSQL 13+.\n")
+    sys.exit(5)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PgCluster:
+    """A private PostgreSQL cluster reachable through a unix socket in its own folder.
+
+    PostgreSQL refuses to run as root: when we are root, the cluster belongs to the
+    ``postgres`` system user (or ``nobody``), and we talk to it over its socket as the
+    database superuser ``odoo`` with trust authentication (the socket folder is private).
+    """
+
+    def __init__(self, base_dir, port=None, persistent=False):
+        self.base_dir = base_dir
+        self.data_dir = os.path.join(base_dir, "data")
+        self.socket_dir = os.path.join(base_dir, "socket")
+        self.log_file = os.path.join(base_dir, "postgresql.log")
+        self.port = port or free_port()
+        self.persistent = persistent
+        self.bindir = pg_bindir()
+        self.run_as = None
+        if os.geteuid() == 0:
+            for name in ("postgres", "nobody"):
+                with contextlib.suppress(KeyError):
+                    self.run_as = pwd.getpwnam(name)
+                    break
+        self.started = False
+
+    def _run(self, args, **kwargs):
+        kwargs.setdefault("check", True)
+        if self.run_as:
+            kwargs["user"] = self.run_as.pw_uid
+            kwargs["group"] = self.run_as.pw_gid
+            kwargs["cwd"] = self.base_dir
+        return subprocess.run([os.path.join(self.bindir, args[0]), *args[1:]], **kwargs)
+
+    def _chown(self):
+        if self.run_as:
+            for root, dirs, files in os.walk(self.base_dir):
+                for name in [root, *[os.path.join(root, d) for d in dirs], *[os.path.join(root, f) for f in files]]:
+                    os.chown(name, self.run_as.pw_uid, self.run_as.pw_gid)
+            # the parent must be traversable for the cluster owner
+            os.chmod(self.base_dir, 0o755)
+
+    def start(self):
+        os.makedirs(self.socket_dir, exist_ok=True)
+        self._chown()
+        if not os.path.exists(os.path.join(self.data_dir, "PG_VERSION")):
+            say(f"initdb {self.data_dir}")
+            self._run(
+                ["initdb", "-D", self.data_dir, "-U", "odoo", "--auth=trust", "-E", "UTF8", "--locale=C"],
+                stdout=subprocess.DEVNULL,
+            )
+        options = (
+            f"-k {self.socket_dir} -p {self.port} -c listen_addresses='' -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            ["pg_ctl", "-D", self.data_dir, "-l", self.log_file, "-o", options, "-w", "-t", "60", "start"],
+            stdout=subprocess.DEVNULL,
+        )
+        self.started = True
+        say(f"PostgreSQL up on socket {self.socket_dir} port {self.port}")
+
+    def stop(self):
+        if not self.started:
+            return
+        self.started = False
+        mode = "fast" if self.persistent else "immediate"
+        self._run(
+            ["pg_ctl", "-D", self.data_dir, "-m", mode, "-w", "stop"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def psql(self, sql, dbname="postgres"):
+        return self._run(
+            ["psql", "-h", self.socket_dir, "-p", str(self.port), "-U", "odoo", "-d", dbname, "-tAc", sql],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    def env(self):
+        """Connection settings for child processes (tests read them)."""
+        return {
+            "PSA_DB_HOST": self.socket_dir,
+            "PSA_DB_PORT": str(self.port),
+            "PSA_DB_USER": "odoo",
+            "PGHOST": self.socket_dir,
+            "PGPORT": str(self.port),
+            "PGUSER": "odoo",
+        }
+
+
+_cleanups = []
+
+
+def _run_cleanups(*_args):
+    while _cleanups:
+        func = _cleanups.pop()
+        with contextlib.suppress(Exception):
+            func()
+
+
+def _on_signal(signum, _frame):
+    _run_cleanups()
+    sys.exit(128 + signum)
+
+
+def register_cleanup(func):
+    if not _cleanups:
+        atexit.register(_run_cleanups)
+        signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGHUP, _on_signal)
+    _cleanups.append(func)
+
+
+def throwaway_cluster():
+    base = tempfile.mkdtemp(prefix="psa-pg-")
+    cluster = PgCluster(base)
+
+    def remove():
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+    register_cleanup(remove)
+    cluster.start()
+    return cluster
+
+
+# --------------------------------------------------------------------------------------------
+# Odoo
+# --------------------------------------------------------------------------------------------
+def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None):
+    options = {
+        "addons_path": ",".join(odoo_addons_path()),
+        "data_dir": data_dir,
+        "db_host": cluster.socket_dir,
+        "db_port": cluster.port,
+        "db_user": "odoo",
+        "db_password": "False",
+        "admin_passwd": "psa-admin",
+        "http_interface": "127.0.0.1",
+        "http_port": http_port or 8069,
+        "gevent_port": free_port(),
+        "proxy_mode": "False",
+        "max_cron_threads": 0,
+        "workers": 0,
+        "limit_time_real": 600,
+        "limit_time_cpu": 600,
+        "log_handler": ":INFO,werkzeug:WARNING",
+    }
+    options.update(extra or {})
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("[options]\n")
+        for key, value in options.items():
+            handle.write(f"{key} = {value}\n")
+    return path
+
+
+def run_odoo(config, args, log_path=None, env=None):
+    """Run Odoo to completion; return (returncode, log lines)."""
+    cmd = [sys.executable, "-c", ODOO_MAIN, "-c", config, *args]
+    lines = []
+    out = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115
+    try:
+        with subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            env={**os.environ, **(env or {})},
+        ) as proc:
+            for line in proc.stdout:
+                lines.append(line.rstrip("\n"))
+                if out:
+                    out.write(line)
+                if os.environ.get("PSA_VERBOSE") or ODOO_LOG_LEVEL_RE.match(line) or " odoo.tests" in line:
+                    sys.stdout.write(line)
+            rc = proc.wait()
+    finally:
+        if out:
+            out.close()
+    return rc, lines
+
+
+def error_lines(lines):
+    return [line for line in lines if ODOO_LOG_LEVEL_RE.match(line)]
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------------
+class Tally:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, name, passed, failed, note=""):
+        self.rows.append((name, passed, failed, note))
+        say(f"{name}: {passed} passed, {failed} failed {note}".rstrip())
+
+    @property
+    def failed(self):
+        return sum(row[2] for row in self.rows)
+
+    def finish(self):
+        passed = sum(row[1] for row in self.rows)
+        print("\n==== PSA test summary ====")
+        for name, row_passed, row_failed, note in self.rows:
+            print(f"  {name:<28} {row_passed:>5} passed {row_failed:>4} failed  {note}")
+        print(f"{passed} passed, {self.failed} failed", flush=True)
+        return 1 if self.failed else 0
+
+
+def pytest_counts(output):
+    passed = failed = 0
+    tail = [line for line in output.splitlines() if line.strip()][-1:] or [""]
+    for number, word in PYTEST_COUNT_RE.findall(tail[0]):
+        if word == "passed":
+            passed += int(number)
+        else:
+            failed += int(number)
+    return passed, failed
+
+
+def run_pytest(args, env, tally, name):
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    say(" ".join(cmd))
+    proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, errors="replace")
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    passed, failed = pytest_counts(proc.stdout)
+    if proc.returncode not in (0, 5) and not failed:
+        failed = 1  # crashed or interrupted: count it
+    tally.add(name, passed, failed)
+
+
+def cmd_test(options):
+    check_odoo()
+    if not options.no_install:
+        install_requirements()
+    tally = Tally()
+    work = tempfile.mkdtemp(prefix="psa-test-")
+    register_cleanup(lambda: shutil.rmtree(work, ignore_errors=True))
+    cluster = throwaway_cluster()
+    dbname = "psa_test"
+    modules = options.modules or PSA_MODULES
+    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, os.path.join(work, "data"))
+    log_path = os.path.join(LOCAL_DIR, "logs", "odoo-test.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+
+    # 1. Install the add-ons in a fresh database with demo data, running their Odoo tests.
+    say(f"installing {', '.join(modules)} in a fresh database and running their Odoo tests (log: {log_path})")
+    started = time.time()
+    rc, lines = run_odoo(
+        config,
+        [
+            "-d",
+            dbname,
+            "-i",
+            ",".join(modules),
+            "--test-enable",
+            "--test-tags",
+            ",".join(f"/{m}" for m in modules),
+            "--stop-after-init",
+            "--no-http",
+        ],
+        log_path=log_path,
+    )
+    errors = error_lines(lines)
+    results = [ODOO_RESULT_RE.search(line) for line in lines]
+    results = [m for m in results if m]
+    if results:
+        failed_tests = int(results[-1].group(1)) + int(results[-1].group(2))
+        ran = int(results[-1].group(3))
+    else:
+        failed_tests, ran = 0, 0
+    if rc != 0 or errors or not ran:
+        # Any ERROR/CRITICAL line fails the run, even when every test passed.
+        failed_tests = max(failed_tests, 1)
+        for line in errors[:40]:
+            print("  ", line)
+        say(f"Odoo exited with {rc}, {len(errors)} ERROR/CRITICAL log line(s), {ran} test(s) ran")
+    tally.add("odoo tests (Odoo runner)", ran - min(ran, failed_tests), failed_tests, f"({time.time() - started:.0f}s)")
+    if rc != 0 and not ran:
+        say("the add-ons did not install: skipping the live-server phases")
+        return tally.finish()
+
+    env = {
+        **cluster.env(),
+        "PSA_DB_NAME": dbname,
+        "PSA_ODOO_CONFIG": config,
+        "PSA_ODOO_PYTHON": sys.executable,
+        "PSA_WORK_DIR": work,
+    }
+    # 2. The same add-ons' Odoo tests again, from pytest (pytest-odoo), on the installed database.
+    if not options.skip_pytest_odoo:
+        pytest_config = write_odoo_config(
+            os.path.join(work, "odoo-pytest.conf"), cluster, os.path.join(work, "data"), extra={"test_enable": True}
+        )
+        run_pytest(
+            [
+                f"--odoo-config={pytest_config}",
+                f"--odoo-database={dbname}",
+                "--odoo-log-level=warn",
+                "-q",
+                *[os.path.join(ADDONS_DIR, m, "tests") for m in modules],
+            ],
+            env,
+            tally,
+            "odoo tests (pytest-odoo)",
+        )
+    # 3. End-to-end tests over XML-RPC against a live server (tests/conftest.py starts it).
+    run_pytest(["-q", "-p", "no:odoo", os.path.join(REPO, "tests")], env, tally, "end-to-end (XML-RPC)")
+    # 4. Linters.
+    if not options.skip_lint:
+        for name, ok in run_linters():
+            tally.add(f"lint: {name}", int(ok), int(not ok))
+    return tally.finish()
+
+
+def run_linters():
+    targets = [p for p in ("addons", "tests", "bench", "scripts") if os.path.isdir(os.path.join(REPO, p))]
+    results = []
+    for name, cmd in (
+        ("ruff check", [sys.executable, "-m", "ruff", "check", *targets]),
+        ("ruff format", [sys.executable, "-m", "ruff", "format", "--check", *targets]),
+        (
+            "pylint-odoo",
+            [
+                sys.executable,
+                "-m",
+                "pylint",
+                "--rcfile",
+                os.path.join(REPO, ".pylintrc"),
+                *[os.path.join("addons", m) for m in sorted(os.listdir(ADDONS_DIR)) if not m.startswith(".")],
+            ],
+        ),
+    ):
+        say(f"lint: {' '.join(cmd[2:])}")
+        ok = subprocess.call(cmd, cwd=REPO) == 0
+        results.append((name, ok))
+    return results
+
+
+def cmd_lint(_options):
+    results = run_linters()
+    for name, ok in results:
+        say(f"{name}: {'clean' if ok else 'FAILED'}")
+    return 0 if all(ok for _name, ok in results) else 1
+
+
+def cmd_run(options):
+    check_odoo()
+    if not options.no_install:
+        install_requirements()
+    base = os.path.join(LOCAL_DIR, "pg")
+    os.makedirs(base, exist_ok=True)
+    cluster = PgCluster(base, port=options.pg_port, persistent=True)
+    register_cleanup(cluster.stop)
+    cluster.start()
+    data_dir = os.path.join(LOCAL_DIR, "filestore")
+    config = write_odoo_config(
+        os.path.join(LOCAL_DIR, "odoo.conf"),
+        cluster,
+        data_dir,
+        http_port=options.http_port,
+        extra={"max_cron_threads": 1, "dbfilter": f"^{options.db}$"},
+    )
+    dbname = options.db
+    exists = cluster.psql(f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'") == "1"
+    args = ["-d", dbname]
+    if not exists:
+        say(f"creating database {dbname} with the four add-ons and demo data (first run only)")
+        rc, _lines = run_odoo(config, [*args, "-i", ",".join(PSA_MODULES), "--stop-after-init", "--no-http"])
+        if rc != 0:
+            say("installation failed, see the log above")
+            return rc
+    else:
+        say(f"database {dbname} kept from the previous run (delete .local/ to start over)")
+    print(
+        "\n"
+        f"  PSA suite: http://localhost:{options.http_port}/web/login\n"
+        f"  database:  {dbname}\n"
+        "  login:     admin   password: admin\n",
+        flush=True,
+    )
+    cmd = [sys.executable, "-c", ODOO_MAIN, "-c", config, *args, "--http-interface", options.http_interface]
+    with subprocess.Popen(cmd) as proc:
+        register_cleanup(proc.terminate)
+        return proc.wait()
+
+
+def cmd_template(options):
+    """Prepare (once) a database with every dependency installed, then a copy with our add-ons.
+
+    For fast development loops: ``scripts/psa_dev.py module psa_orders`` reuses the
+    dependency template and only installs + tests the named add-on(s).
+    """
+    check_odoo()
+    base = os.environ.get("PSA_DEV_PG") or os.path.join(LOCAL_DIR, "devpg")
+    os.makedirs(base, exist_ok=True)
+    lock = open(os.path.join(base, ".lock"), "w")  # noqa: SIM115
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    port_file = os.path.join(base, "port")
+    port = int(open(port_file).read()) if os.path.exists(port_file) else free_port()  # noqa: SIM115
+    with open(port_file, "w") as handle:
+        handle.write(str(port))
+    cluster = PgCluster(base, port=port, persistent=True)
+    if not os.path.exists(os.path.join(cluster.socket_dir, f".s.PGSQL.{port}")):
+        cluster.start()
+    cluster.started = False  # shared between runs: leave it running
+    work = tempfile.mkdtemp(prefix="psa-dev-")
+    register_cleanup(lambda: shutil.rmtree(work, ignore_errors=True))
+    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, os.path.join(base, "data"))
+    deps = external_dependencies(PSA_MODULES)
+    template = "tpl_" + hashlib.sha1(",".join(sorted(deps)).encode()).hexdigest()[:10]
+    if cluster.psql(f"SELECT 1 FROM pg_database WHERE datname = '{template}'") != "1":
+        say(f"building dependency template {template}: {', '.join(sorted(deps))}")
+        rc, _lines = run_odoo(config, ["-d", template, "-i", ",".join(sorted(deps)), "--stop-after-init", "--no-http"])
+        if rc:
+            return rc
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    dbname = f"dev_{os.getpid()}"
+    cluster.psql(f'CREATE DATABASE "{dbname}" TEMPLATE "{template}"')
+    filestore = os.path.join(base, "data", "filestore")
+    if os.path.isdir(os.path.join(filestore, template)):
+        shutil.copytree(os.path.join(filestore, template), os.path.join(filestore, dbname))
+    register_cleanup(lambda: cluster.psql(f'DROP DATABASE IF EXISTS "{dbname}"'))
+    modules = options.modules or PSA_MODULES
+    rc, lines = run_odoo(
+        config,
+        [
+            "-d",
+            dbname,
+            "-i",
+            ",".join(modules),
+            "--test-enable",
+            "--test-tags",
+            ",".join(f"/{m}" for m in modules) if not options.tags else options.tags,
+            "--stop-after-init",
+            "--no-http",
+        ],
+        log_path=os.path.join(work, "odoo.log"),
+    )
+    errors = error_lines(lines)
+    results = [m for m in (ODOO_RESULT_RE.search(line) for line in lines) if m]
+    summary = results[-1].group(0) if results else "no test result line"
+    say(f"exit {rc}; {len(errors)} ERROR/CRITICAL line(s); {summary}")
+    return 1 if rc or errors else 0
+
+
+def external_dependencies(modules):
+    """Every module our add-ons depend on, directly or not, that is not one of ours."""
+    import ast
+
+    result = set()
+    for module in modules:
+        with open(os.path.join(ADDONS_DIR, module, "__manifest__.py"), encoding="utf-8") as handle:
+            manifest = ast.literal_eval(handle.read())
+        for dep in manifest.get("depends", []):
+            if dep in PSA_MODULES:
+                continue
+            result.add(dep)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    test = sub.add_parser("test", help="the whole suite: Odoo tests, end-to-end tests, linters")
+    test.add_argument("modules", nargs="*", help="limit to these add-ons (default: all four)")
+    test.add_argument("--no-install", action="store_true", help="do not pip install the requirements")
+    test.add_argument("--skip-lint", action="store_true")
+    test.add_argument("--skip-pytest-odoo", action="store_true")
+    run = sub.add_parser("run", help="serve the suite with demo data on http://localhost:8069")
+    run.add_argument("--db", default="psa")
+    run.add_argument("--http-port", type=int, default=int(os.environ.get("PSA_HTTP_PORT", "8069")))
+    run.add_argument("--http-interface", default=os.environ.get("PSA_HTTP_INTERFACE", "127.0.0.1"))
+    run.add_argument("--pg-port", type=int, default=int(os.environ.get("PSA_PG_PORT", "54329")))
+    run.add_argument("--no-install", action="store_true")
+    sub.add_parser("lint", help="ruff (lint + format check) and pylint-odoo")
+    module = sub.add_parser("module", help="fast loop: install + test add-ons on a cached dependency template")
+    module.add_argument("modules", nargs="*")
+    module.add_argument("--tags", help="Odoo --test-tags (default: the named add-ons)")
+    options = parser.parse_args()
+    handlers = {"test": cmd_test, "run": cmd_run, "lint": cmd_lint, "module": cmd_template}
+    sys.exit(handlers[options.command](options))
+
+
+if __name__ == "__main__":
+    main()
