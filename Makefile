@@ -2,12 +2,13 @@
 ODOO_PYTHON ?= python3
 PSA := $(ODOO_PYTHON) scripts/psa_dev.py
 
-.PHONY: test run lint bench module pot help
+.PHONY: test run lint bench module help
 
 help:
 	@echo "make test   - install requirements, run the add-ons' Odoo tests, the XML-RPC suite and the linters"
 	@echo "make run    - serve the suite with demo data on http://localhost:8069 (data kept in .local/)"
 	@echo "make lint   - ruff (lint + format check) and pylint-odoo"
+	@echo "make bench  - every bench/bench_*.py on a fresh database, one table (ours vs Odoo's own code)"
 	@echo "make module MODULES=psa_orders - fast loop: install + test add-ons on a cached dependency template"
 
 test:
@@ -21,3 +22,6 @@ lint:
 
 module:
 	$(PSA) module $(MODULES)
+
+bench:
+	$(PSA) bench
