@@ -277,7 +277,7 @@ def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None):
         "db_password": "False",
         "admin_passwd": "psa-admin",
         "http_interface": "127.0.0.1",
-        "http_port": http_port or 8069,
+        "http_port": http_port or free_port(),
         "gevent_port": free_port(),
         "proxy_mode": "False",
         "max_cron_threads": 0,

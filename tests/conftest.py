@@ -6,6 +6,7 @@ stops it at the end. Point PSA_ODOO_URL at a running server to skip starting one
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import xmlrpc.client
 import pytest
 
 ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+ODOO_ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
 
 
 def _free_port():
@@ -121,6 +123,11 @@ def odoo_server():
     server.start()
     yield server
     server.stop()
+    # Like the Odoo runner phase: an ERROR or CRITICAL line in the server's log fails the suite.
+    with open(server.log_path, encoding="utf-8", errors="replace") as log:
+        errors = [line for line in log if ODOO_ERROR_LINE.match(line)]
+    if errors:
+        pytest.fail(f"{len(errors)} ERROR/CRITICAL line(s) in {server.log_path}:\n" + "".join(errors[:20]))
 
 
 @pytest.fixture(scope="session")
