@@ -64,3 +64,55 @@ class SaleOrder(models.Model):
                         owner=project.partner_id.commercial_partner_id.display_name,
                     )
                 )
+
+    psa_customer_po_id = fields.Many2one(
+        "psa.customer.po",
+        compute="_compute_psa_customer_po_id",
+        string="Registered PO",
+        help="The customer's registered purchase order this order's reference points to.",
+    )
+    psa_po_amount_remaining = fields.Monetary(
+        related="psa_customer_po_id.amount_remaining",
+        string="PO Remaining",
+        currency_field="psa_po_currency_id",
+    )
+    psa_po_currency_id = fields.Many2one(related="company_id.currency_id", string="PO Currency")
+
+    @api.depends("client_order_ref", "partner_id", "company_id")
+    def _compute_psa_customer_po_id(self):
+        references = {(order.client_order_ref or "").strip() for order in self} - {""}
+        pos = self.env["psa.customer.po"]
+        if references:
+            pos = pos.search(
+                [
+                    ("name", "in", list(references)),
+                    ("partner_id", "in", self.partner_id.commercial_partner_id.ids),
+                ]
+            )
+        by_key = {(po.partner_id, po.name, po.company_id): po for po in pos}
+        for order in self:
+            key = (order.partner_id.commercial_partner_id, (order.client_order_ref or "").strip(), order.company_id)
+            order.psa_customer_po_id = by_key.get(key, False)
+
+    def _psa_check_po_compliance(self):
+        """Refuse to confirm orders that break their customer's purchase order policy."""
+        today = fields.Date.context_today(self)
+        checks = [
+            {
+                "document": order,
+                "partner": order.partner_id,
+                "company": order.company_id,
+                "references": [order.client_order_ref.strip()] if (order.client_order_ref or "").strip() else [],
+                "amount": order.currency_id._convert(
+                    order.amount_untaxed, order.company_id.currency_id, order.company_id, today
+                ),
+                "date": today,
+            }
+            for order in self
+        ]
+        self.env["psa.customer.po"]._psa_check_documents(checks, self)
+
+    def action_confirm(self):
+        # Before anything is created: a refused order leaves no project, task or agreement behind.
+        self._psa_check_po_compliance()
+        return super().action_confirm()

@@ -1,1 +1,1 @@
-from . import test_order_kinds
+from . import test_order_kinds, test_po_compliance, test_po_rules
