@@ -112,7 +112,24 @@ class SaleOrder(models.Model):
         ]
         self.env["psa.customer.po"]._psa_check_documents(checks, self)
 
+    def _psa_get_engagement_project(self):
+        """Hook for extensions: the existing project this order's project-tracked lines land on
+        (instead of a new project), or an empty recordset for Odoo's behaviour.
+
+        An order that changes an engagement lands on it; a new engagement whose project was chosen on
+        the quotation lands on that project."""
+        self.ensure_one()
+        if self.psa_order_kind != "new_engagement" and self.psa_engagement_project_id:
+            return self.psa_engagement_project_id.sudo()
+        if self.psa_order_kind == "new_engagement" and self.project_id:
+            return self.project_id.sudo()
+        return self.env["project.project"]
+
     def action_confirm(self):
-        # Before anything is created: a refused order leaves no project, task or agreement behind.
+        # Every check runs before anything is created: a refused order leaves no project, task or
+        # agreement behind.
         self._psa_check_po_compliance()
-        return super().action_confirm()
+        decrease_plan = self.order_line._psa_plan_scope_decrease()
+        result = super().action_confirm()
+        self.order_line._psa_apply_scope_decrease(decrease_plan)
+        return result

@@ -1,1 +1,1 @@
-from . import po_rules
+from . import po_rules, scope
