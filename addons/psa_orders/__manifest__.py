@@ -19,6 +19,7 @@
         "views/res_partner_views.xml",
         "views/sale_order_views.xml",
         "views/project_project_views.xml",
+        "views/project_plan_views.xml",
         "views/psa_orders_menus.xml",
     ],
     "demo": [

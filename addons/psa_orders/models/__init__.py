@@ -1,1 +1,10 @@
-from . import account_move, project_project, psa_customer_po, res_partner, sale_order, sale_order_line
+from . import (
+    account_move,
+    project_milestone,
+    project_project,
+    project_task,
+    psa_customer_po,
+    res_partner,
+    sale_order,
+    sale_order_line,
+)

@@ -65,6 +65,12 @@ class SaleOrder(models.Model):
                     )
                 )
 
+    psa_start_date = fields.Date(
+        string="Start Date",
+        tracking=True,
+        help="When the work starts: the milestones and tasks of the products' project templates are due "
+        "at their offsets from this date (the order date when empty).",
+    )
     psa_customer_po_id = fields.Many2one(
         "psa.customer.po",
         compute="_compute_psa_customer_po_id",

@@ -1,1 +1,9 @@
-from . import test_change_orders, test_order_kinds, test_po_compliance, test_po_rules, test_scope
+from . import (
+    test_change_orders,
+    test_offsets,
+    test_order_kinds,
+    test_po_compliance,
+    test_po_rules,
+    test_project_templates,
+    test_scope,
+)

@@ -1,1 +1,1 @@
-from . import po_rules, scope
+from . import offsets, po_rules, scope
