@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import format_amount
 
 ORDER_KINDS = [
     ("new_engagement", "New engagement"),
@@ -71,6 +72,12 @@ class SaleOrder(models.Model):
         help="When the work starts: the milestones and tasks of the products' project templates are due "
         "at their offsets from this date (the order date when empty).",
     )
+    psa_effect = fields.Text(
+        string="Effect on the Engagement",
+        readonly=True,
+        copy=False,
+        help="What confirming this order did to its project, written at confirmation.",
+    )
     psa_customer_po_id = fields.Many2one(
         "psa.customer.po",
         compute="_compute_psa_customer_po_id",
@@ -138,4 +145,58 @@ class SaleOrder(models.Model):
         decrease_plan = self.order_line._psa_plan_scope_decrease()
         result = super().action_confirm()
         self.order_line._psa_apply_scope_decrease(decrease_plan)
+        self._psa_record_effect(decrease_plan)
         return result
+
+    def _psa_describe_effect(self, decrease_plan):
+        """Hook for extensions: one readable sentence per thing confirming this order did to its project."""
+        self.ensure_one()
+        lines = self.order_line
+        projects = lines.project_id | self.project_id
+        tasks = self.env["project.task"].sudo().search([("sale_line_id", "in", lines.ids)])
+        milestones = self.env["project.milestone"].sudo().search([("sale_line_id", "in", lines.ids)])
+        sentences = []
+        created = projects.filtered(lambda project: project.sale_line_id in lines)
+        if created:
+            sentences.append(
+                self.env._("Created project %(projects)s.", projects=", ".join(created.mapped("display_name")))
+            )
+        if tasks:
+            sentences.append(
+                self.env._(
+                    "Added %(count)s task(s), %(hours)s planned hours, to %(projects)s.",
+                    count=len(tasks),
+                    hours=round(sum(tasks.mapped("allocated_hours")), 2),
+                    projects=", ".join(tasks.project_id.mapped("display_name")),
+                )
+            )
+        if milestones:
+            sentences.append(
+                self.env._(
+                    "Added %(count)s milestone(s): %(names)s.",
+                    count=len(milestones),
+                    names=", ".join(milestones.mapped("name")),
+                )
+            )
+        for line, new_allocated in decrease_plan.items():
+            if line.order_id == self:
+                sentences.append(
+                    self.env._(
+                        "Removed %(hours)s planned hours of %(product)s from %(tasks)s.",
+                        hours=-line.product_uom_qty,
+                        product=line.product_id.display_name,
+                        tasks=", ".join(task.name for task in new_allocated),
+                    )
+                )
+        if not sentences:
+            sentences.append(
+                self.env._(
+                    "No change to the plan: %(amount)s committed.",
+                    amount=format_amount(self.env, self.amount_untaxed, self.currency_id),
+                )
+            )
+        return " ".join(sentences)
+
+    def _psa_record_effect(self, decrease_plan):
+        for order in self:
+            order.psa_effect = order._psa_describe_effect(decrease_plan)

@@ -1,5 +1,6 @@
 from . import (
     test_change_orders,
+    test_engagement_history,
     test_offsets,
     test_order_kinds,
     test_po_compliance,
