@@ -21,6 +21,7 @@
         "views/project_project_views.xml",
         "views/project_plan_views.xml",
         "views/psa_orders_menus.xml",
+        "views/psa_lead_source_views.xml",
     ],
     "demo": [
         "demo/psa_orders_demo.xml",

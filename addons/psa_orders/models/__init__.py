@@ -1,9 +1,11 @@
 from . import (
     account_move,
+    crm_lead,
     project_milestone,
     project_project,
     project_task,
     psa_customer_po,
+    psa_lead_source,
     res_partner,
     sale_order,
     sale_order_line,

@@ -1,6 +1,7 @@
 from . import (
     test_change_orders,
     test_engagement_history,
+    test_leads_endpoint,
     test_offsets,
     test_order_kinds,
     test_po_compliance,

@@ -1,1 +1,1 @@
-from . import offsets, po_rules, scope
+from . import lead_payload, offsets, po_rules, scope
