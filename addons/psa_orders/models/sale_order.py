@@ -143,10 +143,56 @@ class SaleOrder(models.Model):
         # agreement behind.
         self._psa_check_po_compliance()
         decrease_plan = self.order_line._psa_plan_scope_decrease()
+        # Before product_contract (next in the chain) creates agreements: recurring lines land on the
+        # customer's running agreement instead of a second one.
+        self._psa_link_running_agreement()
         result = super().action_confirm()
         self.order_line._psa_apply_scope_decrease(decrease_plan)
         self._psa_record_effect(decrease_plan)
         return result
+
+    def _get_psa_running_agreement_domain(self):
+        """Hook for extensions: the customer agreements (OCA contract) this order's recurring lines may
+        land on."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        return [
+            ("partner_id", "=", self.partner_id.id),
+            ("company_id", "=", self.company_id.id),
+            ("contract_type", "=", "sale"),
+            ("is_terminated", "=", False),
+            "|",
+            ("date_end", "=", False),
+            ("date_end", ">=", today),
+        ]
+
+    def _psa_link_running_agreement(self):
+        """Point the recurring lines that would create an agreement at the customer's running one."""
+        for order in self:
+            lines = order.order_line.filtered(lambda line: line.product_id.is_contract and not line.contract_id)
+            if not lines:
+                continue
+            agreement = (
+                self.env["contract.contract"]
+                .sudo()
+                .search(order._get_psa_running_agreement_domain(), order="date desc, id desc", limit=1)
+            )
+            if not agreement:
+                continue
+            # An agreement made from a template only takes lines of products of that template.
+            lines = lines.filtered(
+                lambda line, agreement=agreement: not agreement.contract_template_id
+                or line.contract_template_id == agreement.contract_template_id
+            )
+            if lines:
+                lines.write({"contract_id": agreement.id})
+                order.message_post(
+                    body=self.env._(
+                        "Recurring lines %(products)s added to the running agreement %(agreement)s.",
+                        products=", ".join(lines.product_id.mapped("display_name")),
+                        agreement=agreement.display_name,
+                    )
+                )
 
     def _psa_describe_effect(self, decrease_plan):
         """Hook for extensions: one readable sentence per thing confirming this order did to its project."""
@@ -188,6 +234,14 @@ class SaleOrder(models.Model):
                         tasks=", ".join(task.name for task in new_allocated),
                     )
                 )
+        agreements = lines.filtered("product_id.is_contract").contract_id
+        if agreements:
+            sentences.append(
+                self.env._(
+                    "Recurring lines on agreement %(agreements)s.",
+                    agreements=", ".join(agreements.mapped("display_name")),
+                )
+            )
         if not sentences:
             sentences.append(
                 self.env._(

@@ -1,4 +1,5 @@
 from . import (
+    test_agreements,
     test_change_orders,
     test_engagement_history,
     test_leads_endpoint,
