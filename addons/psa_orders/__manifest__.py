@@ -14,9 +14,14 @@
     ],
     "data": [
         "security/psa_orders_security.xml",
+        "security/ir.model.access.csv",
+        "views/psa_customer_po_views.xml",
+        "views/res_partner_views.xml",
         "views/sale_order_views.xml",
         "views/project_project_views.xml",
+        "views/project_plan_views.xml",
         "views/psa_orders_menus.xml",
+        "views/psa_lead_source_views.xml",
     ],
     "demo": [
         "demo/psa_orders_demo.xml",

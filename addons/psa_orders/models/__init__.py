@@ -1,1 +1,12 @@
-from . import project_project, sale_order
+from . import (
+    account_move,
+    crm_lead,
+    project_milestone,
+    project_project,
+    project_task,
+    psa_customer_po,
+    psa_lead_source,
+    res_partner,
+    sale_order,
+    sale_order_line,
+)

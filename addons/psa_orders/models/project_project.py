@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ProjectProject(models.Model):
@@ -11,6 +11,73 @@ class ProjectProject(models.Model):
         help="Orders that changed this engagement after it started.",
     )
     psa_order_count = fields.Integer(compute="_compute_psa_order_count", string="Change Order Count")
+
+    psa_history_order_ids = fields.Many2many(
+        "sale.order",
+        compute="_compute_psa_engagement_value",
+        string="Engagement History",
+        help="Every confirmed order that built or changed this engagement, oldest first.",
+    )
+    psa_committed_value = fields.Monetary(
+        compute="_compute_psa_engagement_value",
+        string="Committed Value",
+        help="Sum of the untaxed amounts of the confirmed orders of this engagement.",
+    )
+    psa_delivered_value = fields.Monetary(
+        compute="_compute_psa_engagement_value",
+        string="Delivered Value",
+        help="Value of the work delivered so far on those orders: delivered quantities at the order price.",
+    )
+    psa_remaining_budget = fields.Monetary(
+        compute="_compute_psa_engagement_value",
+        string="Remaining Budget",
+        help="Committed value minus delivered value.",
+    )
+
+    @api.model
+    def _get_psa_engagement_orders_domain(self, projects):
+        """Hook for extensions: the orders that built or changed the given engagements."""
+        return [
+            ("state", "=", "sale"),
+            "|",
+            "|",
+            ("psa_engagement_project_id", "in", projects.ids),
+            ("project_id", "in", projects.ids),
+            ("order_line.project_id", "in", projects.ids),
+        ]
+
+    def _psa_order_projects(self, order):
+        """The engagements of ``self`` an order belongs to."""
+        return (order.psa_engagement_project_id | order.project_id | order.order_line.project_id) & self
+
+    def _compute_psa_engagement_value(self):
+        projects = self.filtered("id")
+        orders = self.env["sale.order"]
+        if projects:
+            orders = (
+                self.env["sale.order"]
+                .sudo()
+                .search(self._get_psa_engagement_orders_domain(projects), order="date_order, id")
+            )
+        history = {project: [] for project in self}
+        today = fields.Date.context_today(self)
+        for order in orders:
+            company = order.company_id
+            committed = order.currency_id._convert(order.amount_untaxed, company.currency_id, company, today)
+            delivered = order.currency_id._convert(
+                sum(line.qty_delivered * line.price_reduce_taxexcl for line in order.order_line),
+                company.currency_id,
+                company,
+                today,
+            )
+            for project in projects._psa_order_projects(order):
+                history[project].append((order.id, committed, delivered))
+        for project in self:
+            rows = history[project]
+            project.psa_history_order_ids = [row[0] for row in rows]
+            project.psa_committed_value = sum(row[1] for row in rows)
+            project.psa_delivered_value = sum(row[2] for row in rows)
+            project.psa_remaining_budget = project.psa_committed_value - project.psa_delivered_value
 
     def _compute_psa_order_count(self):
         counts = dict(

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import format_amount
 
 ORDER_KINDS = [
     ("new_engagement", "New engagement"),
@@ -64,3 +65,192 @@ class SaleOrder(models.Model):
                         owner=project.partner_id.commercial_partner_id.display_name,
                     )
                 )
+
+    psa_start_date = fields.Date(
+        string="Start Date",
+        tracking=True,
+        help="When the work starts: the milestones and tasks of the products' project templates are due "
+        "at their offsets from this date (the order date when empty).",
+    )
+    psa_effect = fields.Text(
+        string="Effect on the Engagement",
+        readonly=True,
+        copy=False,
+        help="What confirming this order did to its project, written at confirmation.",
+    )
+    psa_customer_po_id = fields.Many2one(
+        "psa.customer.po",
+        compute="_compute_psa_customer_po_id",
+        string="Registered PO",
+        help="The customer's registered purchase order this order's reference points to.",
+    )
+    psa_po_amount_remaining = fields.Monetary(
+        related="psa_customer_po_id.amount_remaining",
+        string="PO Remaining",
+        currency_field="psa_po_currency_id",
+    )
+    psa_po_currency_id = fields.Many2one(related="company_id.currency_id", string="PO Currency")
+
+    @api.depends("client_order_ref", "partner_id", "company_id")
+    def _compute_psa_customer_po_id(self):
+        references = {(order.client_order_ref or "").strip() for order in self} - {""}
+        pos = self.env["psa.customer.po"]
+        if references:
+            pos = pos.search(
+                [
+                    ("name", "in", list(references)),
+                    ("partner_id", "in", self.partner_id.commercial_partner_id.ids),
+                ]
+            )
+        by_key = {(po.partner_id, po.name, po.company_id): po for po in pos}
+        for order in self:
+            key = (order.partner_id.commercial_partner_id, (order.client_order_ref or "").strip(), order.company_id)
+            order.psa_customer_po_id = by_key.get(key, False)
+
+    def _psa_check_po_compliance(self):
+        """Refuse to confirm orders that break their customer's purchase order policy."""
+        today = fields.Date.context_today(self)
+        checks = [
+            {
+                "document": order,
+                "partner": order.partner_id,
+                "company": order.company_id,
+                "references": [order.client_order_ref.strip()] if (order.client_order_ref or "").strip() else [],
+                "amount": order.currency_id._convert(
+                    order.amount_untaxed, order.company_id.currency_id, order.company_id, today
+                ),
+                "date": today,
+            }
+            for order in self
+        ]
+        self.env["psa.customer.po"]._psa_check_documents(checks, self)
+
+    def _psa_get_engagement_project(self):
+        """Hook for extensions: the existing project this order's project-tracked lines land on
+        (instead of a new project), or an empty recordset for Odoo's behaviour.
+
+        An order that changes an engagement lands on it; a new engagement whose project was chosen on
+        the quotation lands on that project."""
+        self.ensure_one()
+        if self.psa_order_kind != "new_engagement" and self.psa_engagement_project_id:
+            return self.psa_engagement_project_id.sudo()
+        if self.psa_order_kind == "new_engagement" and self.project_id:
+            return self.project_id.sudo()
+        return self.env["project.project"]
+
+    def action_confirm(self):
+        # Every check runs before anything is created: a refused order leaves no project, task or
+        # agreement behind.
+        self._psa_check_po_compliance()
+        decrease_plan = self.order_line._psa_plan_scope_decrease()
+        # Before product_contract (next in the chain) creates agreements: recurring lines land on the
+        # customer's running agreement instead of a second one.
+        self._psa_link_running_agreement()
+        result = super().action_confirm()
+        self.order_line._psa_apply_scope_decrease(decrease_plan)
+        self._psa_record_effect(decrease_plan)
+        return result
+
+    def _get_psa_running_agreement_domain(self):
+        """Hook for extensions: the customer agreements (OCA contract) this order's recurring lines may
+        land on."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        return [
+            ("partner_id", "=", self.partner_id.id),
+            ("company_id", "=", self.company_id.id),
+            ("contract_type", "=", "sale"),
+            ("is_terminated", "=", False),
+            "|",
+            ("date_end", "=", False),
+            ("date_end", ">=", today),
+        ]
+
+    def _psa_link_running_agreement(self):
+        """Point the recurring lines that would create an agreement at the customer's running one."""
+        for order in self:
+            lines = order.order_line.filtered(lambda line: line.product_id.is_contract and not line.contract_id)
+            if not lines:
+                continue
+            agreement = (
+                self.env["contract.contract"]
+                .sudo()
+                .search(order._get_psa_running_agreement_domain(), order="date desc, id desc", limit=1)
+            )
+            if not agreement:
+                continue
+            # An agreement made from a template only takes lines of products of that template.
+            lines = lines.filtered(
+                lambda line, agreement=agreement: not agreement.contract_template_id
+                or line.contract_template_id == agreement.contract_template_id
+            )
+            if lines:
+                lines.write({"contract_id": agreement.id})
+                order.message_post(
+                    body=self.env._(
+                        "Recurring lines %(products)s added to the running agreement %(agreement)s.",
+                        products=", ".join(lines.product_id.mapped("display_name")),
+                        agreement=agreement.display_name,
+                    )
+                )
+
+    def _psa_describe_effect(self, decrease_plan):
+        """Hook for extensions: one readable sentence per thing confirming this order did to its project."""
+        self.ensure_one()
+        lines = self.order_line
+        projects = lines.project_id | self.project_id
+        tasks = self.env["project.task"].sudo().search([("sale_line_id", "in", lines.ids)])
+        milestones = self.env["project.milestone"].sudo().search([("sale_line_id", "in", lines.ids)])
+        sentences = []
+        created = projects.filtered(lambda project: project.sale_line_id in lines)
+        if created:
+            sentences.append(
+                self.env._("Created project %(projects)s.", projects=", ".join(created.mapped("display_name")))
+            )
+        if tasks:
+            sentences.append(
+                self.env._(
+                    "Added %(count)s task(s), %(hours)s planned hours, to %(projects)s.",
+                    count=len(tasks),
+                    hours=round(sum(tasks.mapped("allocated_hours")), 2),
+                    projects=", ".join(tasks.project_id.mapped("display_name")),
+                )
+            )
+        if milestones:
+            sentences.append(
+                self.env._(
+                    "Added %(count)s milestone(s): %(names)s.",
+                    count=len(milestones),
+                    names=", ".join(milestones.mapped("name")),
+                )
+            )
+        for line, new_allocated in decrease_plan.items():
+            if line.order_id == self:
+                sentences.append(
+                    self.env._(
+                        "Removed %(hours)s planned hours of %(product)s from %(tasks)s.",
+                        hours=-line.product_uom_qty,
+                        product=line.product_id.display_name,
+                        tasks=", ".join(task.name for task in new_allocated),
+                    )
+                )
+        agreements = lines.filtered("product_id.is_contract").contract_id
+        if agreements:
+            sentences.append(
+                self.env._(
+                    "Recurring lines on agreement %(agreements)s.",
+                    agreements=", ".join(agreements.mapped("display_name")),
+                )
+            )
+        if not sentences:
+            sentences.append(
+                self.env._(
+                    "No change to the plan: %(amount)s committed.",
+                    amount=format_amount(self.env, self.amount_untaxed, self.currency_id),
+                )
+            )
+        return " ".join(sentences)
+
+    def _psa_record_effect(self, decrease_plan):
+        for order in self:
+            order.psa_effect = order._psa_describe_effect(decrease_plan)

@@ -4,7 +4,8 @@ from odoo.addons.base.tests.common import BaseCommon
 
 
 class PsaOrdersCommon(BaseCommon):
-    """Fixtures: two customers, an engagement project of the first one, a salesperson."""
+    """Fixtures: two customers, an engagement project of the first one, a salesperson, a sales manager,
+    an invoicing clerk, an hourly service and a fixed fee billed on order."""
 
     @classmethod
     def setUpClass(cls):
@@ -13,6 +14,16 @@ class PsaOrdersCommon(BaseCommon):
             cls.env,
             login="psa_salesman",
             groups="sales_team.group_sale_salesman,project.group_project_user",
+        )
+        cls.sales_manager = new_test_user(
+            cls.env,
+            login="psa_sales_manager",
+            groups="sales_team.group_sale_manager,project.group_project_user",
+        )
+        cls.billing_clerk = new_test_user(
+            cls.env,
+            login="psa_billing_clerk",
+            groups="account.group_account_invoice,sales_team.group_sale_salesman",
         )
         cls.customer = cls.env["res.partner"].create({"name": "Customer One", "is_company": True})
         cls.customer_contact = cls.env["res.partner"].create(
@@ -31,4 +42,32 @@ class PsaOrdersCommon(BaseCommon):
                 "service_tracking": "task_in_project",
                 "list_price": 100.0,
             }
+        )
+        cls.fixed_fee = cls.env["product.product"].create(
+            {
+                "name": "Assessment (fixed fee)",
+                "type": "service",
+                "invoice_policy": "order",
+                "service_tracking": "no",
+                "list_price": 100.0,
+                "taxes_id": [(5, 0, 0)],
+            }
+        )
+
+    @classmethod
+    def _create_order(cls, partner, lines, user=None, **values):
+        """A quotation for ``partner`` with ``lines`` = [(product, quantity, unit price)]."""
+        return (
+            cls.env["sale.order"]
+            .with_user(user or cls.salesman)
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "order_line": [
+                        (0, 0, {"product_id": product.id, "product_uom_qty": quantity, "price_unit": price})
+                        for product, quantity, price in lines
+                    ],
+                    **values,
+                }
+            )
         )

@@ -1,0 +1,126 @@
+import hashlib
+import hmac
+import secrets
+
+from odoo import api, fields, models
+
+KEY_PREFIX = "psa_"
+
+
+def _hash_key(key):
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class PsaLeadSource(models.Model):
+    """An external website allowed to post leads to ``/psa/leads`` with its own API key."""
+
+    _name = "psa.lead.source"
+    _description = "Lead Source (external website)"
+    _inherit = ["mail.thread"]
+    _order = "name"
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
+    team_id = fields.Many2one(
+        "crm.team", string="Sales Team", check_company=True, tracking=True, help="Team the new leads are assigned to."
+    )
+    key_index = fields.Char(
+        string="Key Identifier",
+        readonly=True,
+        copy=False,
+        index=True,
+        help="Public start of the API key, to recognise it; the key itself is only stored hashed.",
+    )
+    key_hash = fields.Char(readonly=True, copy=False, groups="base.group_system")
+    lead_count = fields.Integer(compute="_compute_lead_count")
+
+    _sql_constraints = [("psa_lead_source_key_index_unique", "unique(key_index)", "API key identifiers are unique.")]
+
+    def _compute_lead_count(self):
+        counts = dict(
+            self.env["crm.lead"]
+            .with_context(active_test=False)
+            ._read_group([("psa_lead_source_id", "in", self.ids)], ["psa_lead_source_id"], ["__count"])
+        )
+        for source in self:
+            source.lead_count = counts.get(source, 0)
+
+    def _psa_generate_key(self):
+        """Give the source a new API key; return it in clear (shown once, never stored in clear)."""
+        self.ensure_one()
+        index = secrets.token_hex(4)
+        key = f"{KEY_PREFIX}{index}_{secrets.token_urlsafe(32)}"
+        self.sudo().write({"key_index": index, "key_hash": _hash_key(key)})
+        self.message_post(body=self.env._("A new API key was generated; the previous one no longer works."))
+        return key
+
+    def action_generate_key(self):
+        key = self._psa_generate_key()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("New API key for %(site)s", site=self.name),
+                "message": self.env._("Copy it now, it will not be shown again: %(key)s", key=key),
+                "sticky": True,
+                "type": "warning",
+            },
+        }
+
+    @api.model
+    def _psa_authenticate(self, key):
+        """The active source the API key belongs to, or an empty recordset."""
+        if not key or not key.startswith(KEY_PREFIX) or key.count("_") < 2:
+            return self.browse()
+        index = key[len(KEY_PREFIX) :].split("_", 1)[0]
+        source = self.sudo().search([("key_index", "=", index)], limit=1)
+        if source and source.key_hash and hmac.compare_digest(source.key_hash, _hash_key(key)):
+            return source
+        return self.browse()
+
+    def _psa_get_open_lead_domain(self, email):
+        """Hook for extensions: the open lead a new post from ``email`` is merged into."""
+        self.ensure_one()
+        return [
+            ("email_normalized", "=", email),
+            ("company_id", "in", [self.company_id.id, False]),
+            ("active", "=", True),
+            ("stage_id.is_won", "=", False),
+        ]
+
+    def _psa_prepare_lead_vals(self, payload):
+        """Hook for extensions: values of the lead created from a validated payload."""
+        self.ensure_one()
+        return {
+            "name": payload.get("subject") or self.env._("%(name)s via %(site)s", name=payload["name"], site=self.name),
+            "contact_name": payload["name"],
+            "email_from": payload["email"],
+            "phone": payload.get("phone"),
+            "partner_name": payload.get("company"),
+            "description": payload.get("message"),
+            "type": "lead",
+            "team_id": self.team_id.id,
+            "company_id": self.company_id.id,
+            "psa_lead_source_id": self.id,
+        }
+
+    def _psa_receive_lead(self, payload):
+        """Create the lead, or merge the post into the open lead of the same email. Return (lead, merged)."""
+        self.ensure_one()
+        leads = self.env["crm.lead"].sudo().with_company(self.company_id)
+        lead = leads.search(self._psa_get_open_lead_domain(payload["email"]), order="id desc", limit=1)
+        if lead:
+            lead.message_post(
+                body=self.env._(
+                    "New request from %(name)s via %(site)s: %(subject)s\n%(message)s",
+                    name=payload["name"],
+                    site=self.name,
+                    subject=payload.get("subject") or "-",
+                    message=payload.get("message") or "",
+                )
+            )
+            return lead, True
+        lead = leads.create(self._psa_prepare_lead_vals(payload))
+        lead.message_post(body=self.env._("Lead received from %(site)s.", site=self.name))
+        return lead, False

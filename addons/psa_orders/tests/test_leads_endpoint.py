@@ -1,0 +1,82 @@
+import json
+
+from odoo.tests import HttpCase, tagged
+
+from ..tools.lead_payload import MAX_PAYLOAD_BYTES
+
+
+@tagged("post_install", "-at_install")
+class TestLeadsEndpoint(HttpCase):
+    """An external website posts leads as JSON to /psa/leads with its own API key."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.team = cls.env["crm.team"].create({"name": "Web sales"})
+        cls.source = cls.env["psa.lead.source"].create({"name": "Partner website", "team_id": cls.team.id})
+        cls.key = cls.source._psa_generate_key()
+        cls.leads = cls.env["crm.lead"].with_context(active_test=False)
+
+    def _post(self, payload, key=None, raw=None):
+        body = raw if raw is not None else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if key is not False:
+            headers["Authorization"] = f"Bearer {key or self.key}"
+        return self.url_open("/psa/leads", data=body, headers=headers)
+
+    def _lead_count(self):
+        return self.leads.search_count([("psa_lead_source_id", "=", self.source.id)])
+
+    def test_good_post_creates_a_lead(self):
+        response = self._post(
+            {"name": "Dana Scully", "email": "Dana@Example.com", "company": "X Files Ltd", "message": "Need an MSP"}
+        )
+        self.assertEqual(response.status_code, 201, response.text)
+        lead = self.leads.browse(response.json()["id"])
+        self.assertEqual(lead.email_from, "dana@example.com")
+        self.assertEqual(lead.contact_name, "Dana Scully")
+        self.assertEqual(lead.partner_name, "X Files Ltd")
+        self.assertEqual(lead.team_id, self.team)
+        self.assertEqual(lead.psa_lead_source_id, self.source)
+        self.assertIn("Need an MSP", lead.description)
+
+    def test_duplicate_email_is_merged_into_the_open_lead(self):
+        first = self._post({"name": "Fox Mulder", "email": "fox@example.com", "subject": "Backup"})
+        self.assertEqual(first.status_code, 201)
+        second = self._post({"name": "Fox Mulder", "email": "FOX@example.com", "message": "Also 20 laptops"})
+        self.assertEqual(second.status_code, 200)
+        self.assertEqual(second.json(), {"id": first.json()["id"], "merged": True})
+        self.assertEqual(self._lead_count(), 1)
+        lead = self.leads.browse(first.json()["id"])
+        self.assertIn("Also 20 laptops", "".join(lead.message_ids.mapped("body")))
+
+    def test_bad_posts_are_refused_and_write_nothing(self):
+        cases = [
+            ({"name": "Bot", "email": "bot@example.com", "website": "http://spam.example"}, None, None, 400, "spam"),
+            ({"name": "No mail"}, None, None, 400, "missing_field"),
+            ({"name": "Bad", "email": "not-an-email"}, None, None, 400, "invalid_email"),
+            ({"name": "Bad", "email": "a@example.com", "budget": "1M"}, None, None, 400, "unknown_field"),
+            ({"name": ["list"], "email": "a@example.com"}, None, None, 400, "invalid_field"),
+            (None, None, b"{not json", 400, "invalid_json"),
+            (None, None, b"x" * (MAX_PAYLOAD_BYTES + 1), 413, "payload_too_large"),
+            ({"name": "Ok", "email": "ok@example.com"}, False, None, 401, "unauthorized"),
+            ({"name": "Ok", "email": "ok@example.com"}, "psa_deadbeef_wrong", None, 401, "unauthorized"),
+        ]
+        messages_before = self.env["mail.message"].search_count([])
+        for payload, key, raw, status, code in cases:
+            with self.subTest(code=code, status=status):
+                response = self._post(payload, key=key, raw=raw)
+                self.assertEqual(response.status_code, status, response.text)
+                self.assertEqual(response.json()["error"], code)
+        self.assertEqual(self._lead_count(), 0)
+        self.assertEqual(self.env["mail.message"].search_count([]), messages_before)
+
+    def test_archived_source_and_old_key_are_refused(self):
+        old_key = self.key
+        self.source._psa_generate_key()
+        self.assertEqual(self._post({"name": "A", "email": "a@example.com"}, key=old_key).status_code, 401)
+        self.assertNotIn(old_key, self.source.sudo().key_hash, "the key is only stored hashed")
+        new_key = self.source._psa_generate_key()
+        self.source.active = False
+        self.assertEqual(self._post({"name": "A", "email": "a@example.com"}, key=new_key).status_code, 401)
+        self.assertEqual(self._lead_count(), 0)

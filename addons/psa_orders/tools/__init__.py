@@ -1,0 +1,1 @@
+from . import lead_payload, offsets, po_rules, scope
