@@ -16,8 +16,14 @@
     "data": [
         "security/psa_timesheet_billing_security.xml",
         "views/account_analytic_line_views.xml",
+        "security/ir.model.access.csv",
+        "security/psa_approval_rule_security.xml",
+        "data/psa_timesheet_billing_cron.xml",
+        "views/psa_approval_rule_views.xml",
+        "views/account_analytic_line_approval_views.xml",
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",
+        "demo/psa_approval_rule_demo.xml",
     ],
 }

@@ -1,1 +1,1 @@
-from . import account_analytic_line
+from . import account_analytic_line, psa_approval_rule

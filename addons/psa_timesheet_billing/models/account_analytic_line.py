@@ -1,5 +1,9 @@
+from collections import defaultdict
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+
+from ..tools import approval_rules
 
 APPROVAL_STATES = [
     ("to_approve", "To Approve"),
@@ -118,3 +122,95 @@ class AccountAnalyticLine(models.Model):
         if self.filtered(lambda line: line.psa_approval_state == "invoiced"):
             raise UserError(self.env._("Invoiced time cannot be reset: issue a credit note instead."))
         return self._psa_set_approval("to_approve", self.env._("reset by %(user)s", user=self.env.user.name))
+
+    # ------------------------------------------------------------------------------------------
+    # Automatic approval (see psa.approval.rule._cron_auto_approve)
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _psa_released_states(self):
+        """Hook for extensions: approval states whose time is released for billing."""
+        return ("approved", "invoiced")
+
+    def _psa_rule_facts(self, rules):
+        """Read, in a few grouped queries, every fact the rules need about these lines."""
+        kinds = set(rules.mapped("kind"))
+        facts = approval_rules.Facts(today=fields.Date.context_today(self))
+        for company in self.company_id:
+            facts.lock_dates[company.id] = self.env["psa.approval.rule"]._psa_get_lock_date(company)
+        if approval_rules.KIND_MAX_HOURS_DAY in kinds and self:
+            dates = self.mapped("date")
+            groups = self._read_group(
+                [
+                    ("project_id", "!=", False),
+                    ("employee_id", "in", self.employee_id.ids),
+                    ("date", ">=", min(dates)),
+                    ("date", "<=", max(dates)),
+                    ("psa_approval_state", "!=", "rejected"),
+                ],
+                ["employee_id", "date:day"],
+                ["unit_amount:sum"],
+            )
+            facts.hours_per_day = {(employee.id, day): hours for employee, day, hours in groups}
+        if approval_rules.KIND_BUDGET in kinds:
+            released = [("psa_approval_state", "in", self._psa_released_states())]
+            tasks = self.task_id.filtered(lambda task: task.allocated_hours > 0)
+            used = dict(self._read_group(released + [("task_id", "in", tasks.ids)], ["task_id"], ["unit_amount:sum"]))
+            facts.task_budgets = {task.id: task.allocated_hours - used.get(task, 0.0) for task in tasks}
+            uom_hour = self.env.ref("uom.product_uom_hour")
+            order_lines = self.so_line.filtered(lambda sol: sol.product_uom.category_id == uom_hour.category_id)
+            used = dict(
+                self._read_group(released + [("so_line", "in", order_lines.ids)], ["so_line"], ["unit_amount:sum"])
+            )
+            facts.order_line_budgets = {
+                sol.id: sol.product_uom._compute_quantity(sol.product_uom_qty, uom_hour) - used.get(sol, 0.0)
+                for sol in order_lines
+            }
+        for group in rules.group_id:
+            facts.group_users[group.id] = set(group.users.ids)
+            facts.group_names[group.id] = group.full_name
+        return facts
+
+    def _psa_to_plain(self):
+        return [
+            approval_rules.Line(
+                id=line.id,
+                company_id=line.company_id.id,
+                date=line.date,
+                hours=line.unit_amount,
+                employee_id=line.employee_id.id,
+                user_id=line.employee_id.user_id.id or line.user_id.id,
+                description=line.name or "",
+                partner_id=line.project_id.partner_id.commercial_partner_id.id,
+                project_id=line.project_id.id,
+                task_id=line.task_id.id,
+                so_line_id=line.so_line.id,
+            )
+            for line in self
+        ]
+
+    def _psa_apply_rules(self, rules):
+        """Approve the lines passing every applicable rule, write the failing rule's reason on the others.
+
+        The caller holds the row locks; writes are grouped by reason. Returns how many were approved.
+        """
+        if not self:
+            return 0
+        decisions = approval_rules.evaluate(self._psa_to_plain(), rules._psa_to_plain(), self._psa_rule_facts(rules))
+        approved_by_reason = defaultdict(list)
+        refused_by_reason = defaultdict(list)
+        for line in self:
+            decision = decisions.get(line.id)
+            if decision is None:
+                continue
+            reason = rules._psa_decision_reason(decision)
+            if decision.approved:
+                approved_by_reason[reason].append(line.id)
+            elif line.psa_approval_reason != reason:
+                refused_by_reason[reason].append(line.id)
+        approved = 0
+        for reason, ids in approved_by_reason.items():
+            self.browse(ids)._psa_set_approval("approved", reason)
+            approved += len(ids)
+        for reason, ids in refused_by_reason.items():
+            self.browse(ids).with_context(psa_approval_write=True).write({"psa_approval_reason": reason})
+        return approved
