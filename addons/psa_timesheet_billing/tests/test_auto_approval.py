@@ -14,6 +14,8 @@ class TestAutoApproval(PsaTimesheetCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # the rules under test only: the database may hold other (demo) rules
+        cls.env["psa.approval.rule"].search([]).active = False
         cls.task = cls.env["project.task"].create(
             {"name": "Firewall migration", "project_id": cls.project.id, "allocated_hours": 10.0}
         )
