@@ -92,6 +92,16 @@ class AccountAnalyticLine(models.Model):
             }
         )
 
+    def _psa_set_invoiced(self, invoiced):
+        """Mark released time invoiced when its invoice is posted, and approved again when it is not.
+
+        Only the state moves: who approved the time and why stays on the line.
+        """
+        lines = self.filtered(lambda line: line.psa_approval_state == ("approved" if invoiced else "invoiced"))
+        return lines.with_context(psa_approval_write=True).write(
+            {"psa_approval_state": "invoiced" if invoiced else "approved"}
+        )
+
     def _psa_check_approver(self):
         if not self.env.user.has_group("hr_timesheet.group_timesheet_manager"):
             raise UserError(self.env._("Only timesheet managers can approve, reject or reset time entries."))

@@ -1,1 +1,2 @@
 from . import test_approval_rules_unit, test_auto_approval, test_timesheet_approval
+from . import test_time_release
