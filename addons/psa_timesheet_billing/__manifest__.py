@@ -21,9 +21,11 @@
         "data/psa_timesheet_billing_cron.xml",
         "views/psa_approval_rule_views.xml",
         "views/account_analytic_line_approval_views.xml",
+        "views/project_milestone_views.xml",
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",
         "demo/psa_approval_rule_demo.xml",
+        "demo/project_milestone_demo.xml",
     ],
 }

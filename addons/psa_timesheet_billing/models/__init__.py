@@ -2,3 +2,4 @@ from . import account_analytic_line, psa_approval_rule
 from . import sale_order_line
 from . import account_move_line
 from . import account_move
+from . import project_milestone

@@ -1,2 +1,3 @@
 from . import test_approval_rules_unit, test_auto_approval, test_timesheet_approval
 from . import test_time_release
+from . import test_milestone_release
