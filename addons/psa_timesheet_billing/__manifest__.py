@@ -22,6 +22,8 @@
         "views/psa_approval_rule_views.xml",
         "views/account_analytic_line_approval_views.xml",
         "views/project_milestone_views.xml",
+        "security/psa_prepaid_fund_security.xml",
+        "views/psa_prepaid_fund_views.xml",
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",

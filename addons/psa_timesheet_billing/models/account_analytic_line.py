@@ -27,6 +27,7 @@ class AccountAnalyticLine(models.Model):
         copy=False,
         help="Only approved time is released for billing.",
     )
+    psa_drawdown_ids = fields.One2many("psa.prepaid.drawdown", "timesheet_id", string="Prepaid Draw-down")
     psa_approved_by_id = fields.Many2one("res.users", string="Approved By", readonly=True, copy=False)
     psa_approval_date = fields.Datetime(string="Approved On", readonly=True, copy=False)
     psa_approval_reason = fields.Char(
@@ -84,6 +85,9 @@ class AccountAnalyticLine(models.Model):
 
     def _psa_set_approval(self, state, reason):
         """Move the lines to ``state`` in one write, recording who and why."""
+        if state not in self._psa_released_states():
+            # time no longer released gives its prepaid draw-down back (drawn again once re-approved)
+            self.sudo().psa_drawdown_ids.filtered(lambda d: d.fund_id.state != "settled").unlink()
         return self.with_context(psa_approval_write=True).write(
             {
                 "psa_approval_state": state,

@@ -1,0 +1,257 @@
+import threading
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+FUND_STATES = [("open", "Open"), ("exhausted", "Exhausted"), ("settled", "Settled")]
+
+
+class PsaPrepaidFund(models.Model):
+    _name = "psa.prepaid.fund"
+    _description = "Prepaid Fund"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "date_start desc, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, tracking=True)
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        check_company=True,
+        domain="[('is_company', '=', True)]",
+        tracking=True,
+    )
+    project_id = fields.Many2one(
+        "project.project", check_company=True, help="Only time on this project draws on the fund; empty: any project."
+    )
+    sale_line_id = fields.Many2one("sale.order.line", string="Sold On", check_company=True, copy=False)
+    user_id = fields.Many2one(
+        "res.users", string="Account Manager", default=lambda self: self.env.user, help="Gets the low-balance activity."
+    )
+    unit = fields.Selection([("hours", "Hours"), ("amount", "Amount")], required=True, default="hours")
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    initial_quantity = fields.Float(string="Prepaid", required=True, tracking=True, help="Hours or amount bought.")
+    hourly_rate = fields.Monetary(
+        help="For an amount fund: the price of one hour drawn down (agreed rate, also for the overage)."
+    )
+    date_start = fields.Date(required=True, default=fields.Date.context_today)
+    date_end = fields.Date(string="Period End", help="Settled the day after; empty: settled when exhausted.")
+    settlement_policy = fields.Selection(
+        [("carry_over", "Carry the balance over to a new period"), ("expire", "The balance expires")],
+        required=True,
+        default="expire",
+    )
+    low_balance_threshold = fields.Float(help="When the balance falls to this level an activity is scheduled.")
+    state = fields.Selection(FUND_STATES, default="open", required=True, tracking=True, index=True)
+    drawdown_ids = fields.One2many("psa.prepaid.drawdown", "fund_id", string="Draw-downs")
+    consumed_quantity = fields.Float(string="Consumed", compute="_compute_balance")
+    remaining_quantity = fields.Float(string="Remaining", compute="_compute_balance")
+    overage_quantity = fields.Float(
+        string="Overage", compute="_compute_balance", help="Consumed beyond the prepaid quantity: billed at the rate."
+    )
+    settlement_note = fields.Char(readonly=True, copy=False)
+    carried_from_id = fields.Many2one("psa.prepaid.fund", string="Carried Over From", readonly=True, copy=False)
+
+    _sql_constraints = [
+        ("initial_quantity_positive", "CHECK(initial_quantity > 0)", "A prepaid fund holds a positive quantity."),
+    ]
+
+    @api.constrains("date_start", "date_end")
+    def _check_period(self):
+        for fund in self:
+            if fund.date_end and fund.date_end < fund.date_start:
+                raise ValidationError(
+                    self.env._("Fund %(fund)s: the period ends before it starts.", fund=fund.display_name)
+                )
+
+    @api.depends("drawdown_ids.quantity", "initial_quantity")
+    def _compute_balance(self):
+        sums = dict(
+            self.env["psa.prepaid.drawdown"]._read_group([("fund_id", "in", self.ids)], ["fund_id"], ["quantity:sum"])
+        )
+        for fund in self:
+            consumed = sums.get(fund._origin, 0.0)
+            fund.consumed_quantity = consumed
+            fund.remaining_quantity = max(fund.initial_quantity - consumed, 0.0)
+            fund.overage_quantity = max(consumed - fund.initial_quantity, 0.0)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_drawn(self):
+        if self.drawdown_ids:
+            raise UserError(self.env._("A fund time was drawn from cannot be deleted: archive or settle it."))
+
+    # ------------------------------------------------------------------------------------------
+    # Draw-down
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _get_drawable_timesheet_domain(self, fund):
+        """Hook for extensions: the released time entries ``fund`` pays for."""
+        domain = [
+            ("company_id", "=", fund.company_id.id),
+            ("project_id", "!=", False),
+            ("psa_approval_state", "in", self.env["account.analytic.line"]._psa_released_states()),
+            ("psa_drawdown_ids", "=", False),
+            ("date", ">=", fund.date_start),
+            ("project_id.partner_id", "child_of", fund.partner_id.id),
+        ]
+        if fund.date_end:
+            domain.append(("date", "<=", fund.date_end))
+        if fund.project_id:
+            domain.append(("project_id", "=", fund.project_id.id))
+        return domain
+
+    def _prepare_drawdown_vals(self, timesheet, remaining):
+        """Hook for extensions: the draw-down of one time entry, given what is left on the fund."""
+        self.ensure_one()
+        quantity = timesheet.unit_amount if self.unit == "hours" else timesheet.unit_amount * self.hourly_rate
+        overage = max(quantity - max(remaining, 0.0), 0.0)
+        return {
+            "fund_id": self.id,
+            "timesheet_id": timesheet.id,
+            "quantity": quantity,
+            "overage_quantity": overage,
+            "date": timesheet.date,
+        }
+
+    @api.model
+    def _cron_draw_down(self, batch_size=1000):
+        """Draw the released time of each customer from their open funds, oldest fund first."""
+        funds = self.sudo().search([("state", "=", "open")], order="date_start, id")
+        for fund in funds:
+            # one run per fund at a time; the unique timesheet on draw-downs guards the rest
+            self.env.cr.execute("SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE SKIP LOCKED", (fund.id,))
+            if not self.env.cr.fetchone():
+                continue
+            timesheets = (
+                self.env["account.analytic.line"]
+                .sudo()
+                .search(self._get_drawable_timesheet_domain(fund), order="date, id", limit=batch_size)
+            )
+            fund._psa_draw(timesheets)
+            self.env["ir.cron"]._notify_progress(done=len(timesheets), remaining=0)
+            if not getattr(threading.current_thread(), "testing", False):
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _psa_draw(self, timesheets):
+        self.ensure_one()
+        if not timesheets:
+            return self.env["psa.prepaid.drawdown"]
+        remaining = self.initial_quantity - self.consumed_quantity
+        vals_list = []
+        for timesheet in timesheets:
+            vals = self._prepare_drawdown_vals(timesheet, remaining)
+            remaining -= vals["quantity"]
+            vals_list.append(vals)
+        drawdowns = self.env["psa.prepaid.drawdown"].create(vals_list)
+        self.invalidate_recordset(["consumed_quantity", "remaining_quantity", "overage_quantity"])
+        self._psa_after_draw(drawdowns)
+        return drawdowns
+
+    def _psa_after_draw(self, drawdowns):
+        """Flag the overage, warn on a low balance, close an exhausted fund."""
+        self.ensure_one()
+        overage = sum(drawdowns.mapped("overage_quantity"))
+        if overage:
+            self.message_post(
+                body=self.env._(
+                    "%(overage)s %(unit)s used beyond the prepaid balance: billed at the agreed rate.",
+                    overage=round(overage, 2),
+                    unit=dict(self._fields["unit"]._description_selection(self.env))[self.unit].lower(),
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+        if self.remaining_quantity <= self.low_balance_threshold and not self.activity_ids:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                user_id=self.user_id.id or self.env.user.id,
+                summary=self.env._("Low prepaid balance: offer a top-up"),
+                note=self.env._(
+                    "%(remaining)s left on %(fund)s (threshold %(threshold)s).",
+                    remaining=round(self.remaining_quantity, 2),
+                    fund=self.display_name,
+                    threshold=self.low_balance_threshold,
+                ),
+            )
+        if self.remaining_quantity <= 0 and self.state == "open":
+            self.write({"state": "exhausted"})
+            self.message_post(body=self.env._("Fund exhausted: further time is billed as overage."))
+
+    # ------------------------------------------------------------------------------------------
+    # Settlement
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _cron_settle_funds(self, batch_size=200):
+        """Settle the funds whose period ended: carry the balance over or let it expire."""
+        today = fields.Date.context_today(self)
+        funds = self.sudo().search(
+            [("state", "in", ("open", "exhausted")), ("date_end", "!=", False), ("date_end", "<", today)],
+            limit=batch_size,
+        )
+        funds._psa_settle()
+        return funds
+
+    def _prepare_carry_over_vals(self):
+        """Hook for extensions: the fund that receives the unused balance, for a period as long."""
+        self.ensure_one()
+        length = self.date_end - self.date_start
+        start = self.date_end + timedelta(days=1)
+        return {
+            "name": self.env._("%(fund)s (carried over)", fund=self.name),
+            "company_id": self.company_id.id,
+            "partner_id": self.partner_id.id,
+            "project_id": self.project_id.id,
+            "user_id": self.user_id.id,
+            "unit": self.unit,
+            "hourly_rate": self.hourly_rate,
+            "initial_quantity": self.remaining_quantity,
+            "date_start": start,
+            "date_end": start + length,
+            "settlement_policy": self.settlement_policy,
+            "low_balance_threshold": self.low_balance_threshold,
+            "carried_from_id": self.id,
+        }
+
+    def action_psa_settle(self):
+        """Settle now (period end or exhaustion), as the cron does."""
+        if not self.env.user.has_group("account.group_account_invoice"):
+            raise UserError(self.env._("Only invoicing users can settle a prepaid fund."))
+        return self.filtered(lambda fund: fund.state != "settled")._psa_settle()
+
+    def _psa_settle(self):
+        for fund in self.filtered(lambda f: f.state != "settled"):
+            remaining = fund.remaining_quantity
+            if remaining > 0 and fund.settlement_policy == "carry_over":
+                new_fund = self.create(fund._prepare_carry_over_vals())
+                note = self.env._(
+                    "settled: %(remaining)s carried over to %(fund)s", remaining=round(remaining, 2), fund=new_fund.name
+                )
+            elif remaining > 0:
+                note = self.env._("settled: %(remaining)s unused, expired", remaining=round(remaining, 2))
+            else:
+                note = self.env._("settled: fully used")
+            fund.write({"state": "settled", "settlement_note": note})
+            fund.message_post(body=note)
+        return True
+
+
+class PsaPrepaidDrawdown(models.Model):
+    _name = "psa.prepaid.drawdown"
+    _description = "Prepaid Fund Draw-down"
+    _order = "date, id"
+    _check_company_auto = True
+
+    fund_id = fields.Many2one("psa.prepaid.fund", required=True, index=True, ondelete="restrict")
+    company_id = fields.Many2one(related="fund_id.company_id", store=True, index=True)
+    partner_id = fields.Many2one(related="fund_id.partner_id", store=True, index=True)
+    timesheet_id = fields.Many2one("account.analytic.line", required=True, index=True, ondelete="restrict")
+    date = fields.Date(required=True)
+    quantity = fields.Float(required=True, help="Hours or amount drawn.")
+    overage_quantity = fields.Float(string="Overage", help="The part beyond the fund's balance, billed at the rate.")
+
+    _sql_constraints = [
+        ("timesheet_unique", "UNIQUE(timesheet_id)", "A time entry is drawn from a prepaid fund only once."),
+    ]
