@@ -29,5 +29,6 @@
         "demo/psa_timesheet_billing_demo.xml",
         "demo/psa_approval_rule_demo.xml",
         "demo/project_milestone_demo.xml",
+        "demo/psa_prepaid_fund_demo.xml",
     ],
 }

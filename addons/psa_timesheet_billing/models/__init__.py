@@ -6,3 +6,5 @@ from . import project_milestone
 from . import psa_prepaid_fund
 from . import res_partner
 from . import project_project
+from . import product_template
+from . import sale_order

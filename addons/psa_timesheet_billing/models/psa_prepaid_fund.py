@@ -58,6 +58,7 @@ class PsaPrepaidFund(models.Model):
 
     _sql_constraints = [
         ("initial_quantity_positive", "CHECK(initial_quantity > 0)", "A prepaid fund holds a positive quantity."),
+        ("sale_line_unique", "UNIQUE(sale_line_id)", "An order line opens one prepaid fund only."),
     ]
 
     @api.constrains("date_start", "date_end")

@@ -104,3 +104,26 @@ class TestPrepaidFund(PsaTimesheetCommon):
             other_fund.with_user(portal).read(["remaining_quantity"])
         with self.assertRaises(AccessError):
             self.fund.with_user(portal).write({"initial_quantity": 100.0})
+
+    def test_confirmed_order_line_opens_a_fund(self):
+        hour = self.env.ref("uom.product_uom_hour")
+        block = self.env["product.product"].create(
+            {
+                "name": "Support block (hours)",
+                "type": "service",
+                "invoice_policy": "order",
+                "uom_id": hour.id,
+                "uom_po_id": hour.id,
+                "list_price": 90.0,
+                "psa_prepaid_fund_unit": "hours",
+            }
+        )
+        order = self.env["sale.order"].create(
+            {"partner_id": self.customer.id, "order_line": [(0, 0, {"product_id": block.id, "product_uom_qty": 20})]}
+        )
+        order.action_confirm()
+        fund = self.env["psa.prepaid.fund"].search([("sale_line_id", "=", order.order_line.id)])
+        self.assertEqual(fund.partner_id, self.customer)
+        self.assertEqual(fund.unit, "hours")
+        self.assertEqual(fund.initial_quantity, 20.0)
+        self.assertFalse(order.order_line._psa_create_prepaid_funds(), "a line opens one fund only")
