@@ -20,6 +20,7 @@
         "security/psa_approval_rule_security.xml",
         "data/psa_timesheet_billing_cron.xml",
         "views/psa_approval_rule_views.xml",
+        "views/psa_timesheet_reject_views.xml",
         "views/account_analytic_line_approval_views.xml",
         "views/project_milestone_views.xml",
         "security/psa_prepaid_fund_security.xml",
