@@ -60,6 +60,16 @@ class TestPrepaidFund(PsaTimesheetCommon):
         approved.with_user(self.manager).action_psa_reset()
         self.assertEqual(self.fund.remaining_quantity, 10.0)
 
+    def test_amount_fund_is_drawn_at_its_rate(self):
+        money = self.fund.copy({"name": "1,000 prepaid", "unit": "amount", "initial_quantity": 1000.0})
+        money.hourly_rate = 150.0
+        self.fund.state = "settled"  # only the amount fund is open
+        line = self._approved_time(3.0)
+        self._draw()
+        self.assertEqual(line.psa_drawdown_ids.fund_id, money)
+        self.assertEqual(money.consumed_quantity, 450.0)
+        self.assertEqual(money.remaining_quantity, 550.0)
+
     def test_low_balance_activity_overage_and_exhaustion(self):
         self._approved_time(7.0)
         self._draw()

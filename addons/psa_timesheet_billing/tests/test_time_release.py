@@ -89,3 +89,21 @@ class TestTimeRelease(PsaTimesheetCommon):
         again = self._invoice_through_wizard()
         self.assertEqual(line.timesheet_invoice_id, again)
         self.assertEqual(again.invoice_line_ids.quantity, 4.0)
+
+    def test_credit_note_gives_the_time_back(self):
+        line = self._log_time(4.0)
+        line.with_user(self.manager).action_psa_approve()
+        invoice = self._invoice_through_wizard()
+        invoice.with_user(self.biller).action_post()
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_user(self.biller)
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"journal_id": invoice.journal_id.id, "reason": "wrong customer contact"})
+        )
+        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        self.assertEqual(line.psa_approval_state, "invoiced", "a draft credit note changes nothing yet")
+        refund.with_user(self.biller).action_post()
+        self.assertEqual(line.psa_approval_state, "approved")
+        again = self._invoice_through_wizard()
+        self.assertEqual(line.timesheet_invoice_id, again)
