@@ -11,6 +11,9 @@ class ProjectProject(models.Model):
     )
 
     def _compute_psa_prepaid_remaining(self):
+        if not self.env["psa.prepaid.fund"].has_access("read"):
+            self.psa_prepaid_remaining = 0.0
+            return
         funds = self.env["psa.prepaid.fund"].search(
             [("partner_id", "in", self.partner_id.commercial_partner_id.ids), ("state", "=", "open")]
         )

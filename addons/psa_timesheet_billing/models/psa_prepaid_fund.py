@@ -122,7 +122,7 @@ class PsaPrepaidFund(models.Model):
     def _cron_draw_down(self, batch_size=1000):
         """Draw the released time of each customer from their open funds, oldest fund first."""
         funds = self.sudo().search([("state", "=", "open")], order="date_start, id")
-        for fund in funds:
+        for done, fund in enumerate(funds, start=1):
             # one run per fund at a time; the unique timesheet on draw-downs guards the rest
             self.env.cr.execute("SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE SKIP LOCKED", (fund.id,))
             if not self.env.cr.fetchone():
@@ -133,7 +133,7 @@ class PsaPrepaidFund(models.Model):
                 .search(self._get_drawable_timesheet_domain(fund), order="date, id", limit=batch_size)
             )
             fund._psa_draw(timesheets)
-            self.env["ir.cron"]._notify_progress(done=len(timesheets), remaining=0)
+            self.env["ir.cron"]._notify_progress(done=done, remaining=len(funds) - done)
             if not getattr(threading.current_thread(), "testing", False):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 

@@ -10,6 +10,9 @@ class ResPartner(models.Model):
     )
 
     def _compute_psa_prepaid_remaining(self):
+        if not self.env["psa.prepaid.fund"].has_access("read"):
+            self.psa_prepaid_remaining = 0.0
+            return
         funds = self.env["psa.prepaid.fund"].search(
             [("partner_id", "in", self.commercial_partner_id.ids), ("state", "=", "open")]
         )
