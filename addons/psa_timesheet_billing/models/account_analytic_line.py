@@ -88,7 +88,7 @@ class AccountAnalyticLine(models.Model):
         if state not in self._psa_released_states():
             # time no longer released gives its prepaid draw-down back (drawn again once re-approved)
             self.sudo().psa_drawdown_ids.filtered(lambda d: d.fund_id.state != "settled").unlink()
-        return self.with_context(psa_approval_write=True).write(
+        result = self.with_context(psa_approval_write=True).write(
             {
                 "psa_approval_state": state,
                 "psa_approved_by_id": self.env.user.id if state == "approved" else False,
@@ -96,6 +96,10 @@ class AccountAnalyticLine(models.Model):
                 "psa_approval_reason": reason,
             }
         )
+        if state == "approved":
+            # drawn at once, so that prepaid time is never delivered (and billed) before it is drawn
+            self.env["psa.prepaid.fund"].sudo()._psa_draw_for_timesheets(self)
+        return result
 
     def _psa_set_invoiced(self, invoiced):
         """Mark released time invoiced when its invoice is posted, and approved again when it is not.

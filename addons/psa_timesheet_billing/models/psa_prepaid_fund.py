@@ -94,7 +94,8 @@ class PsaPrepaidFund(models.Model):
         domain = [
             ("company_id", "=", fund.company_id.id),
             ("project_id", "!=", False),
-            ("psa_approval_state", "in", self.env["account.analytic.line"]._psa_released_states()),
+            # invoiced time was paid otherwise: only approved time not billed yet draws on a fund
+            ("psa_approval_state", "=", "approved"),
             ("psa_drawdown_ids", "=", False),
             ("date", ">=", fund.date_start),
             ("project_id.partner_id", "child_of", fund.partner_id.id),
@@ -110,7 +111,9 @@ class PsaPrepaidFund(models.Model):
         self.ensure_one()
         quantity = timesheet.unit_amount if self.unit == "hours" else timesheet.unit_amount * self.hourly_rate
         overage = max(quantity - max(remaining, 0.0), 0.0)
+        covered_share = (quantity - overage) / quantity if quantity else 0.0
         return {
+            "covered_hours": timesheet.unit_amount * covered_share,
             "fund_id": self.id,
             "timesheet_id": timesheet.id,
             "quantity": quantity,
@@ -136,6 +139,28 @@ class PsaPrepaidFund(models.Model):
             self.env["ir.cron"]._notify_progress(done=done, remaining=len(funds) - done)
             if not getattr(threading.current_thread(), "testing", False):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _psa_draw_for_timesheets(self, timesheets):
+        """Draw just-approved ``timesheets`` from their customers' open funds, oldest fund first.
+
+        Grouped reads only: the approval cron calls this for thousands of lines at once.
+        """
+        if not timesheets or not self.search_count([("state", "=", "open")], limit=1):
+            return
+        lines = self.env["account.analytic.line"].sudo()
+        projects = self.env["project.project"].union(
+            *(project for (project,) in lines._read_group([("id", "in", timesheets.ids)], ["project_id"]))
+        )
+        partners = projects.partner_id.commercial_partner_id
+        if not partners:
+            return
+        funds = self.search([("state", "=", "open"), ("partner_id", "in", partners.ids)], order="date_start, id")
+        for fund in funds:
+            # wait for a draw-down run on the same fund rather than drawing beside it
+            self.env.cr.execute("SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE", (fund.id,))
+            domain = self._get_drawable_timesheet_domain(fund) + [("id", "in", timesheets.ids)]
+            fund._psa_draw(lines.search(domain, order="date, id"))
 
     def _psa_draw(self, timesheets):
         self.ensure_one()
@@ -249,9 +274,13 @@ class PsaPrepaidDrawdown(models.Model):
     company_id = fields.Many2one(related="fund_id.company_id", store=True, index=True)
     partner_id = fields.Many2one(related="fund_id.partner_id", store=True, index=True)
     timesheet_id = fields.Many2one("account.analytic.line", required=True, index=True, ondelete="restrict")
+    so_line_id = fields.Many2one(related="timesheet_id.so_line", store=True, index="btree_not_null")
     date = fields.Date(required=True)
     quantity = fields.Float(required=True, help="Hours or amount drawn.")
     overage_quantity = fields.Float(string="Overage", help="The part beyond the fund's balance, billed at the rate.")
+    covered_hours = fields.Float(
+        help="Hours of the time entry paid by the fund: they are not delivered again on the order line."
+    )
 
     _sql_constraints = [
         ("timesheet_unique", "UNIQUE(timesheet_id)", "A time entry is drawn from a prepaid fund only once."),

@@ -1,14 +1,31 @@
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.osv import expression
 
 
 class SaleOrderLine(models.Model):
     _inherit = "sale.order.line"
 
-    @api.depends("analytic_line_ids.psa_approval_state")
+    psa_drawdown_ids = fields.One2many("psa.prepaid.drawdown", "so_line_id", string="Prepaid Draw-downs")
+
+    @api.depends("analytic_line_ids.psa_approval_state", "psa_drawdown_ids.covered_hours")
     def _compute_qty_delivered(self):
-        # delivered time changes when an entry is approved, rejected or reset
-        return super()._compute_qty_delivered()
+        # delivered time changes when an entry is approved, rejected or reset, or paid by a prepaid fund
+        res = super()._compute_qty_delivered()
+        by_timesheet = self.filtered(lambda sol: sol.qty_delivered_method == "timesheet" and sol.id)
+        if not by_timesheet:
+            return res
+        covered = dict(
+            self.env["psa.prepaid.drawdown"]
+            .sudo()
+            ._read_group([("so_line_id", "in", by_timesheet.ids)], ["so_line_id"], ["covered_hours:sum"])
+        )
+        uom_hour = self.env.ref("uom.product_uom_hour")
+        for line in by_timesheet:
+            hours = covered.get(line, 0.0)
+            if hours and line.product_uom.category_id == uom_hour.category_id:
+                hours = uom_hour._compute_quantity(hours, line.product_uom)
+            line.qty_delivered = max(line.qty_delivered - hours, 0.0)
+        return res
 
     def _timesheet_compute_delivered_quantity_domain(self):
         """Only released (approved or invoiced) time is delivered, so only that time is invoiced."""

@@ -137,3 +137,30 @@ class TestPrepaidFund(PsaTimesheetCommon):
         self.assertEqual(fund.unit, "hours")
         self.assertEqual(fund.initial_quantity, 20.0)
         self.assertFalse(order.order_line._psa_create_prepaid_funds(), "a line opens one fund only")
+
+    def test_prepaid_time_is_not_billed_again_only_the_overage(self):
+        """The fund paid for its hours already: the order line bills only the time beyond it."""
+        hour = self.env.ref("uom.product_uom_hour")
+        consulting = self.env["product.product"].create(
+            {
+                "name": "Consulting hour",
+                "type": "service",
+                "service_type": "timesheet",
+                "invoice_policy": "delivery",
+                "uom_id": hour.id,
+                "uom_po_id": hour.id,
+                "list_price": 120.0,
+            }
+        )
+        order = self.env["sale.order"].create(
+            {"partner_id": self.customer.id, "order_line": [(0, 0, {"product_id": consulting.id})]}
+        )
+        order.action_confirm()
+        self.project.write({"allow_billable": True, "sale_line_id": order.order_line.id})
+        first = self._approved_time(6.0)
+        self.assertEqual(first.psa_drawdown_ids.fund_id, self.fund, "drawn as soon as it is approved")
+        self.assertEqual(order.order_line.qty_delivered, 0.0)
+        self._approved_time(6.0, day="2026-11-21")
+        self.assertEqual(self.fund.overage_quantity, 2.0)
+        self.assertEqual(order.order_line.qty_delivered, 2.0, "only the overage is billed, at the order's rate")
+        self.assertEqual(order.order_line.qty_to_invoice, 2.0)
