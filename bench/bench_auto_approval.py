@@ -113,6 +113,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument(
+        "--prepaid-fund", action="store_true", help="the customer has an open prepaid fund: approved time is drawn"
+    )
     options = parser.parse_args()
 
     import odoo
@@ -141,6 +144,13 @@ def main():
         started = time.perf_counter()
         project = setup_data(env, options.lines)
         setup_rules(env, project)
+        funds = env["psa.prepaid.fund"].search([("partner_id", "=", project.partner_id.id)])
+        env["psa.prepaid.drawdown"].search([("fund_id", "in", funds.ids)]).unlink()
+        funds.unlink()
+        if options.prepaid_fund:
+            env["psa.prepaid.fund"].create(
+                {"name": "BENCH fund", "partner_id": project.partner_id.id, "initial_quantity": 30_000.0}
+            ).date_start = "2000-01-01"
         cr.execute(
             "UPDATE account_analytic_line SET psa_approval_state = 'to_approve', psa_approval_reason = NULL,"
             " psa_approved_by_id = NULL, psa_approval_date = NULL WHERE project_id = %s",

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 
 FUND_STATES = [("open", "Open"), ("exhausted", "Exhausted"), ("settled", "Settled")]
 
@@ -115,7 +116,10 @@ class PsaPrepaidFund(models.Model):
         return {
             "covered_hours": timesheet.unit_amount * covered_share,
             "fund_id": self.id,
+            "company_id": self.company_id.id,
+            "partner_id": self.partner_id.id,
             "timesheet_id": timesheet.id,
+            "so_line_id": timesheet.so_line.id,
             "quantity": quantity,
             "overage_quantity": overage,
             "date": timesheet.date,
@@ -144,23 +148,47 @@ class PsaPrepaidFund(models.Model):
     def _psa_draw_for_timesheets(self, timesheets):
         """Draw just-approved ``timesheets`` from their customers' open funds, oldest fund first.
 
-        Grouped reads only: the approval cron calls this for thousands of lines at once.
+        One query reads what decides which fund pays for which line (the same conditions as
+        ``_get_drawable_timesheet_domain``): the approval job calls this for thousands of lines at once.
         """
         if not timesheets or not self.search_count([("state", "=", "open")], limit=1):
             return
-        lines = self.env["account.analytic.line"].sudo()
-        projects = self.env["project.project"].union(
-            *(project for (project,) in lines._read_group([("id", "in", timesheets.ids)], ["project_id"]))
+        timesheets.flush_recordset()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT line.id, line.date, line.company_id, line.project_id, partner.commercial_partner_id
+                  FROM account_analytic_line line
+                  JOIN project_project project ON project.id = line.project_id
+                  JOIN res_partner partner ON partner.id = project.partner_id
+                 WHERE line.id = ANY(%s) AND line.psa_approval_state = 'approved'
+                   AND NOT EXISTS (SELECT 1 FROM psa_prepaid_drawdown drawn WHERE drawn.timesheet_id = line.id)
+                 ORDER BY line.date, line.id
+                """,
+                timesheets.ids,
+            )
         )
-        partners = projects.partner_id.commercial_partner_id
-        if not partners:
+        if not rows:
             return
-        funds = self.search([("state", "=", "open"), ("partner_id", "in", partners.ids)], order="date_start, id")
+        funds = self.search(
+            [("state", "=", "open"), ("partner_id", "in", list({row[4] for row in rows}))], order="date_start, id"
+        )
+        drawn = set()
         for fund in funds:
             # wait for a draw-down run on the same fund rather than drawing beside it
             self.env.cr.execute("SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE", (fund.id,))
-            domain = self._get_drawable_timesheet_domain(fund) + [("id", "in", timesheets.ids)]
-            fund._psa_draw(lines.search(domain, order="date, id"))
+            line_ids = [
+                line_id
+                for line_id, day, company_id, project_id, partner_id in rows
+                if line_id not in drawn
+                and partner_id == fund.partner_id.id
+                and company_id == fund.company_id.id
+                and day >= fund.date_start
+                and (not fund.date_end or day <= fund.date_end)
+                and (not fund.project_id or project_id == fund.project_id.id)
+            ]
+            fund._psa_draw(self.env["account.analytic.line"].sudo().browse(line_ids))
+            drawn.update(line_ids)
 
     def _psa_draw(self, timesheets):
         self.ensure_one()
@@ -271,10 +299,12 @@ class PsaPrepaidDrawdown(models.Model):
     _check_company_auto = True
 
     fund_id = fields.Many2one("psa.prepaid.fund", required=True, index=True, ondelete="restrict")
-    company_id = fields.Many2one(related="fund_id.company_id", store=True, index=True)
-    partner_id = fields.Many2one(related="fund_id.partner_id", store=True, index=True)
+    # copied from the fund and the (locked) time entry at creation rather than related: thousands of
+    # draw-downs are created at once by the approval job
+    company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
+    partner_id = fields.Many2one("res.partner", required=True, index=True, readonly=True)
     timesheet_id = fields.Many2one("account.analytic.line", required=True, index=True, ondelete="restrict")
-    so_line_id = fields.Many2one(related="timesheet_id.so_line", store=True, index="btree_not_null")
+    so_line_id = fields.Many2one("sale.order.line", index="btree_not_null", readonly=True)
     date = fields.Date(required=True)
     quantity = fields.Float(required=True, help="Hours or amount drawn.")
     overage_quantity = fields.Float(string="Overage", help="The part beyond the fund's balance, billed at the rate.")
