@@ -16,8 +16,20 @@
     "data": [
         "security/psa_timesheet_billing_security.xml",
         "views/account_analytic_line_views.xml",
+        "security/ir.model.access.csv",
+        "security/psa_approval_rule_security.xml",
+        "data/psa_timesheet_billing_cron.xml",
+        "views/psa_approval_rule_views.xml",
+        "views/psa_timesheet_reject_views.xml",
+        "views/account_analytic_line_approval_views.xml",
+        "views/project_milestone_views.xml",
+        "security/psa_prepaid_fund_security.xml",
+        "views/psa_prepaid_fund_views.xml",
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",
+        "demo/psa_approval_rule_demo.xml",
+        "demo/project_milestone_demo.xml",
+        "demo/psa_prepaid_fund_demo.xml",
     ],
 }

@@ -1,0 +1,86 @@
+import threading
+
+from odoo import api, fields, models
+from odoo.osv import expression
+
+from odoo.addons.project.models.project_task import CLOSED_STATES
+
+
+class ProjectMilestone(models.Model):
+    _inherit = "project.milestone"
+
+    psa_auto_release = fields.Boolean(
+        string="Release Automatically",
+        help="A daily job marks the milestone reached (and its share of the price invoiceable) by itself.",
+    )
+    psa_release_condition = fields.Selection(
+        [("deadline", "On its deadline"), ("tasks_done", "When all its tasks are done")],
+        string="Release",
+        default="deadline",
+        required=True,
+    )
+    psa_release_reason = fields.Char(
+        string="Release Reason", readonly=True, copy=False, help="Why and when the milestone was marked reached."
+    )
+
+    @api.model
+    def _get_due_release_domain(self):
+        """Hook for extensions: milestones the daily job marks reached today."""
+        today = fields.Date.context_today(self)
+        waiting = [("is_reached", "=", False), ("psa_auto_release", "=", True)]
+        on_deadline = [("psa_release_condition", "=", "deadline"), ("deadline", "!=", False), ("deadline", "<=", today)]
+        tasks_done = [
+            ("psa_release_condition", "=", "tasks_done"),
+            ("task_ids", "!=", False),
+            ("task_ids", "not any", [("state", "not in", list(CLOSED_STATES))]),
+        ]
+        return expression.AND([waiting, expression.OR([on_deadline, tasks_done])])
+
+    @api.model
+    def _cron_release_milestones(self, batch_size=500):
+        """Mark the due milestones reached, with the reason on the milestone and a note on project and order."""
+        milestone_ids = self.sudo().search(self._get_due_release_domain(), order="deadline, id").ids
+        released = self.browse()
+        for start in range(0, len(milestone_ids), batch_size):
+            chunk = milestone_ids[start : start + batch_size]
+            # a person ticking the milestone at the same time is never overridden nor noted twice
+            self.env.cr.execute(
+                "SELECT id FROM project_milestone WHERE id = ANY(%s) AND is_reached IS NOT TRUE FOR UPDATE SKIP LOCKED",
+                (chunk,),
+            )
+            milestones = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+            milestones._psa_release()
+            released |= milestones
+            self.env["ir.cron"]._notify_progress(
+                done=start + len(chunk), remaining=len(milestone_ids) - start - len(chunk)
+            )
+            if not getattr(threading.current_thread(), "testing", False):
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        return released
+
+    def _psa_release_reason(self):
+        """Hook for extensions: the sentence that explains an automatic release."""
+        self.ensure_one()
+        if self.psa_release_condition == "tasks_done":
+            return self.env._("reached automatically on %(today)s: all its tasks are done", today=self._psa_today())
+        return self.env._(
+            "reached automatically on %(today)s: planned for %(deadline)s",
+            today=self._psa_today(),
+            deadline=self.deadline,
+        )
+
+    def _psa_today(self):
+        return fields.Date.context_today(self)
+
+    def _psa_release(self):
+        for milestone in self:
+            milestone.write({"is_reached": True, "psa_release_reason": milestone._psa_release_reason()})
+        for project in self.project_id:
+            milestones = self.filtered(lambda m, project=project: m.project_id == project)
+            body = self.env._(
+                "Milestones released automatically: %(milestones)s",
+                milestones=", ".join(f"{m.name} ({m.psa_release_reason})" for m in milestones),
+            )
+            project.message_post(body=body, subtype_xmlid="mail.mt_note")
+            for order in milestones.sale_line_id.order_id:
+                order.message_post(body=body, subtype_xmlid="mail.mt_note")

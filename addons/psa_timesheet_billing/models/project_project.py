@@ -1,0 +1,25 @@
+from odoo import fields, models
+
+
+class ProjectProject(models.Model):
+    _inherit = "project.project"
+
+    psa_prepaid_remaining = fields.Float(
+        string="Prepaid Balance",
+        compute="_compute_psa_prepaid_remaining",
+        help="Remaining on the customer's open funds this project draws on.",
+    )
+
+    def _compute_psa_prepaid_remaining(self):
+        if not self.env["psa.prepaid.fund"].has_access("read"):
+            self.psa_prepaid_remaining = 0.0
+            return
+        funds = self.env["psa.prepaid.fund"].search(
+            [("partner_id", "in", self.partner_id.commercial_partner_id.ids), ("state", "=", "open")]
+        )
+        for project in self:
+            mine = funds.filtered(
+                lambda f, p=project: f.partner_id == p.partner_id.commercial_partner_id
+                and f.project_id in (p, self.env["project.project"])
+            )
+            project.psa_prepaid_remaining = sum(mine.mapped("remaining_quantity"))

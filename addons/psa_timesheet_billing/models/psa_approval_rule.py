@@ -1,0 +1,189 @@
+import logging
+import threading
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.osv import expression
+
+from ..tools import approval_rules
+
+_logger = logging.getLogger(__name__)
+
+RULE_KINDS = [
+    (approval_rules.KIND_BUDGET, "Within the remaining budget of the task or order line"),
+    (approval_rules.KIND_MAX_HOURS_DAY, "At most N hours per employee per day"),
+    (approval_rules.KIND_DESCRIPTION, "Entry has a description"),
+    (approval_rules.KIND_OPEN_PERIOD, "Dated within the open period"),
+    (approval_rules.KIND_TRUSTED_GROUP, "Employee in a trusted group"),
+]
+# Two runs of the cron for one company never overlap (the budget they consume is shared).
+AUTO_APPROVE_LOCK_KEY = 74_201_104
+
+
+class PsaApprovalRule(models.Model):
+    _name = "psa.approval.rule"
+    _description = "Automatic Timesheet Approval Rule"
+    _order = "company_id, sequence, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        domain="[('is_company', '=', True)]",
+        check_company=True,
+        help="Only time on this customer's projects; empty: every customer.",
+    )
+    project_id = fields.Many2one(
+        "project.project",
+        string="Project",
+        check_company=True,
+        help="Only time on this project; empty: every project.",
+    )
+    kind = fields.Selection(RULE_KINDS, required=True, default=approval_rules.KIND_MAX_HOURS_DAY)
+    max_hours = fields.Float(string="Max Hours per Day", default=8.0)
+    open_days = fields.Integer(
+        string="Open Days",
+        default=0,
+        help="Entries older than this many days are left for a person; 0: only the company's lock date counts.",
+    )
+    group_id = fields.Many2one("res.groups", string="Trusted Group")
+
+    @api.constrains("kind", "max_hours", "open_days", "group_id")
+    def _check_kind_parameters(self):
+        for rule in self:
+            if rule.kind == approval_rules.KIND_MAX_HOURS_DAY and rule.max_hours <= 0:
+                raise ValidationError(
+                    self.env._("Rule %(rule)s: the maximum hours per day must be positive.", rule=rule.name)
+                )
+            if rule.kind == approval_rules.KIND_OPEN_PERIOD and rule.open_days < 0:
+                raise ValidationError(
+                    self.env._("Rule %(rule)s: the number of open days cannot be negative.", rule=rule.name)
+                )
+            if rule.kind == approval_rules.KIND_TRUSTED_GROUP and not rule.group_id:
+                raise ValidationError(self.env._("Rule %(rule)s: choose the trusted group.", rule=rule.name))
+
+    # ------------------------------------------------------------------------------------------
+    # Automatic approval
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _cron_auto_approve(self, batch_size=5000):
+        """Approve the time that passes every applicable rule; explain on the rest which rule failed."""
+        rules_by_company = defaultdict(lambda: self.browse())
+        for rule in self.sudo().search([]):
+            rules_by_company[rule.company_id] |= rule
+        done = 0
+        for company, rules in rules_by_company.items():
+            done += self._psa_auto_approve_company(company, rules, batch_size)
+        return done
+
+    @api.model
+    def _get_auto_approve_domain(self, company, rules):
+        """Hook for extensions: the time entries the rules of ``company`` look at."""
+        domain = [
+            ("company_id", "=", company.id),
+            ("project_id", "!=", False),
+            ("psa_approval_state", "=", "to_approve"),
+        ]
+        if all(rule.partner_id or rule.project_id for rule in rules):
+            scopes = [
+                [("project_id", "=", rule.project_id.id)]
+                if rule.project_id
+                else [("project_id.partner_id.commercial_partner_id", "=", rule.partner_id.id)]
+                for rule in rules
+            ]
+            domain = expression.AND([domain, expression.OR(scopes)])
+        return domain
+
+    @api.model
+    def _psa_get_lock_date(self, company):
+        """Hook for extensions: no time on or before this date is approved automatically."""
+        dates = [d for d in (company.fiscalyear_lock_date, company.sale_lock_date, company.hard_lock_date) if d]
+        return max(dates) if dates else False
+
+    def _psa_auto_approve_company(self, company, rules, batch_size):
+        timesheets = self.env["account.analytic.line"].sudo().with_company(company)
+        line_ids = timesheets.search(self._get_auto_approve_domain(company, rules), order="date, id").ids
+        done = 0
+        for start in range(0, len(line_ids), batch_size):
+            chunk = line_ids[start : start + batch_size]
+            self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (AUTO_APPROVE_LOCK_KEY, company.id))
+            if not self.env.cr.fetchone()[0]:
+                _logger.info("auto-approval of %s already running elsewhere: skipped", company.name)
+                return done
+            # Lines a person or another run is changing right now are skipped, and the state is
+            # checked again under the lock: a line is never approved twice.
+            self.env.cr.execute(
+                "SELECT id FROM account_analytic_line"
+                " WHERE id = ANY(%s) AND psa_approval_state = 'to_approve'"
+                " FOR UPDATE SKIP LOCKED",
+                (chunk,),
+            )
+            locked = timesheets.browse([row[0] for row in self.env.cr.fetchall()])
+            done += locked._psa_apply_rules(rules)
+            self.env["ir.cron"]._notify_progress(done=start + len(chunk), remaining=len(line_ids) - start - len(chunk))
+            if not getattr(threading.current_thread(), "testing", False):
+                # a crash later keeps the chunks already decided; a rerun only sees what is left
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        return done
+
+    def _psa_to_plain(self):
+        return [
+            approval_rules.Rule(
+                id=rule.id,
+                kind=rule.kind,
+                name=rule.name,
+                company_id=rule.company_id.id,
+                partner_id=rule.partner_id.commercial_partner_id.id,
+                project_id=rule.project_id.id,
+                max_hours=rule.max_hours,
+                open_days=rule.open_days,
+                group_id=rule.group_id.id,
+            )
+            for rule in self
+        ]
+
+    def _psa_decision_reason(self, decision):
+        """Hook for extensions: the sentence written on the time entry for ``decision``."""
+        params = dict(decision.params)
+        code = decision.code
+        if code == "passed":
+            return self.env._("approved automatically: passes %(rules)s", **params)
+        if code == "no_description":
+            return self.env._("not approved automatically: the entry has no description (rule %(rule)s)", **params)
+        if code == "closed_period":
+            return self.env._(
+                "not approved automatically: %(date)s is in a closed period (locked until %(lock)s, rule %(rule)s)",
+                **params,
+            )
+        if code == "too_old":
+            return self.env._(
+                "not approved automatically: %(date)s is more than %(days)s days ago (rule %(rule)s)", **params
+            )
+        if code == "not_trusted":
+            return self.env._(
+                "not approved automatically: the employee is not in the trusted group %(group)s (rule %(rule)s)",
+                **params,
+            )
+        if code == "too_many_hours":
+            return self.env._(
+                "not approved automatically: %(hours)s h on %(date)s exceeds the %(max)s h/day rule (%(rule)s)",
+                **params,
+            )
+        if code == "no_budget":
+            return self.env._(
+                "not approved automatically: no task or order line budget to check against (rule %(rule)s)",
+                **params,
+            )
+        if code == "over_budget":
+            params["budget"] = self.env._("task") if params["budget"] == "task" else self.env._("order line")
+            return self.env._(
+                "not approved automatically: %(hours)s h exceeds the %(remaining)s h left "
+                "on the %(budget)s budget (rule %(rule)s)",
+                **params,
+            )
+        return self.env._("not approved automatically: %(code)s", code=code)

@@ -1,0 +1,24 @@
+from odoo import fields, models
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    psa_prepaid_fund_ids = fields.One2many("psa.prepaid.fund", "partner_id", string="Prepaid Funds")
+    psa_prepaid_remaining = fields.Float(
+        string="Prepaid Balance", compute="_compute_psa_prepaid_remaining", help="Remaining on the open funds."
+    )
+
+    def _compute_psa_prepaid_remaining(self):
+        if not self.env["psa.prepaid.fund"].has_access("read"):
+            self.psa_prepaid_remaining = 0.0
+            return
+        funds = self.env["psa.prepaid.fund"].search(
+            [("partner_id", "in", self.commercial_partner_id.ids), ("state", "=", "open")]
+        )
+        for partner in self:
+            partner.psa_prepaid_remaining = sum(
+                funds.filtered(lambda f, p=partner: f.partner_id == p.commercial_partner_id).mapped(
+                    "remaining_quantity"
+                )
+            )
