@@ -16,7 +16,10 @@
     "data": [
         "security/psa_rmm_security.xml",
         "security/ir.model.access.csv",
+        "data/psa_rmm_cron.xml",
         "views/psa_device_views.xml",
+        "views/psa_rmm_integration_views.xml",
+        "views/helpdesk_ticket_views.xml",
         "views/res_partner_views.xml",
         "views/psa_rmm_menus.xml",
     ],

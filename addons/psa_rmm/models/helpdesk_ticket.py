@@ -1,0 +1,57 @@
+from markupsafe import Markup
+
+from odoo import fields, models
+
+from ..tools.events import priority_for
+
+
+class HelpdeskTicket(models.Model):
+    _inherit = "helpdesk.ticket"
+
+    psa_device_id = fields.Many2one("psa.device", string="Device", index=True, tracking=True)
+    psa_rmm_integration_id = fields.Many2one("psa.rmm.integration", string="RMM Integration", index=True)
+    psa_rmm_alert_ref = fields.Char(string="RMM Alert ID", index=True, copy=False)
+
+    def _psa_rmm_closed_stage(self):
+        """Hook for extensions: the closed stage a ticket resolved by the RMM moves to."""
+        self.ensure_one()
+        stages = self.team_id._get_applicable_stages().filtered("closed")
+        done = self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_done", raise_if_not_found=False)
+        return done if done in stages else stages[:1]
+
+    def _psa_rmm_repeat(self, event):
+        """A repeated alert: raise the priority if it got worse and tell the ticket."""
+        self.ensure_one()
+        priority = priority_for(event.severity)
+        if priority > (self.priority or "0"):
+            self.priority = priority
+        self.message_post(
+            body=Markup("<p>%s</p><p>%s</p>")
+            % (
+                self.env._(
+                    "The RMM reported this alert again at %(when)s (severity %(severity)s, event %(event)s).",
+                    when=fields.Datetime.to_string(event.occurred_at),
+                    severity=event.severity,
+                    event=event.rmm_event_id,
+                ),
+                event.message or event.title or "",
+            ),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+
+    def _psa_rmm_close(self, event):
+        """The RMM resolved the alert by itself: close the ticket with a note saying so."""
+        self.ensure_one()
+        stage = self._psa_rmm_closed_stage()
+        self.message_post(
+            body=self.env._(
+                "Closed automatically: the RMM resolved the alert by itself at %(when)s (event %(event)s).",
+                when=fields.Datetime.to_string(event.occurred_at),
+                event=event.rmm_event_id,
+            ),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+        if stage:
+            self.stage_id = stage
