@@ -1,7 +1,9 @@
 from . import (
     account_move,
+    contract_line,
     helpdesk_ticket,
     psa_device,
+    psa_device_snapshot,
     psa_rmm_charge,
     psa_rmm_delivery,
     psa_rmm_event,
