@@ -1,7 +1,7 @@
 import json
 import logging
 
-from odoo import http
+from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
 from ..tools.events import EventError
@@ -26,7 +26,8 @@ class PsaRmmController(http.Controller):
     )
     def psa_rmm_events(self, integration_id, **_kwargs):
         """Receive one event or a batch, signed with the integration's HMAC secret (see readme/USAGE.md)."""
-        integration = request.env["psa.rmm.integration"].sudo().browse(integration_id).exists()
+        # act as OdooBot, not as the public user: notes and tickets are authored by the system
+        integration = request.env["psa.rmm.integration"].with_user(SUPERUSER_ID).sudo().browse(integration_id).exists()
         if not integration or not integration.active:
             return self._json(404, {"error": "unknown_integration", "message": "No active integration with this id."})
         integration = integration.with_company(integration.company_id)

@@ -2,6 +2,7 @@ from . import (
     account_move,
     contract_line,
     helpdesk_ticket,
+    helpdesk_ticket_team,
     psa_device,
     psa_device_snapshot,
     psa_rmm_charge,

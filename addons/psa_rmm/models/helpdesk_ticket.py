@@ -12,6 +12,34 @@ class HelpdeskTicket(models.Model):
     psa_rmm_integration_id = fields.Many2one("psa.rmm.integration", string="RMM Integration", index=True)
     psa_rmm_alert_ref = fields.Char(string="RMM Alert ID", index=True, copy=False)
 
+    def _message_post_after_hook(self, message, msg_vals):
+        result = super()._message_post_after_hook(message, msg_vals)
+        if message.message_type in ("email", "comment") and self._psa_is_customer_author(message.author_id):
+            self._psa_customer_replied()
+        return result
+
+    def _psa_is_customer_author(self, author):
+        """Hook for extensions: whether a message author speaks for the customer (not our staff)."""
+        return bool(author) and not any(not user.share for user in author.user_ids)
+
+    def _psa_customer_replied(self):
+        """The customer answered: a ticket waiting on them for the inactivity auto-close is not dormant any
+        more. OCA's helpdesk_ticket_close_inactive only looks at the last stage change, so restart that clock
+        (and move the ticket to the team's reply stage when set)."""
+        for ticket in self.sudo():
+            team = ticket.team_id
+            if not team.close_inactive_tickets or ticket.stage_id not in team.ticket_stage_ids:
+                continue
+            vals = {"last_stage_update": fields.Datetime.now()}
+            if team.psa_reply_stage_id:
+                vals["stage_id"] = team.psa_reply_stage_id.id
+            ticket.write(vals)
+            ticket.message_post(
+                body=self.env._("The customer replied: the inactivity auto-close clock restarts."),
+                message_type="notification",
+                subtype_xmlid="mail.mt_note",
+            )
+
     def _psa_rmm_closed_stage(self):
         """Hook for extensions: the closed stage a ticket resolved by the RMM moves to."""
         self.ensure_one()
@@ -36,7 +64,7 @@ class HelpdeskTicket(models.Model):
                 ),
                 event.message or event.title or "",
             ),
-            message_type="comment",
+            message_type="notification",
             subtype_xmlid="mail.mt_note",
         )
 
@@ -50,7 +78,7 @@ class HelpdeskTicket(models.Model):
                 when=fields.Datetime.to_string(event.occurred_at),
                 event=event.rmm_event_id,
             ),
-            message_type="comment",
+            message_type="notification",
             subtype_xmlid="mail.mt_note",
         )
         if stage:

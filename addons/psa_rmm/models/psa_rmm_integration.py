@@ -1,3 +1,4 @@
+import hashlib
 import json
 import secrets
 import time
@@ -185,6 +186,13 @@ class PsaRmmIntegration(models.Model):
             "message": event["message"] or False,
             "payload": json.dumps(event, default=str),
         }
+
+    def _psa_demo_events(self, raw_events):
+        """Feed events in the PSA format as if posted (demo data), without a signature check."""
+        self.ensure_one()
+        normalized = events.normalize_batch(raw_events)
+        signature = "demo:" + hashlib.sha256(json.dumps(raw_events, sort_keys=True).encode()).hexdigest()
+        return self._psa_receive(normalized, signature)
 
     @api.model
     def _cron_purge_deliveries(self, batch_size=5000):

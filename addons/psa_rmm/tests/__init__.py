@@ -1,1 +1,8 @@
-from . import test_device_billing, test_device_register, test_rmm_alerts, test_rmm_endpoint, test_rmm_tools
+from . import (
+    test_device_billing,
+    test_device_register,
+    test_dormant_tickets,
+    test_rmm_alerts,
+    test_rmm_endpoint,
+    test_rmm_tools,
+)
