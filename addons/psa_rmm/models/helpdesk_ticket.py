@@ -1,6 +1,6 @@
 from markupsafe import Markup
 
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ..tools.events import priority_for
 
@@ -40,46 +40,34 @@ class HelpdeskTicket(models.Model):
                 subtype_xmlid="mail.mt_note",
             )
 
-    def _psa_rmm_closed_stage(self):
-        """Hook for extensions: the closed stage a ticket resolved by the RMM moves to."""
-        self.ensure_one()
-        stages = self.team_id._get_applicable_stages().filtered("closed")
+    @api.model
+    def _psa_rmm_closed_stage(self, team):
+        """Hook for extensions: the closed stage tickets of ``team`` resolved by the RMM move to."""
+        stages = team._get_applicable_stages().filtered("closed")
         done = self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_done", raise_if_not_found=False)
         return done if done in stages else stages[:1]
 
-    def _psa_rmm_repeat(self, event):
-        """A repeated alert: raise the priority if it got worse and tell the ticket."""
+    def _psa_rmm_repeat_note(self, event):
+        """A repeated alert: raise the priority if it got worse; return the note for the ticket."""
         self.ensure_one()
         priority = priority_for(event.severity)
         if priority > (self.priority or "0"):
             self.priority = priority
-        self.message_post(
-            body=Markup("<p>%s</p><p>%s</p>")
-            % (
-                self.env._(
-                    "The RMM reported this alert again at %(when)s (severity %(severity)s, event %(event)s).",
-                    when=fields.Datetime.to_string(event.occurred_at),
-                    severity=event.severity,
-                    event=event.rmm_event_id,
-                ),
-                event.message or event.title or "",
-            ),
-            message_type="notification",
-            subtype_xmlid="mail.mt_note",
-        )
-
-    def _psa_rmm_close(self, event):
-        """The RMM resolved the alert by itself: close the ticket with a note saying so."""
-        self.ensure_one()
-        stage = self._psa_rmm_closed_stage()
-        self.message_post(
-            body=self.env._(
-                "Closed automatically: the RMM resolved the alert by itself at %(when)s (event %(event)s).",
+        return Markup("<p>%s</p><p>%s</p>") % (
+            self.env._(
+                "The RMM reported this alert again at %(when)s (severity %(severity)s, event %(event)s).",
                 when=fields.Datetime.to_string(event.occurred_at),
+                severity=event.severity,
                 event=event.rmm_event_id,
             ),
-            message_type="notification",
-            subtype_xmlid="mail.mt_note",
+            event.message or event.title or "",
         )
-        if stage:
-            self.stage_id = stage
+
+    def _psa_rmm_close_note(self, event):
+        """The RMM resolved the alert by itself: the note of the closed ticket."""
+        self.ensure_one()
+        return Markup("<p>%s</p>") % self.env._(
+            "Closed automatically: the RMM resolved the alert by itself at %(when)s (event %(event)s).",
+            when=fields.Datetime.to_string(event.occurred_at),
+            event=event.rmm_event_id,
+        )

@@ -94,7 +94,14 @@ class PsaRmmEvent(models.Model):
         """Register unknown devices, refresh known ones, archive removed ones (one search, one create)."""
         if not self:
             return
-        device_model = self.env["psa.device"].sudo().with_context(active_test=False, mail_notrack=True)
+        # the event log says why each device was registered or changed: no chatter per device write
+        device_model = (
+            self.env["psa.device"]
+            .sudo()
+            .with_context(
+                active_test=False, tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True
+            )
+        )
         source = integration.kind
         devices = device_model.search(
             [
@@ -114,17 +121,20 @@ class PsaRmmEvent(models.Model):
         if new_vals:
             for device in device_model.create(list(new_vals.values())):
                 by_ref[device.rmm_device_id] = device
+        device_vals = defaultdict(dict)
+        event_groups = defaultdict(lambda: self.env["psa.rmm.event"])
         for event in self:
             device = by_ref.get(event.rmm_device_id)
             reason = False
+            vals = device_vals[device.id] if device else {}
             if not device:
                 reason = self.env._("Device unknown: nothing to remove.")
             elif event.event_type == "device.removed":
-                device.write({"active": False, "removed_at": event.occurred_at})
+                vals.update(active=False, removed_at=event.occurred_at)
                 reason = self.env._("Device %(device)s archived: removed from the RMM.", device=device.name)
             else:
-                vals = {}
-                if not device.last_seen or event.occurred_at > device.last_seen:
+                last_seen = vals.get("last_seen") or device.last_seen
+                if not last_seen or event.occurred_at > last_seen:
                     vals["last_seen"] = event.occurred_at
                 if event.event_type == "device.upserted":
                     vals.update(active=True, removed_at=False, partner_id=event.partner_id.id)
@@ -133,12 +143,14 @@ class PsaRmmEvent(models.Model):
                     if event.device_type:
                         vals["device_type"] = event.device_type
                     reason = self.env._("Device %(device)s registered / updated.", device=event.device_name)
-                if vals:
-                    device.write(vals)
-            event_vals = {"device_id": device.id if device else False}
-            if reason:
-                event_vals.update(state="done", reason=reason)
-            event.write(event_vals)
+            event_groups[(device.id if device else False, reason)] |= event
+        for device_id, vals in device_vals.items():
+            if vals:
+                device_model.browse(device_id).write(vals)
+        for (device_id, reason), events in event_groups.items():
+            events.write(
+                {"device_id": device_id, "state": "done", "reason": reason} if reason else {"device_id": device_id}
+            )
 
     def _psa_prepare_device_vals(self, event, integration):
         """Hook for extensions: values of a device auto-registered from an event."""
@@ -179,10 +191,21 @@ class PsaRmmEvent(models.Model):
         }
 
     def _psa_handle_alerts(self, integration, site_by_ref):
-        """Open one ticket per new alert, update the open one on repeats, close it and charge on auto-resolve."""
+        """Open one ticket per new alert, update the open one on repeats, close it and charge on auto-resolve.
+
+        Tickets are written in batches without mail tracking (the event log and the notes say what happened),
+        so thousands of alerts in one request stay fast.
+        """
         if not self:
             return
-        ticket_model = self.env["helpdesk.ticket"].sudo().with_context(mail_create_nosubscribe=True)
+        ticket_model = (
+            self.env["helpdesk.ticket"]
+            .sudo()
+            .with_context(tracking_disable=True, mail_create_nolog=True, mail_create_nosubscribe=True)
+        )
+        team = integration.team_id
+        first_stage = team._get_applicable_stages()[:1]
+        closed_stage = ticket_model._psa_rmm_closed_stage(team)
         open_tickets = ticket_model.search(
             [
                 ("psa_rmm_integration_id", "=", integration.id),
@@ -191,17 +214,25 @@ class PsaRmmEvent(models.Model):
             ]
         )
         ticket_by_ref = {ticket.psa_rmm_alert_ref: ticket for ticket in open_tickets}
-        openers = self.env["psa.rmm.event"]
+
+        def open_tickets_for(events):
+            vals_list = [event._psa_prepare_ticket_vals(integration) for event in events]
+            if first_stage:
+                for vals in vals_list:
+                    vals.setdefault("stage_id", first_stage.id)
+            return ticket_model.create(vals_list)
+
+        openers, opener_refs = self.env["psa.rmm.event"], set()
         for event in self:
             if (
                 event.event_type != "alert.auto_resolved"
                 and event.alert_id not in ticket_by_ref
-                and event.alert_id not in openers.mapped("alert_id")
+                and event.alert_id not in opener_refs
             ):
                 openers |= event
+                opener_refs.add(event.alert_id)
         if openers:
-            tickets = ticket_model.create([event._psa_prepare_ticket_vals(integration) for event in openers])
-            for event, ticket in zip(openers, tickets, strict=True):
+            for event, ticket in zip(openers, open_tickets_for(openers), strict=True):
                 ticket_by_ref[event.alert_id] = ticket
                 event.write(
                     {
@@ -210,26 +241,35 @@ class PsaRmmEvent(models.Model):
                         "reason": self.env._("Ticket %(ticket)s opened.", ticket=ticket.number),
                     }
                 )
+        notes = defaultdict(list)
+        to_close = ticket_model
         to_charge = self.env["psa.rmm.event"]
         for event in self - openers:
             ticket = ticket_by_ref.get(event.alert_id)
             if event.event_type == "alert.auto_resolved":
                 to_charge |= event
                 if ticket:
-                    ticket._psa_rmm_close(event)
+                    notes[ticket.id].append(ticket._psa_rmm_close_note(event))
+                    to_close |= ticket
                     del ticket_by_ref[event.alert_id]
                     reason = self.env._("Ticket %(ticket)s closed: resolved by the RMM.", ticket=ticket.number)
                 else:
                     reason = self.env._("No open ticket for this alert: nothing to close.")
             elif ticket:
-                ticket._psa_rmm_repeat(event)
+                notes[ticket.id].append(ticket._psa_rmm_repeat_note(event))
                 reason = self.env._("Repeated alert: open ticket %(ticket)s updated.", ticket=ticket.number)
             else:
                 # raised again after an auto-resolve earlier in this same batch
-                ticket = ticket_model.create(event._psa_prepare_ticket_vals(integration))
+                ticket = open_tickets_for(event)
                 ticket_by_ref[event.alert_id] = ticket
                 reason = self.env._("Ticket %(ticket)s opened.", ticket=ticket.number)
             event.write({"ticket_id": ticket.id if ticket else False, "state": "done", "reason": reason})
+        if to_close and closed_stage:
+            to_close.write({"stage_id": closed_stage.id})
+        if notes:
+            ticket_model.browse(list(notes))._message_log_batch(
+                bodies={ticket_id: Markup("").join(parts) for ticket_id, parts in notes.items()}
+            )
         to_charge._psa_create_charges(integration, site_by_ref)
 
     def _psa_create_charges(self, integration, site_by_ref):

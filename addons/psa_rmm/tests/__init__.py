@@ -1,4 +1,5 @@
 from . import (
+    test_bench_events,
     test_device_billing,
     test_device_register,
     test_dormant_tickets,

@@ -41,7 +41,7 @@ class PsaRmmCommon(HttpCase):
     def _url(self, integration=None):
         return f"/psa/rmm/{(integration or self.integration).id}/events"
 
-    def _post(self, payload, integration=None, secret=None, timestamp=None, raw=None, signature=None):
+    def _post(self, payload, integration=None, secret=None, timestamp=None, raw=None, signature=None, timeout=12):
         body = raw if raw is not None else json.dumps(payload).encode()
         timestamp = str(int(time.time()) if timestamp is None else timestamp)
         if signature is None:
@@ -56,6 +56,7 @@ class PsaRmmCommon(HttpCase):
                 "X-PSA-Timestamp": timestamp,
                 "X-PSA-Signature": signature,
             },
+            timeout=timeout,
         )
 
     @staticmethod
