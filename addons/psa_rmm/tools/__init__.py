@@ -1,1 +1,1 @@
-from . import adapters, billing, events
+from . import adapters, billing, contacts, events
