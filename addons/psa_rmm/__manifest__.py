@@ -16,7 +16,12 @@
     "data": [
         "security/psa_rmm_security.xml",
         "security/ir.model.access.csv",
+        "data/psa_rmm_cron.xml",
+        "data/psa_rmm_data.xml",
         "views/psa_device_views.xml",
+        "views/psa_rmm_integration_views.xml",
+        "views/helpdesk_ticket_views.xml",
+        "views/psa_device_snapshot_views.xml",
         "views/res_partner_views.xml",
         "views/psa_rmm_menus.xml",
     ],

@@ -1,1 +1,14 @@
-from . import psa_device, res_partner
+from . import (
+    account_move,
+    contract_line,
+    helpdesk_ticket,
+    helpdesk_ticket_team,
+    psa_device,
+    psa_device_snapshot,
+    psa_rmm_charge,
+    psa_rmm_delivery,
+    psa_rmm_event,
+    psa_rmm_integration,
+    psa_rmm_site,
+    res_partner,
+)

@@ -38,6 +38,10 @@ class PsaDevice(models.Model):
     first_seen = fields.Datetime(default=fields.Datetime.now)
     last_seen = fields.Datetime(default=fields.Datetime.now, tracking=True)
     active = fields.Boolean(default=True, tracking=True)
+    removed_at = fields.Datetime(
+        help="When the RMM reported the device removed; it stops counting for billing after that day."
+    )
+    ticket_ids = fields.One2many("helpdesk.ticket", "psa_device_id", string="Tickets")
 
     _sql_constraints = [
         (

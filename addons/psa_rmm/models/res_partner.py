@@ -6,6 +6,15 @@ class ResPartner(models.Model):
 
     psa_device_ids = fields.One2many("psa.device", "partner_id", string="Managed Devices")
     psa_device_count = fields.Integer(compute="_compute_psa_device_count", string="Device Count")
+    psa_email_domains = fields.Char(
+        string="E-mail Domains",
+        help="Comma-separated domains of this customer's staff (its own e-mail's domain counts too): an "
+        "unknown sender from one of them who writes to the helpdesk becomes a contact of this customer.",
+    )
+    psa_portal_on_first_email = fields.Boolean(
+        string="Portal Access on First E-mail",
+        help="New contacts created from a first e-mail to the helpdesk get a portal user and follow their ticket.",
+    )
 
     def _compute_psa_device_count(self):
         counts = dict(

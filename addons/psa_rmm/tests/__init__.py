@@ -1,1 +1,10 @@
-from . import test_device_register
+from . import (
+    test_bench_events,
+    test_device_billing,
+    test_device_register,
+    test_dormant_tickets,
+    test_first_email,
+    test_rmm_alerts,
+    test_rmm_endpoint,
+    test_rmm_tools,
+)

@@ -1,0 +1,52 @@
+import json
+import logging
+
+from odoo import SUPERUSER_ID, http
+from odoo.http import request
+
+from ..tools.events import EventError
+
+_logger = logging.getLogger(__name__)
+
+TIMESTAMP_HEADER = "X-PSA-Timestamp"
+SIGNATURE_HEADER = "X-PSA-Signature"
+
+
+class PsaRmmController(http.Controller):
+    def _json(self, status, payload):
+        return request.make_response(json.dumps(payload), headers=[("Content-Type", "application/json")], status=status)
+
+    @http.route(
+        "/psa/rmm/<int:integration_id>/events",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def psa_rmm_events(self, integration_id, **_kwargs):
+        """Receive one event or a batch, signed with the integration's HMAC secret (see readme/USAGE.md)."""
+        # act as OdooBot, not as the public user: notes and tickets are authored by the system
+        integration = request.env["psa.rmm.integration"].with_user(SUPERUSER_ID).sudo().browse(integration_id).exists()
+        if not integration or not integration.active:
+            return self._json(404, {"error": "unknown_integration", "message": "No active integration with this id."})
+        integration = integration.with_company(integration.company_id)
+        declared = request.httprequest.content_length
+        if declared and declared > integration.max_body_bytes:
+            return self._json(
+                413, {"error": "payload_too_large", "message": f"The body exceeds {integration.max_body_bytes} bytes."}
+            )
+        body = request.httprequest.get_data(cache=False)
+        signature = request.httprequest.headers.get(SIGNATURE_HEADER)
+        try:
+            integration._psa_authenticate(request.httprequest.headers.get(TIMESTAMP_HEADER), signature, body)
+            normalized = integration._psa_parse(body)
+        except EventError as error:
+            # never log the secret or the signature: the code and the integration are enough
+            _logger.info("RMM request refused for integration %s: %s", integration.id, error.code)
+            return self._json(error.status, error.as_dict())
+        results = integration._psa_receive(normalized, signature, body_size=len(body))
+        summary = {}
+        for result in results:
+            summary[result["status"]] = summary.get(result["status"], 0) + 1
+        return self._json(200, {"status": "ok", "summary": summary, "results": results})

@@ -1,0 +1,22 @@
+from odoo import fields, models
+
+
+class AccountMoveLine(models.Model):
+    _inherit = "account.move.line"
+
+    psa_rmm_charge_ids = fields.One2many("psa.rmm.charge", "invoice_line_id", string="RMM Charges")
+    psa_device_snapshot_id = fields.Many2one("psa.device.snapshot", string="Device Snapshot", readonly=True)
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    def _post(self, soft=True):
+        posted = super()._post(soft=soft)
+        posted.line_ids.psa_rmm_charge_ids._psa_sync_invoiced()
+        return posted
+
+    def button_draft(self):
+        res = super().button_draft()
+        self.line_ids.psa_rmm_charge_ids._psa_sync_invoiced()
+        return res

@@ -1,0 +1,153 @@
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import mail as mail_tools
+
+from ..tools import contacts
+from ..tools.events import priority_for
+
+
+class HelpdeskTicket(models.Model):
+    _inherit = "helpdesk.ticket"
+
+    psa_device_id = fields.Many2one("psa.device", string="Device", index=True, tracking=True)
+    psa_rmm_integration_id = fields.Many2one("psa.rmm.integration", string="RMM Integration", index=True)
+    psa_rmm_alert_ref = fields.Char(string="RMM Alert ID", index=True, copy=False)
+
+    # --- first e-mail from an unknown sender --------------------------------------------------
+
+    @api.model
+    def message_new(self, msg, custom_values=None):
+        """An unknown sender writes to the helpdesk: create the contact (under the customer whose e-mail
+        domain matches) before the ticket, so the ticket and the message belong to them."""
+        contact, reason = self.browse(), ""
+        if not msg.get("author_id") and msg.get("email_from"):
+            contact, reason = self._psa_contact_from_email(msg["email_from"])
+            if contact:
+                # the gateway posts the message with this dict's author after message_new
+                msg["author_id"] = contact.id
+        ticket = super().message_new(msg, custom_values=custom_values)
+        if contact:
+            ticket._psa_welcome_new_contact(contact, reason)
+        return ticket
+
+    @api.model
+    def _psa_contact_from_email(self, email_from):
+        """Hook for extensions: create the contact of an unknown sender; return (contact, reason)."""
+        partner_model = self.env["res.partner"].sudo()
+        email = mail_tools.email_normalize(email_from)
+        if not email:
+            return partner_model, ""
+        domain = contacts.email_domain(email)
+        candidates = partner_model.search(
+            [
+                ("is_company", "=", True),
+                "|",
+                ("email", "=ilike", f"%@{domain}"),
+                ("psa_email_domains", "ilike", domain),
+            ]
+        )
+        extra_free = (self.env["ir.config_parameter"].sudo().get_param("psa_rmm.free_mail_domains") or "").split(",")
+        company_id, reason = contacts.match_company(
+            email,
+            [(c.id, contacts.company_domains(c.email, c.psa_email_domains)) for c in candidates],
+            extra_free=extra_free,
+        )
+        name = mail_tools.parse_contact_from_email(email_from)[0] or email.split("@")[0]
+        contact = partner_model.create(
+            {"name": name, "email": email, "parent_id": company_id or False, "type": "contact"}
+        )
+        return contact, reason
+
+    def _psa_welcome_new_contact(self, contact, reason):
+        """Note why the contact was created and, if their company allows it, give them portal access."""
+        self.ensure_one()
+        company = contact.parent_id
+        if company:
+            note = self.env._(
+                "New contact %(contact)s created from this first e-mail and attached to %(company)s: %(reason)s.",
+                contact=contact.email,
+                company=company.name,
+                reason=reason,
+            )
+        else:
+            note = self.env._(
+                "New contact %(contact)s created from this first e-mail, attached to no customer: %(reason)s.",
+                contact=contact.email,
+                reason=reason,
+            )
+        if company.psa_portal_on_first_email:
+            try:
+                with self.env.cr.savepoint():
+                    wizard = self.env["portal.wizard"].sudo().create({"partner_ids": [(6, 0, contact.ids)]})
+                    wizard.user_ids.filtered(lambda u: u.partner_id == contact).action_grant_access()
+            except UserError as error:
+                # never bounce the customer's e-mail because the invitation failed: say why instead
+                note += " " + self.env._("Portal access not granted: %(error)s", error=str(error))
+            else:
+                self.sudo().message_subscribe(partner_ids=contact.ids)
+                note += " " + self.env._(
+                    "Portal user invited to follow this ticket (%(company)s allows it).", company=company.name
+                )
+        self.sudo()._message_log(body=note)
+
+    def _message_post_after_hook(self, message, msg_vals):
+        result = super()._message_post_after_hook(message, msg_vals)
+        if message.message_type in ("email", "comment") and self._psa_is_customer_author(message.author_id):
+            self._psa_customer_replied()
+        return result
+
+    def _psa_is_customer_author(self, author):
+        """Hook for extensions: whether a message author speaks for the customer (not our staff)."""
+        return bool(author) and not any(not user.share for user in author.user_ids)
+
+    def _psa_customer_replied(self):
+        """The customer answered: a ticket waiting on them for the inactivity auto-close is not dormant any
+        more. OCA's helpdesk_ticket_close_inactive only looks at the last stage change, so restart that clock
+        (and move the ticket to the team's reply stage when set)."""
+        for ticket in self.sudo():
+            team = ticket.team_id
+            if not team.close_inactive_tickets or ticket.stage_id not in team.ticket_stage_ids:
+                continue
+            vals = {"last_stage_update": fields.Datetime.now()}
+            if team.psa_reply_stage_id:
+                vals["stage_id"] = team.psa_reply_stage_id.id
+            ticket.write(vals)
+            ticket.message_post(
+                body=self.env._("The customer replied: the inactivity auto-close clock restarts."),
+                message_type="notification",
+                subtype_xmlid="mail.mt_note",
+            )
+
+    @api.model
+    def _psa_rmm_closed_stage(self, team):
+        """Hook for extensions: the closed stage tickets of ``team`` resolved by the RMM move to."""
+        stages = team._get_applicable_stages().filtered("closed")
+        done = self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_done", raise_if_not_found=False)
+        return done if done in stages else stages[:1]
+
+    def _psa_rmm_repeat_note(self, event):
+        """A repeated alert: raise the priority if it got worse; return the note for the ticket."""
+        self.ensure_one()
+        priority = priority_for(event.severity)
+        if priority > (self.priority or "0"):
+            self.priority = priority
+        return Markup("<p>%s</p><p>%s</p>") % (
+            self.env._(
+                "The RMM reported this alert again at %(when)s (severity %(severity)s, event %(event)s).",
+                when=fields.Datetime.to_string(event.occurred_at),
+                severity=event.severity,
+                event=event.rmm_event_id,
+            ),
+            event.message or event.title or "",
+        )
+
+    def _psa_rmm_close_note(self, event):
+        """The RMM resolved the alert by itself: the note of the closed ticket."""
+        self.ensure_one()
+        return Markup("<p>%s</p>") % self.env._(
+            "Closed automatically: the RMM resolved the alert by itself at %(when)s (event %(event)s).",
+            when=fields.Datetime.to_string(event.occurred_at),
+            event=event.rmm_event_id,
+        )

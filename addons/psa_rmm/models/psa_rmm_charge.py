@@ -1,0 +1,72 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+CHARGE_STATES = [("to_invoice", "To invoice"), ("invoiced", "Invoiced")]
+
+
+class PsaRmmCharge(models.Model):
+    """A billable line for work the RMM did by itself (an auto-resolved alert), priced by the
+    customer's terms. The billing run invoices the ``to_invoice`` ones."""
+
+    _name = "psa.rmm.charge"
+    _description = "RMM Charge"
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    event_id = fields.Many2one("psa.rmm.event", required=True, ondelete="restrict", index=True)
+    integration_id = fields.Many2one("psa.rmm.integration", required=True, ondelete="restrict")
+    company_id = fields.Many2one("res.company", required=True, index=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True)
+    device_id = fields.Many2one("psa.device")
+    ticket_id = fields.Many2one("helpdesk.ticket")
+    date = fields.Date(required=True, index=True)
+    product_id = fields.Many2one("product.product", required=True)
+    quantity = fields.Float(default=1.0, digits="Product Unit of Measure")
+    price_unit = fields.Float(digits="Product Price")
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    amount = fields.Monetary(compute="_compute_amount", store=True)
+    explanation = fields.Text(required=True, help="Event, device and pricing rule: shown on the invoice line.")
+    state = fields.Selection(CHARGE_STATES, default="to_invoice", required=True, index=True)
+    invoice_line_id = fields.Many2one("account.move.line", ondelete="set null", copy=False, index=True)
+
+    _sql_constraints = [
+        ("event_unique", "UNIQUE(event_id)", "An RMM event is charged at most once."),
+    ]
+
+    @api.depends("quantity", "price_unit")
+    def _compute_amount(self):
+        for charge in self:
+            charge.amount = charge.quantity * charge.price_unit
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_invoiced(self):
+        if any(charge.state == "invoiced" for charge in self):
+            raise UserError(self.env._("Invoiced RMM charges cannot be deleted (rule: billed history is kept)."))
+
+    @api.model
+    def _psa_billable_charges_domain(self, period_end):
+        """Hook for extensions: the charges a billing run closing on ``period_end`` invoices."""
+        return [("state", "=", "to_invoice"), ("date", "<=", period_end), ("invoice_line_id", "=", False)]
+
+    def _psa_prepare_invoice_line_vals(self):
+        """Hook for extensions: ``account.move.line`` values for each charge (same order as ``self``).
+
+        The billing run creates the lines in its invoice and writes the line back on the charge
+        (``invoice_line_id``); the charge becomes invoiced when that invoice is posted.
+        """
+        return [
+            {
+                "product_id": charge.product_id.id,
+                "name": f"{charge.product_id.display_name}\n{charge.explanation}",
+                "quantity": charge.quantity,
+                "price_unit": charge.price_unit,
+                "psa_rmm_charge_ids": [(4, charge.id)],
+            }
+            for charge in self
+        ]
+
+    def _psa_sync_invoiced(self):
+        """Charges linked to a posted invoice line become invoiced; others go back to invoice."""
+        posted = self.filtered(lambda c: c.invoice_line_id.parent_state == "posted")
+        posted.filtered(lambda c: c.state != "invoiced").write({"state": "invoiced"})
+        (self - posted).filtered(lambda c: c.state == "invoiced").write({"state": "to_invoice"})
