@@ -1,1 +1,3 @@
 from . import test_stripe_endpoint
+from . import test_autopay_tools
+from . import test_charge
