@@ -75,7 +75,7 @@ class PsaPaymentMandate(models.Model):
     def _check_provider_webhook_secret(self):
         """Rule "verified webhooks": a Stripe mandate needs the webhook secret to resolve charges safely."""
         for mandate in self.filtered(lambda m: m.state == "active"):
-            provider = mandate.token_id.provider_id
+            provider = mandate.token_id.provider_id.sudo()
             if provider.code == "stripe" and not provider.stripe_webhook_secret:
                 raise ValidationError(
                     self.env._(

@@ -1,3 +1,5 @@
 from . import test_stripe_endpoint
 from . import test_autopay_tools
+from . import test_mandate
 from . import test_charge
+from . import test_failures

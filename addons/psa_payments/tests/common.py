@@ -145,9 +145,13 @@ class LocalStripeCommon(HttpCase):
         requests.post(f"{cls.localstripe_url}/_config/psa/delay", json={"seconds": seconds}, timeout=5)
 
     @classmethod
-    def _intents_for(cls, reference):
+    def _intents_for(cls, reference, token):
         intents = cls._stripe("GET", "payment_intents", {"limit": 100})["data"]
-        return [intent for intent in intents if intent.get("description") == reference]
+        return [
+            intent
+            for intent in intents
+            if intent.get("description") == reference and intent.get("customer") == token.provider_ref
+        ]
 
     # ------------------------------------------------------------------
     # Odoo data
