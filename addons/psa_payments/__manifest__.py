@@ -20,7 +20,9 @@
         "views/psa_payment_attempt_views.xml",
         "views/psa_payment_mandate_views.xml",
         "views/account_move_views.xml",
+        "views/res_config_settings_views.xml",
         "views/psa_payments_menus.xml",
+        "views/portal_templates.xml",
     ],
     "demo": [
         "demo/psa_payments_demo.xml",

@@ -3,3 +3,5 @@ from . import test_autopay_tools
 from . import test_mandate
 from . import test_charge
 from . import test_failures
+from . import test_invoice_buttons
+from . import test_portal
