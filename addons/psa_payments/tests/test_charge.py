@@ -91,3 +91,21 @@ class TestChargeDueInvoices(LocalStripeCommon):
             invoice = self._create_invoice(90.0, date(2026, 3, 1), due_date=date(2026, 3, 31))
             self._run_cron()
         self.assertFalse(invoice.psa_attempt_ids)
+
+    def test_interleaved_runs_charge_once(self):
+        """Two runs that listed the same due invoice before either charged it: the second charges nothing."""
+        moves = self.env["account.move"]
+        mandates = self.env["psa.payment.mandate"].search(
+            moves.env["psa.payment.mandate"]._get_active_mandates_domain(self.company)
+        )
+        with freeze_time("2026-03-31"):
+            invoice = self._create_invoice(45.0, date(2026, 3, 1), due_date=date(2026, 3, 31))
+            domain = moves._get_autopay_candidate_domain(self.company, mandates)
+            listed_by_run_a = moves.search(domain)._psa_filter_chargeable(mandates)
+            listed_by_run_b = moves.search(domain)._psa_filter_chargeable(mandates)
+            self.assertIn(invoice, listed_by_run_a & listed_by_run_b)
+            created = self._localstripe_stats()["created"]
+            listed_by_run_a._psa_charge(mandates)
+            self.assertFalse(listed_by_run_b._psa_charge(mandates))
+        self.assertEqual(len(invoice.psa_attempt_ids), 1)
+        self.assertEqual(self._localstripe_stats()["created"], created + 1)
