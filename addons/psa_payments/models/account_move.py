@@ -41,9 +41,7 @@ class AccountMove(models.Model):
         done = 0
         for company in self.env["res.company"].search([]):
             moves = self.with_company(company)
-            moves.env["psa.payment.attempt"].search(
-                [("state", "=", "unknown"), ("company_id", "=", company.id)]
-            )._resolve_unknown()
+            moves.env["psa.payment.attempt"]._resolve_open_attempts(company)
             mandates = moves.env["psa.payment.mandate"].search(
                 moves.env["psa.payment.mandate"]._get_active_mandates_domain(company)
             )

@@ -126,6 +126,29 @@ class PsaPaymentAttempt(models.Model):
             )
         self._sync_from_transaction()
 
+    @api.model
+    def _get_stale_pending_domain(self, company):
+        """Hook for extensions: pending attempts left without an outcome by an interrupted run."""
+        return [
+            ("state", "=", "pending"),
+            ("company_id", "=", company.id),
+            ("create_date", "<", fields.Datetime.subtract(fields.Datetime.now(), hours=1)),
+        ]
+
+    @api.model
+    def _resolve_open_attempts(self, company):
+        """Before any new charge: attempts whose outcome is not known are asked to the provider."""
+        stale = self.search(self._get_stale_pending_domain(company))
+        stale.write(
+            {
+                "state": "unknown",
+                "provider_reason": self.env._(
+                    "No outcome recorded for an hour (interrupted run): asking the provider."
+                ),
+            }
+        )
+        self.search([("state", "=", "unknown"), ("company_id", "=", company.id)])._resolve_unknown()
+
     def _resolve_unknown(self):
         """Ask the provider what happened to attempts whose answer was lost; never starts a new charge."""
         for attempt in self.filtered(lambda a: a.state == "unknown"):
@@ -178,7 +201,8 @@ class PsaPaymentAttempt(models.Model):
         self.ensure_one()
         move = self.move_id
         retry_days = autopay.parse_retry_days(self.env["ir.config_parameter"].sudo().get_param(RETRY_DAYS_PARAM, "3,7"))
-        failures = move.psa_attempt_ids.filtered(lambda a: a.state == "failed") | self
+        failures = move.psa_attempt_ids.filtered(lambda a: a.state == "failed" and a.mandate_id == self.mandate_id)
+        failures |= self
         first_failure = min(failures.mapped("attempt_date"))
         retry_date = autopay.next_retry_date(first_failure, len(failures), retry_days)
         self.write({"state": "failed", "provider_reason": provider_reason, "next_retry_date": retry_date})

@@ -17,6 +17,7 @@ SECRET_KEY = "sk_test_psa_autopay"
 WEBHOOK_SECRET = "whsec_psa_autopay_test"
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000341"  # attaches fine, every charge is declined (localstripe)
+AUTHENTICATION_CARD = "4000002500003155"  # every charge asks for 3-D Secure (localstripe)
 
 
 def _free_port():

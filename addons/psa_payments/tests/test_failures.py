@@ -6,7 +6,7 @@ from psycopg2 import IntegrityError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import DECLINED_CARD, GOOD_CARD, LocalStripeCommon
+from .common import AUTHENTICATION_CARD, DECLINED_CARD, GOOD_CARD, LocalStripeCommon
 
 STRIPE_RESPONSE_TIMEOUT = 10  # Odoo's test runner raises every request timeout to at least 10 s
 
@@ -129,3 +129,44 @@ class TestChargeFailures(LocalStripeCommon):
         # the cron does not start another charge while one is open
         self._run_cron()
         self.assertEqual(len(invoice.psa_attempt_ids), 1)
+
+    def test_authentication_required_is_a_failure_with_pay_link(self):
+        partner = self.env["res.partner"].create(
+            {"name": "Wren Studio", "is_company": True, "email": "ap@wren.example"}
+        )
+        token = self._create_stripe_token(partner, AUTHENTICATION_CARD)
+        self._create_mandate(partner=partner, token=token)
+        with freeze_time("2026-03-31"):
+            invoice = self._create_invoice(64.0, date(2026, 3, 1), partner=partner, due_date=date(2026, 3, 31))
+            self._run_cron()
+        attempt = invoice.psa_attempt_ids
+        self.assertEqual(attempt.state, "failed")
+        self.assertIn("authentication", attempt.provider_reason)
+        self.assertEqual(attempt.next_retry_date, date(2026, 4, 3))
+        self.assertEqual(len(self._mails_to(partner, invoice)), 1)
+
+    def test_interrupted_run_is_resolved_before_any_retry(self):
+        """A run that died after opening its attempt: an hour later the next run asks Stripe, charges once."""
+        self._create_mandate()
+        invoice = self._create_invoice(33.0, date.today(), due_date=date.today())
+        mandates = self.env["psa.payment.mandate"].search([("partner_id", "=", self.customer.id)])
+        attempt = self.env["psa.payment.attempt"].create(invoice._psa_prepare_attempt_vals(mandates))
+        transaction = self.env["payment.transaction"].create(attempt._prepare_transaction_vals())
+        attempt.transaction_id = transaction
+        created = self._localstripe_stats()["created"]
+        self._run_cron()
+        self.assertEqual(attempt.state, "pending", "a fresh open attempt is left alone")
+        self.assertEqual(self._localstripe_stats()["created"], created)
+        # the interrupted run had reached Stripe: the request it sent, with the attempt's idempotency key
+        transaction.with_context(psa_idempotency_key=attempt.idempotency_key).provider_id._stripe_make_request(
+            "payment_intents", payload=transaction._stripe_prepare_payment_intent_payload(), offline=True
+        )
+        self.env.cr.execute(
+            "UPDATE psa_payment_attempt SET create_date = create_date - interval '2 hours' WHERE id = %s",
+            [attempt.id],
+        )
+        attempt.invalidate_recordset()
+        self._run_cron()
+        self.assertEqual(attempt.state, "done")
+        self.assertEqual(len(invoice.psa_attempt_ids), 1)
+        self.assertEqual(self._localstripe_stats()["created"], created + 1, "charged exactly once")
