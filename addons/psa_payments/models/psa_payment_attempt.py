@@ -91,12 +91,28 @@ class PsaPaymentAttempt(models.Model):
         Outside tests the pending attempt and its transaction are committed before the money moves, so a
         crash mid-request leaves an open attempt that the next run resolves instead of charging again.
         """
-        transactions = self.env["payment.transaction"].sudo().create([a._prepare_transaction_vals() for a in self])
-        for attempt, transaction in zip(self, transactions, strict=True):
-            attempt.transaction_id = transaction
+        transactions = self.env["payment.transaction"].sudo()
+        for attempt in self:
+            # One create per transaction: payment's `_check_token_is_active` reads `self.token_id` as a
+            # singleton, so a batch with several tokens would fail.
+            attempt.transaction_id = transactions.create(attempt._prepare_transaction_vals())
         self._commit_if_not_testing()
         for attempt in self:
-            attempt._request_charge()
+            try:
+                with self.env.cr.savepoint():
+                    attempt._request_charge()
+            except Exception as error:  # noqa: BLE001 - one invoice must not stop the run
+                # The money may have moved before the error: the outcome is unknown, not failed.
+                _logger.warning("auto-pay attempt %s: %s", attempt.idempotency_key, error, exc_info=True)
+                self.env.invalidate_all()
+                attempt.write(
+                    {
+                        "state": "unknown",
+                        "provider_reason": self.env._(
+                            "Error after sending the charge (%(error)s): resolved before any retry.", error=str(error)
+                        ),
+                    }
+                )
             self._commit_if_not_testing()
 
     def _request_charge(self):

@@ -6,7 +6,7 @@ from odoo.tests import tagged
 
 from odoo.addons.payment import utils as payment_utils
 
-from .common import LocalStripeCommon
+from .common import GOOD_CARD, LocalStripeCommon
 
 
 @tagged("post_install", "-at_install")
@@ -40,6 +40,18 @@ class TestChargeDueInvoices(LocalStripeCommon):
         self.assertEqual(intent["amount"], payment_utils.to_minor_currency_units(250.0, invoice.currency_id))
         self.assertEqual(intent["customer"], self.token.provider_ref)
         self.assertEqual(intent["payment_method"], self.token.stripe_payment_method)
+
+    def test_one_run_charges_several_customers(self):
+        heron = self.env["res.partner"].create({"name": "Heron Legal", "is_company": True, "email": "ap@heron.example"})
+        self._create_mandate(partner=heron, token=self._create_stripe_token(heron, GOOD_CARD))
+        with freeze_time("2026-03-31"):
+            kestrel_invoice = self._create_invoice(110.0, date(2026, 3, 1), due_date=date(2026, 3, 31))
+            heron_invoice = self._create_invoice(220.0, date(2026, 3, 1), due_date=date(2026, 3, 31), partner=heron)
+            self._run_cron()
+        self.assertEqual(kestrel_invoice.psa_attempt_ids.state, "done")
+        self.assertEqual(heron_invoice.psa_attempt_ids.state, "done")
+        self.assertEqual(heron_invoice.psa_attempt_ids.transaction_id.token_id.partner_id, heron)
+        self.assertTrue(self._paid(kestrel_invoice) and self._paid(heron_invoice))
 
     def test_rerun_charges_nothing_more(self):
         with freeze_time("2026-03-31"):
