@@ -166,18 +166,36 @@ class PsaPaymentAttempt(models.Model):
         self.search([("state", "=", "unknown"), ("company_id", "=", company.id)])._resolve_unknown()
 
     def _resolve_unknown(self):
-        """Ask the provider what happened to attempts whose answer was lost; never starts a new charge."""
+        """Ask the provider what happened to attempts whose answer was lost; never charges twice.
+
+        Stripe keeps idempotency keys for 24 hours: past that, a charge whose payment intent id is unknown is
+        left to a person (its reason says so) rather than replayed.
+        """
+        replay_limit = fields.Datetime.subtract(fields.Datetime.now(), hours=23)
         for attempt in self.filtered(lambda a: a.state == "unknown"):
             transaction = attempt.transaction_id.with_context(psa_idempotency_key=attempt.idempotency_key)
-            if transaction.state in ("draft", "pending"):
-                try:
-                    transaction._psa_query_status()
-                except (PsaProviderUnreachableError, requests.exceptions.RequestException):
-                    continue
-                except (UserError, ValidationError) as error:
-                    attempt.provider_reason = str(error)
-                    continue
-            attempt._sync_from_transaction(resolving=True)
+            if (
+                transaction.state in ("draft", "pending")
+                and not transaction.provider_reference
+                and attempt.create_date < replay_limit
+            ):
+                attempt.provider_reason = self.env._(
+                    "Outcome still unknown after a day: check the payment with reference %(reference)s at the "
+                    "provider before charging this invoice again.",
+                    reference=transaction.reference,
+                )
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    if transaction.state in ("draft", "pending"):
+                        transaction._psa_query_status()
+                    attempt._sync_from_transaction(resolving=True)
+            except (PsaProviderUnreachableError, requests.exceptions.RequestException):
+                continue
+            except Exception as error:  # noqa: BLE001 - one invoice must not stop the run
+                _logger.warning("auto-pay attempt %s: %s", attempt.idempotency_key, error, exc_info=True)
+                self.env.invalidate_all()
+                attempt.provider_reason = self.env._("Status query failed: %(error)s", error=str(error))
 
     # ------------------------------------------------------------------
     # Outcome

@@ -170,3 +170,27 @@ class TestChargeFailures(LocalStripeCommon):
         self.assertEqual(attempt.state, "done")
         self.assertEqual(len(invoice.psa_attempt_ids), 1)
         self.assertEqual(self._localstripe_stats()["created"], created + 1, "charged exactly once")
+
+    def test_unknown_for_a_day_is_left_to_a_person(self):
+        """Past Stripe's 24-hour idempotency window a lost charge is not replayed: a person checks it."""
+        self._create_mandate()
+        invoice = self._create_invoice(41.0, date.today(), due_date=date.today())
+        mandates = self.env["psa.payment.mandate"].search([("partner_id", "=", self.customer.id)])
+        attempt = self.env["psa.payment.attempt"].create(invoice._psa_prepare_attempt_vals(mandates))
+        attempt.write(
+            {
+                "transaction_id": self.env["payment.transaction"].create(attempt._prepare_transaction_vals()).id,
+                "state": "unknown",
+            }
+        )
+        self.env.cr.execute(
+            "UPDATE psa_payment_attempt SET create_date = create_date - interval '25 hours' WHERE id = %s",
+            [attempt.id],
+        )
+        attempt.invalidate_recordset()
+        before = self._localstripe_stats()
+        self._run_cron()
+        self.assertEqual(attempt.state, "unknown")
+        self.assertIn(attempt.transaction_id.reference, attempt.provider_reason)
+        self.assertEqual(len(invoice.psa_attempt_ids), 1)
+        self.assertEqual(self._localstripe_stats(), before, "nothing sent to Stripe")
