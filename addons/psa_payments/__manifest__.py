@@ -12,7 +12,17 @@
         "payment_stripe",
     ],
     "data": [
+        "security/ir.model.access.csv",
+        "security/psa_payments_security.xml",
         "data/psa_payments_data.xml",
+        "data/psa_payments_cron.xml",
+        "data/psa_payments_mail_template.xml",
+        "views/psa_payment_attempt_views.xml",
+        "views/psa_payment_mandate_views.xml",
+        "views/account_move_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/psa_payments_menus.xml",
+        "views/portal_templates.xml",
     ],
     "demo": [
         "demo/psa_payments_demo.xml",

@@ -10,7 +10,12 @@ _logger = logging.getLogger(__name__)
 
 STRIPE_API_BASE_PARAM = "psa_payments.stripe_api_base"
 STRIPE_DEFAULT_API_BASE = "https://api.stripe.com/v1/"
+STRIPE_TIMEOUT_PARAM = "psa_payments.stripe_timeout"
 STRIPE_TIMEOUT = 30  # seconds
+
+
+class PsaProviderUnreachableError(ValidationError):
+    """The provider did not answer (connection refused, timeout): the request may or may not have landed."""
 
 
 class PaymentProvider(models.Model):
@@ -25,12 +30,24 @@ class PaymentProvider(models.Model):
         base = self.env["ir.config_parameter"].sudo().get_param(STRIPE_API_BASE_PARAM) or STRIPE_DEFAULT_API_BASE
         return base if base.endswith("/") else base + "/"
 
+    @api.model
+    def _psa_stripe_timeout(self):
+        """Hook for extensions: seconds to wait for Stripe (system parameter ``psa_payments.stripe_timeout``)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(STRIPE_TIMEOUT_PARAM)
+        try:
+            return float(value) if value else STRIPE_TIMEOUT
+        except ValueError:
+            return STRIPE_TIMEOUT
+
     def _stripe_make_request(self, endpoint, payload=None, method="POST", offline=False, idempotency_key=None):
         """Send Stripe requests to the configured API root.
 
         ``payment_stripe`` hard-codes Stripe's URL inside this method, so a configured endpoint is served by
         our own request below (same headers and error contract); the default endpoint keeps Odoo's code.
+        An auto-pay charge passes its own idempotency key (invoice + attempt) in the context.
         """
+        if endpoint == "payment_intents" and method == "POST" and self.env.context.get("psa_idempotency_key"):
+            idempotency_key = self.env.context["psa_idempotency_key"]
         base = self._psa_stripe_api_base()
         if base == STRIPE_DEFAULT_API_BASE:
             return super()._stripe_make_request(
@@ -46,10 +63,10 @@ class PaymentProvider(models.Model):
         if method == "POST" and idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         try:
-            response = requests.request(method, url, data=payload, headers=headers, timeout=STRIPE_TIMEOUT)
+            response = requests.request(method, url, data=payload, headers=headers, timeout=self._psa_stripe_timeout())
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
             _logger.warning("Stripe endpoint %s unreachable: %s", url, error)
-            raise ValidationError(self.env._("Stripe: could not reach %(url)s.", url=url)) from error
+            raise PsaProviderUnreachableError(self.env._("Stripe: could not reach %(url)s.", url=url)) from error
         try:
             content = response.json()
         except ValueError as error:

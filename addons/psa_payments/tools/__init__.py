@@ -1,1 +1,2 @@
+from . import autopay
 from . import stripe_webhook_input

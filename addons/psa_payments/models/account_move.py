@@ -1,0 +1,207 @@
+import logging
+import threading
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, split_every
+
+from ..tools import autopay
+
+_logger = logging.getLogger(__name__)
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    psa_attempt_ids = fields.One2many("psa.payment.attempt", "move_id", string="Auto-pay attempts", readonly=True)
+    psa_attempt_count = fields.Integer(compute="_compute_psa_attempt_count")
+    psa_autopay_note = fields.Char(
+        string="Auto-pay",
+        readonly=True,
+        copy=False,
+        help="The last auto-pay decision on this invoice, in words.",
+    )
+
+    @api.depends("psa_attempt_ids")
+    def _compute_psa_attempt_count(self):
+        for move in self:
+            move.psa_attempt_count = len(move.psa_attempt_ids)
+
+    # ------------------------------------------------------------------
+    # Cron
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_charge_due_invoices(self, batch_size=50):
+        """Charge every due invoice covered by an active mandate, company by company, in chunks.
+
+        Idempotent: attempts already open or paid are skipped, lost answers are resolved before any new
+        charge, and a rerun with the same attempt number replays the same idempotency key.
+        """
+        done = 0
+        for company in self.env["res.company"].search([]):
+            moves = self.with_company(company)
+            moves.env["psa.payment.attempt"]._resolve_open_attempts(company)
+            mandates = moves.env["psa.payment.mandate"].search(
+                moves.env["psa.payment.mandate"]._get_active_mandates_domain(company)
+            )
+            if not mandates:
+                continue
+            due = moves.search(moves._get_autopay_candidate_domain(company, mandates))._psa_filter_chargeable(mandates)
+            for chunk_ids in split_every(batch_size, due.ids):
+                charged = moves.browse(chunk_ids)._psa_charge(mandates)
+                done += len(charged)
+                self.env["ir.cron"]._notify_progress(done=done, remaining=max(len(due) - done, 0))
+                self._psa_commit_if_not_testing()
+        return done
+
+    @api.model
+    def _get_autopay_candidate_domain(self, company, mandates):
+        """Hook for extensions: posted, unpaid customer invoices of customers with an active mandate."""
+        return [
+            ("company_id", "=", company.id),
+            ("move_type", "=", "out_invoice"),
+            ("state", "=", "posted"),
+            ("payment_state", "in", ("not_paid", "partial")),
+            ("amount_residual", ">", 0),
+            ("commercial_partner_id", "in", mandates.partner_id.commercial_partner_id.ids),
+            ("invoice_date", "<=", fields.Date.context_today(self)),
+            ("psa_attempt_ids", "not any", [("state", "in", ("pending", "unknown"))]),
+        ]
+
+    def _psa_mandate_by_partner(self, mandates):
+        return {mandate.partner_id.commercial_partner_id.id: mandate for mandate in mandates}
+
+    def _psa_filter_chargeable(self, mandates):
+        """The invoices due today under their mandate (trigger, hold, retry schedule, cap).
+
+        Invoices refused by the cap get a readable note, written only when it changes.
+        """
+        today = fields.Date.context_today(self)
+        by_partner = self._psa_mandate_by_partner(mandates)
+        chargeable = self.browse()
+        for move in self:
+            mandate = by_partner.get(move.commercial_partner_id.id)
+            if not mandate or move.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown")):
+                continue
+            failed = move.psa_attempt_ids.filtered(
+                lambda a, mandate=mandate: a.state == "failed" and a.mandate_id == mandate
+            )
+            if failed:
+                next_date = failed.sorted("number")[-1].next_retry_date
+                if not next_date or next_date > today:
+                    continue
+            elif (
+                autopay.first_charge_date(mandate.trigger, move.invoice_date, move.invoice_date_due, mandate.hold_days)
+                > today
+            ):
+                continue
+            _amount, refusal = autopay.amount_to_charge(move.amount_residual, mandate.max_amount)
+            if refusal == "above_cap":
+                note = self.env._(
+                    "Not charged automatically: %(due)s due is above the mandate maximum of %(cap)s per invoice.",
+                    due=move.amount_residual,
+                    cap=mandate.max_amount,
+                )
+                if move.psa_autopay_note != note:
+                    move.psa_autopay_note = note
+                    move.message_post(body=note)
+                continue
+            if refusal:
+                continue
+            chargeable |= move
+        return chargeable
+
+    def _psa_lock_for_charge(self):
+        """Lock the invoices for this run; rows another run holds are left to it."""
+        if not self:
+            return self
+        self.env.cr.execute(SQL("SELECT id FROM account_move WHERE id IN %s FOR UPDATE SKIP LOCKED", tuple(self.ids)))
+        locked = self.browse([row[0] for row in self.env.cr.fetchall()])
+        # Another run may have charged them between our search and the lock: read again.
+        locked.invalidate_recordset(["psa_attempt_ids", "amount_residual", "payment_state"])
+        return locked.filtered(
+            lambda m: m.payment_state in ("not_paid", "partial")
+            and not m.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown"))
+        )
+
+    def _psa_charge(self, mandates):
+        """Open one attempt per invoice and charge it; return the attempts."""
+        by_partner = self._psa_mandate_by_partner(mandates)
+        moves = self._psa_lock_for_charge()
+        vals_list = [move._psa_prepare_attempt_vals(by_partner[move.commercial_partner_id.id]) for move in moves]
+        attempts = self.env["psa.payment.attempt"].sudo().create(vals_list)
+        attempts._send()
+        return attempts
+
+    def _psa_prepare_attempt_vals(self, mandate):
+        """Hook for extensions: the next attempt for this invoice, charging what is still due."""
+        self.ensure_one()
+        number = max(self.psa_attempt_ids.mapped("number"), default=0) + 1
+        return {
+            "move_id": self.id,
+            "mandate_id": mandate.id,
+            "number": number,
+            "idempotency_key": autopay.idempotency_key(
+                self.env["ir.config_parameter"].sudo().get_param("database.uuid"), self.id, number
+            ),
+            "amount": self.amount_residual,
+            "currency_id": self.currency_id.id,
+        }
+
+    @api.model
+    def _psa_commit_if_not_testing(self):
+        if not getattr(threading.current_thread(), "testing", False) and not self.env.registry.in_test_mode():
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # cron chunks, never in tests
+
+    # ------------------------------------------------------------------
+    # Customer contact and buttons
+    # ------------------------------------------------------------------
+
+    def _psa_send_payment_link_email(self):
+        """Hook for extensions: email the customer a link to pay the invoice online."""
+        template = self.env.ref("psa_payments.mail_template_autopay_failed", raise_if_not_found=False)
+        if template:
+            template.sudo().send_mail_batch(self.ids)
+
+    def action_psa_send_payment_link(self):
+        invoices = self.filtered(lambda m: m.is_invoice() and m.state == "posted" and m.amount_residual > 0)
+        if invoices != self:
+            raise UserError(self.env._("A payment link is only sent for posted invoices with an amount due."))
+        template = self.env.ref("psa_payments.mail_template_payment_link")
+        template.send_mail_batch(invoices.ids)
+        for move in invoices:
+            move.message_post(body=self.env._("Payment link sent to %(email)s.", email=move.partner_id.email or ""))
+        return True
+
+    def action_psa_charge_now(self):
+        """Charge the saved payment method now, regardless of due date and hold (cap still applies)."""
+        self.ensure_one()
+        if self.move_type != "out_invoice" or self.state != "posted" or self.amount_residual <= 0:
+            raise UserError(self.env._("Only a posted customer invoice with an amount due can be charged."))
+        mandate = self.env["psa.payment.mandate"].search(
+            [
+                *self.env["psa.payment.mandate"]._get_active_mandates_domain(self.company_id),
+                ("partner_id", "=", self.commercial_partner_id.id),
+            ],
+            limit=1,
+        )
+        if not mandate:
+            raise UserError(
+                self.env._("%(customer)s has no active auto-pay mandate.", customer=self.commercial_partner_id.name)
+            )
+        if self.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown")):
+            raise UserError(
+                self.env._("A charge of this invoice is still open: wait for its outcome (rule: never charge twice).")
+            )
+        _amount, refusal = autopay.amount_to_charge(self.amount_residual, mandate.max_amount)
+        if refusal == "above_cap":
+            raise UserError(
+                self.env._(
+                    "%(due)s due is above the mandate maximum of %(cap)s per invoice.",
+                    due=self.amount_residual,
+                    cap=mandate.max_amount,
+                )
+            )
+        attempts = self.sudo()._psa_charge(mandate.sudo())
+        return bool(attempts)

@@ -1,0 +1,290 @@
+import logging
+import threading
+
+import requests
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+
+from ..tools import autopay
+from .payment_provider import PsaProviderUnreachableError
+
+_logger = logging.getLogger(__name__)
+
+OPEN_STATES = ("pending", "unknown")
+RETRY_DAYS_PARAM = "psa_payments.retry_days"
+
+
+class PsaPaymentAttempt(models.Model):
+    _name = "psa.payment.attempt"
+    _description = "Auto-pay charge attempt"
+    _order = "move_id, number desc"
+    _rec_name = "idempotency_key"
+
+    move_id = fields.Many2one("account.move", string="Invoice", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="move_id.company_id", store=True, index=True)
+    partner_id = fields.Many2one(related="move_id.commercial_partner_id", store=True, string="Customer")
+    mandate_id = fields.Many2one("psa.payment.mandate", required=True, ondelete="restrict", index=True)
+    attempt_date = fields.Date(string="Date", required=True, default=fields.Date.context_today)
+    number = fields.Integer(required=True, help="1 for the first charge of the invoice, 2 for the first retry...")
+    idempotency_key = fields.Char(
+        required=True,
+        readonly=True,
+        help="Sent with the charge: replaying it never charges twice.",
+    )
+    amount = fields.Monetary(currency_field="currency_id")
+    currency_id = fields.Many2one("res.currency", required=True)
+    state = fields.Selection(
+        [("pending", "Pending"), ("done", "Paid"), ("failed", "Failed"), ("unknown", "Unknown")],
+        required=True,
+        default="pending",
+        index=True,
+    )
+    provider_reason = fields.Char(help="What the provider said, or why the outcome is not known yet.")
+    transaction_id = fields.Many2one("payment.transaction", readonly=True, index="btree_not_null")
+    provider_reference = fields.Char(related="transaction_id.provider_reference")
+    next_retry_date = fields.Date(help="When a failed attempt is retried; empty after the last retry.")
+
+    _sql_constraints = [
+        ("number_unique", "UNIQUE(move_id, number)", "An invoice has one attempt per number."),
+        ("key_unique", "UNIQUE(idempotency_key)", "Idempotency keys are unique."),
+    ]
+
+    def init(self):
+        # Never charge twice: at most one open (pending or unknown) attempt per invoice, enforced by
+        # PostgreSQL so that concurrent cron runs cannot both start a charge.
+        self.env.cr.execute(
+            SQL(
+                "CREATE UNIQUE INDEX IF NOT EXISTS psa_payment_attempt_one_open_per_move "
+                "ON psa_payment_attempt (move_id) WHERE state IN ('pending', 'unknown')"
+            )
+        )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_recorded(self):
+        if any(attempt.state != "failed" or attempt.transaction_id for attempt in self):
+            raise UserError(self.env._("Charge attempts are kept for the record (rule: every charge is traceable)."))
+
+    # ------------------------------------------------------------------
+    # Sending
+    # ------------------------------------------------------------------
+
+    def _prepare_transaction_vals(self):
+        """Hook for extensions: values of the off-session transaction that carries this attempt."""
+        self.ensure_one()
+        token = self.mandate_id.token_id
+        return {
+            "provider_id": token.provider_id.id,
+            "payment_method_id": token.payment_method_id.id,
+            "token_id": token.id,
+            "operation": "offline",
+            "amount": self.amount,
+            "currency_id": self.currency_id.id,
+            "partner_id": self.move_id.partner_id.id,
+            "invoice_ids": [Command.set(self.move_id.ids)],
+        }
+
+    def _send(self):
+        """Create each attempt's transaction and ask the provider to charge the token.
+
+        Outside tests the pending attempt and its transaction are committed before the money moves, so a
+        crash mid-request leaves an open attempt that the next run resolves instead of charging again.
+        """
+        transactions = self.env["payment.transaction"].sudo()
+        for attempt in self:
+            # One create per transaction: payment's `_check_token_is_active` reads `self.token_id` as a
+            # singleton, so a batch with several tokens would fail.
+            attempt.transaction_id = transactions.create(attempt._prepare_transaction_vals())
+        self._commit_if_not_testing()
+        for attempt in self:
+            try:
+                with self.env.cr.savepoint():
+                    attempt._request_charge()
+            except Exception as error:  # noqa: BLE001 - one invoice must not stop the run
+                # The money may have moved before the error: the outcome is unknown, not failed.
+                _logger.warning("auto-pay attempt %s: %s", attempt.idempotency_key, error, exc_info=True)
+                self.env.invalidate_all()
+                attempt.write(
+                    {
+                        "state": "unknown",
+                        "provider_reason": self.env._(
+                            "Error after sending the charge (%(error)s): resolved before any retry.", error=str(error)
+                        ),
+                    }
+                )
+            self._commit_if_not_testing()
+
+    def _request_charge(self):
+        self.ensure_one()
+        transaction = self.transaction_id.with_context(psa_idempotency_key=self.idempotency_key)
+        try:
+            transaction._send_payment_request()
+        except (PsaProviderUnreachableError, requests.exceptions.RequestException) as error:
+            _logger.warning("auto-pay attempt %s: no answer from the provider", self.idempotency_key)
+            self.write(
+                {
+                    "state": "unknown",
+                    "provider_reason": self.env._(
+                        "No answer from the provider (%(error)s): resolved by its webhook or a status query "
+                        "before any retry.",
+                        error=str(error),
+                    ),
+                }
+            )
+            return
+        except (UserError, ValidationError) as error:
+            transaction._set_error(str(error))
+        if transaction.state == "draft":
+            # Answered without an outcome: the bank wants the customer to authenticate, impossible off-session.
+            transaction._set_error(
+                self.env._("The card needs the customer's authentication: the customer must pay from the link.")
+            )
+        self._sync_from_transaction()
+
+    @api.model
+    def _get_stale_pending_domain(self, company):
+        """Hook for extensions: pending attempts left without an outcome by an interrupted run."""
+        return [
+            ("state", "=", "pending"),
+            ("company_id", "=", company.id),
+            ("create_date", "<", fields.Datetime.subtract(fields.Datetime.now(), hours=1)),
+        ]
+
+    @api.model
+    def _resolve_open_attempts(self, company):
+        """Before any new charge: attempts whose outcome is not known are asked to the provider."""
+        stale = self.search(self._get_stale_pending_domain(company))
+        stale.write(
+            {
+                "state": "unknown",
+                "provider_reason": self.env._(
+                    "No outcome recorded for an hour (interrupted run): asking the provider."
+                ),
+            }
+        )
+        self.search([("state", "=", "unknown"), ("company_id", "=", company.id)])._resolve_unknown()
+
+    def _resolve_unknown(self):
+        """Ask the provider what happened to attempts whose answer was lost; never charges twice.
+
+        Stripe keeps idempotency keys for 24 hours: past that, a charge whose payment intent id is unknown is
+        left to a person (its reason says so) rather than replayed.
+        """
+        replay_limit = fields.Datetime.subtract(fields.Datetime.now(), hours=23)
+        for attempt in self.filtered(lambda a: a.state == "unknown"):
+            transaction = attempt.transaction_id.with_context(psa_idempotency_key=attempt.idempotency_key)
+            if (
+                transaction.state in ("draft", "pending")
+                and not transaction.provider_reference
+                and attempt.create_date < replay_limit
+            ):
+                attempt.provider_reason = self.env._(
+                    "Outcome still unknown after a day: check the payment with reference %(reference)s at the "
+                    "provider before charging this invoice again.",
+                    reference=transaction.reference,
+                )
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    if transaction.state in ("draft", "pending"):
+                        transaction._psa_query_status()
+                    attempt._sync_from_transaction(resolving=True)
+            except (PsaProviderUnreachableError, requests.exceptions.RequestException):
+                continue
+            except Exception as error:  # noqa: BLE001 - one invoice must not stop the run
+                _logger.warning("auto-pay attempt %s: %s", attempt.idempotency_key, error, exc_info=True)
+                self.env.invalidate_all()
+                attempt.provider_reason = self.env._("Status query failed: %(error)s", error=str(error))
+
+    # ------------------------------------------------------------------
+    # Outcome
+    # ------------------------------------------------------------------
+
+    def _sync_from_transaction(self, resolving=False):
+        """Move open attempts to the state of their transaction (called on every transaction update)."""
+        for attempt in self.filtered(lambda a: a.state in OPEN_STATES):
+            transaction = attempt.transaction_id
+            if transaction.state == "done":
+                attempt._on_success()
+            elif transaction.state in ("error", "cancel"):
+                attempt._on_failure(transaction.state_message or transaction.state)
+            elif resolving:
+                attempt.provider_reason = self.env._(
+                    "Still unknown: the provider reports %(state)s.", state=transaction.state
+                )
+
+    def _on_success(self):
+        self.ensure_one()
+        transaction = self.transaction_id
+        if not transaction.is_post_processed:
+            transaction._post_process()
+        reason = self.env._(
+            "Charged %(amount)s %(currency)s: mandate %(mandate)s, attempt %(number)s, reference %(reference)s.",
+            amount=self.amount,
+            currency=self.currency_id.name,
+            mandate=self.mandate_id.name,
+            number=self.number,
+            reference=transaction.provider_reference or transaction.reference,
+        )
+        self.write({"state": "done", "provider_reason": reason, "next_retry_date": False})
+        self.move_id.write({"psa_autopay_note": reason})
+        self.move_id.message_post(body=reason)
+
+    def _on_failure(self, provider_reason):
+        self.ensure_one()
+        move = self.move_id
+        retry_days = autopay.parse_retry_days(self.env["ir.config_parameter"].sudo().get_param(RETRY_DAYS_PARAM, "3,7"))
+        failures = move.psa_attempt_ids.filtered(lambda a: a.state == "failed" and a.mandate_id == self.mandate_id)
+        failures |= self
+        first_failure = min(failures.mapped("attempt_date"))
+        retry_date = autopay.next_retry_date(first_failure, len(failures), retry_days)
+        self.write({"state": "failed", "provider_reason": provider_reason, "next_retry_date": retry_date})
+        if retry_date:
+            note = self.env._(
+                "Charge attempt %(number)s failed: %(reason)s. Next try on %(date)s; the customer got a pay link.",
+                number=self.number,
+                reason=provider_reason,
+                date=retry_date,
+            )
+        else:
+            note = self.env._(
+                "Charge attempt %(number)s failed: %(reason)s. That was the last retry: mandate suspended, "
+                "the salesperson has an activity; the customer got a pay link.",
+                number=self.number,
+                reason=provider_reason,
+            )
+            self._on_last_failure(provider_reason)
+        move.write({"psa_autopay_note": note})
+        move.message_post(body=note)
+        move._psa_send_payment_link_email()
+
+    def _on_last_failure(self, provider_reason):
+        """Hook for extensions: after the last retry, suspend the mandate and hand over to a person."""
+        self.ensure_one()
+        move = self.move_id
+        self.mandate_id.action_suspend(
+            reason=self.env._(
+                "Suspended automatically: %(invoice)s could not be charged after %(count)s attempts (%(reason)s).",
+                invoice=move.name,
+                count=self.number,
+                reason=provider_reason,
+            )
+        )
+        move.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=self.env._("Auto-pay failed: contact the customer"),
+            note=self.env._(
+                "%(invoice)s could not be charged after %(count)s attempts: %(reason)s. The auto-pay mandate "
+                "is suspended.",
+                invoice=move.name,
+                count=self.number,
+                reason=provider_reason,
+            ),
+            user_id=(move.invoice_user_id or move.partner_id.user_id or self.env.user).id,
+        )
+
+    @api.model
+    def _commit_if_not_testing(self):
+        if not getattr(threading.current_thread(), "testing", False) and not self.env.registry.in_test_mode():
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # cron chunks, never in tests

@@ -1,0 +1,160 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+
+class PsaPaymentMandate(models.Model):
+    _name = "psa.payment.mandate"
+    _description = "Auto-pay mandate"
+    _inherit = ["mail.thread"]
+    _order = "partner_id, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(compute="_compute_name", store=True)
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        domain="[('is_company', '=', True)]",
+        help="The customer whose invoices are charged (the commercial entity).",
+    )
+    token_id = fields.Many2one(
+        "payment.token",
+        string="Saved payment method",
+        required=True,
+        tracking=True,
+        check_company=True,
+        domain="[('partner_id', 'child_of', partner_id)]",
+    )
+    provider_id = fields.Many2one(related="token_id.provider_id", store=True)
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    trigger = fields.Selection(
+        [("due_date", "On the due date"), ("posting", "At posting")],
+        required=True,
+        default="due_date",
+        tracking=True,
+    )
+    max_amount = fields.Monetary(
+        string="Maximum per invoice",
+        currency_field="currency_id",
+        tracking=True,
+        help="Invoices with more to pay are not charged automatically. Zero: no maximum.",
+    )
+    hold_days = fields.Integer(
+        string="Hold (days after posting)",
+        tracking=True,
+        help="Invoices are not charged before this many days after their date, so mistakes can be corrected.",
+    )
+    state = fields.Selection(
+        [("active", "Active"), ("suspended", "Suspended"), ("revoked", "Revoked")],
+        required=True,
+        default="active",
+        index=True,
+        tracking=True,
+    )
+    reason = fields.Char(tracking=True, help="Why the mandate was last suspended, revoked or reactivated.")
+    attempt_ids = fields.One2many("psa.payment.attempt", "mandate_id", string="Charge attempts")
+
+    _sql_constraints = [
+        ("max_amount_positive", "CHECK(max_amount >= 0)", "The maximum per invoice cannot be negative."),
+        ("hold_days_positive", "CHECK(hold_days >= 0)", "The hold cannot be negative."),
+    ]
+
+    @api.depends("partner_id.display_name", "token_id.display_name")
+    def _compute_name(self):
+        for mandate in self:
+            mandate.name = self.env._(
+                "Auto-pay %(customer)s with %(method)s",
+                customer=mandate.partner_id.display_name or "",
+                method=mandate.token_id.display_name or "",
+            )
+
+    @api.constrains("state", "token_id")
+    def _check_provider_webhook_secret(self):
+        """Rule "verified webhooks": a Stripe mandate needs the webhook secret to resolve charges safely."""
+        for mandate in self.filtered(lambda m: m.state == "active"):
+            provider = mandate.token_id.provider_id.sudo()
+            if provider.code == "stripe" and not provider.stripe_webhook_secret:
+                raise ValidationError(
+                    self.env._(
+                        "Auto-pay cannot be active on %(provider)s without a webhook secret: set it on the "
+                        "payment provider first (rule: verified webhooks).",
+                        provider=provider.name,
+                    )
+                )
+
+    @api.constrains("partner_id", "token_id")
+    def _check_token_partner(self):
+        for mandate in self:
+            if mandate.token_id.partner_id.commercial_partner_id != mandate.partner_id.commercial_partner_id:
+                raise ValidationError(
+                    self.env._(
+                        "The saved payment method %(method)s does not belong to %(customer)s.",
+                        method=mandate.token_id.display_name,
+                        customer=mandate.partner_id.display_name,
+                    )
+                )
+
+    @api.constrains("state", "partner_id", "company_id")
+    def _check_one_active_per_customer(self):
+        active = self.filtered(lambda m: m.state == "active")
+        if not active:
+            return
+        groups = self._read_group(
+            [
+                ("state", "=", "active"),
+                ("partner_id", "in", active.partner_id.ids),
+                ("company_id", "in", active.company_id.ids),
+            ],
+            ["partner_id", "company_id"],
+            ["__count"],
+        )
+        for partner, _company, count in groups:
+            if count > 1:
+                raise ValidationError(
+                    self.env._(
+                        "%(customer)s already has an active auto-pay mandate (rule: one active mandate per "
+                        "customer and company).",
+                        customer=partner.display_name,
+                    )
+                )
+
+    def action_activate(self):
+        refused = self.filtered(lambda m: m.state == "revoked")
+        if refused:
+            raise UserError(
+                self.env._(
+                    "A revoked mandate cannot be reactivated: create a new one (%(mandates)s).",
+                    mandates=", ".join(refused.mapped("name")),
+                )
+            )
+        self.filtered(lambda m: m.state == "suspended").write(
+            {"state": "active", "reason": self.env._("Reactivated by %(user)s.", user=self.env.user.name)}
+        )
+        return True
+
+    def action_suspend(self, reason=None):
+        self.filtered(lambda m: m.state == "active").write(
+            {"state": "suspended", "reason": reason or self.env._("Suspended by %(user)s.", user=self.env.user.name)}
+        )
+        return True
+
+    def action_revoke(self, reason=None):
+        self.filtered(lambda m: m.state != "revoked").write(
+            {"state": "revoked", "reason": reason or self.env._("Revoked by %(user)s.", user=self.env.user.name)}
+        )
+        return True
+
+    @api.model
+    def _get_active_mandates_domain(self, company):
+        """Hook for extensions: the mandates whose customers' invoices the cron charges."""
+        return [("state", "=", "active"), ("company_id", "=", company.id), ("token_id.active", "=", True)]
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_with_attempts(self):
+        if self.attempt_ids:
+            raise UserError(
+                self.env._("A mandate that was used to charge invoices is kept for the record: revoke it instead.")
+            )

@@ -1,0 +1,12 @@
+from odoo import fields, models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    psa_autopay_retry_days = fields.Char(
+        string="Auto-pay retries (days after the first failure)",
+        config_parameter="psa_payments.retry_days",
+        default="3,7",
+        help="Comma-separated days after the first failed charge on which it is retried, e.g. 3,7.",
+    )
