@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import glob
 import hashlib
+import json
 import os
 import pwd
 import re
@@ -276,7 +277,7 @@ def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None):
         "db_password": "False",
         "admin_passwd": "psa-admin",
         "http_interface": "127.0.0.1",
-        "http_port": http_port or 8069,
+        "http_port": http_port or free_port(),
         "gevent_port": free_port(),
         "proxy_mode": "False",
         "max_cron_threads": 0,
@@ -586,6 +587,92 @@ def cmd_template(options):
     return 1 if rc or errors else 0
 
 
+def cmd_bench(options):
+    """Run every ``bench/bench_*.py`` on a fresh database and print one table.
+
+    A bench script gets the database through PSA_DB_* / PSA_ODOO_CONFIG and prints one line per figure:
+    ``BENCH {"figure": ..., "ours": ..., "odoo": ..., "unit": ..., "target": ..., "met": true|false|null}``.
+    """
+    check_odoo()
+    scripts = sorted(glob.glob(os.path.join(REPO, "bench", "bench_*.py")))
+    if options.only:
+        scripts = [s for s in scripts if any(name in os.path.basename(s) for name in options.only)]
+    if not scripts:
+        say("no bench/bench_*.py script")
+        return 1
+    work = tempfile.mkdtemp(prefix="psa-bench-")
+    register_cleanup(lambda: shutil.rmtree(work, ignore_errors=True))
+    cluster = throwaway_cluster()
+    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, os.path.join(work, "data"))
+    dbname = "psa_bench"
+    say(f"installing the add-ons without demo data in {dbname}")
+    rc, _lines = run_odoo(
+        config, ["-d", dbname, "-i", ",".join(PSA_MODULES), "--without-demo", "all", "--stop-after-init", "--no-http"]
+    )
+    if rc:
+        return rc
+    env = {**os.environ, **cluster.env(), "PSA_DB_NAME": dbname, "PSA_ODOO_CONFIG": config}
+    rows = []
+    for script in scripts:
+        say(f"bench: {os.path.relpath(script, REPO)}")
+        proc = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True, errors="replace")
+        for line in proc.stdout.splitlines():
+            if line.startswith("BENCH "):
+                rows.append({"script": os.path.basename(script), **json.loads(line[6:])})
+            else:
+                print("   ", line)
+        if proc.returncode:
+            sys.stderr.write(proc.stderr[-4000:])
+            rows.append({"script": os.path.basename(script), "figure": "(script failed)", "met": False})
+    header = ("figure", "ours", "odoo", "ratio", "target", "met")
+    table = []
+    for row in rows:
+        ours, odoo_value = row.get("ours"), row.get("odoo")
+        numbers = isinstance(ours, int | float) and isinstance(odoo_value, int | float) and ours
+        ratio = f"{odoo_value / ours:.1f}x" if numbers else ""
+        unit = row.get("unit", "")
+        table.append(
+            (
+                row.get("figure", ""),
+                f"{ours} {unit}".strip() if ours is not None else "",
+                f"{odoo_value} {unit}".strip() if odoo_value is not None else "",
+                ratio,
+                row.get("target", ""),
+                {True: "yes", False: "NO", None: ""}[row.get("met")],
+            )
+        )
+    widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
+    print()
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("-|-".join("-" * w for w in widths))
+    for r in table:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+    return 0 if all(row.get("met") is not False for row in rows) else 1
+
+
+def cmd_pot(options):
+    """Export each add-on's translation template to ``addons/<addon>/i18n/<addon>.pot``."""
+    check_odoo()
+    work = tempfile.mkdtemp(prefix="psa-pot-")
+    register_cleanup(lambda: shutil.rmtree(work, ignore_errors=True))
+    cluster = throwaway_cluster()
+    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, os.path.join(work, "data"))
+    modules = options.modules or PSA_MODULES
+    rc, _lines = run_odoo(config, ["-d", "psa_pot", "-i", ",".join(modules), "--stop-after-init", "--no-http"])
+    if rc:
+        return rc
+    for module in modules:
+        target = os.path.join(ADDONS_DIR, module, "i18n", f"{module}.pot")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        rc, _lines = run_odoo(
+            config, ["-d", "psa_pot", f"--i18n-export={target}", f"--modules={module}", "--stop-after-init"]
+        )
+        say(f"{target}: {'written' if rc == 0 else 'FAILED'}")
+        if rc:
+            return rc
+    return 0
+
+
 def external_dependencies(modules):
     """Every module our add-ons depend on, directly or not, that is not one of ours."""
     import ast
@@ -616,11 +703,22 @@ def main():
     run.add_argument("--pg-port", type=int, default=int(os.environ.get("PSA_PG_PORT", "54329")))
     run.add_argument("--no-install", action="store_true")
     sub.add_parser("lint", help="ruff (lint + format check) and pylint-odoo")
+    pot = sub.add_parser("pot", help="export the add-ons' translation templates (i18n/<addon>.pot)")
+    pot.add_argument("modules", nargs="*")
+    bench = sub.add_parser("bench", help="every bench/bench_*.py on a fresh database, one table")
+    bench.add_argument("only", nargs="*", help="only scripts whose name contains one of these")
     module = sub.add_parser("module", help="fast loop: install + test add-ons on a cached dependency template")
     module.add_argument("modules", nargs="*")
     module.add_argument("--tags", help="Odoo --test-tags (default: the named add-ons)")
     options = parser.parse_args()
-    handlers = {"test": cmd_test, "run": cmd_run, "lint": cmd_lint, "module": cmd_template}
+    handlers = {
+        "test": cmd_test,
+        "run": cmd_run,
+        "lint": cmd_lint,
+        "module": cmd_template,
+        "bench": cmd_bench,
+        "pot": cmd_pot,
+    }
     sys.exit(handlers[options.command](options))
 
 

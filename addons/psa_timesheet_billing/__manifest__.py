@@ -16,6 +16,10 @@
     "data": [
         "security/psa_timesheet_billing_security.xml",
         "views/account_analytic_line_views.xml",
+        "security/ir.model.access.csv",
+        "security/psa_billing_run_security.xml",
+        "views/psa_billing_run_views.xml",
+        "data/psa_billing_run_cron.xml",
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",

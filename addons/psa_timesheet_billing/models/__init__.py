@@ -1,1 +1,9 @@
-from . import account_analytic_line
+from . import (
+    account_analytic_line,
+    account_move,
+    account_move_line,
+    psa_billing_key,
+    psa_billing_run,
+    psa_billing_run_line,
+    res_partner,
+)
