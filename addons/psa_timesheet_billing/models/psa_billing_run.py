@@ -376,7 +376,7 @@ class PsaBillingRun(models.Model):
         first_line, _first_vals = billable[0]
         contract_vals = [vals for _line, vals in billable if vals.get("contract_line_id")]
         if contract_vals:
-            invoice_vals = contract_vals[0]["_invoice_vals"]
+            invoice_vals = dict(contract_vals[0]["_invoice_vals"])
         else:
             orders = self.env["sale.order"].union(*[line.order_id for line, _vals in billable])
             invoice_vals = orders[0]._prepare_invoice()
@@ -394,6 +394,7 @@ class PsaBillingRun(models.Model):
             "keys": [key for _line, vals in billable for key in vals["_keys"]],
             "timesheet_ids": [ts_id for _line, vals in billable for ts_id in vals.get("_timesheet_ids", [])],
             "run_lines": self.env["psa.billing.run.line"].union(*[line for line, _vals in billable]),
+            "contract_lines": self.env["contract.line"].union(*[line.contract_line_id for line, _vals in billable]),
         }
 
     def _psa_prepare_invoice_vals(self):
@@ -422,6 +423,9 @@ class PsaBillingRun(models.Model):
             moves |= created
         timesheets = self.env["account.analytic.line"].sudo()
         for plan in plans:
+            if plan["contract_lines"]:
+                # the agreement moves on to its next period with the invoice, as OCA's own run does
+                plan["contract_lines"].sudo()._update_last_date_invoiced()
             if plan["timesheet_ids"]:
                 timesheets.browse(plan["timesheet_ids"]).write({"timesheet_invoice_id": plan["move"].id})
         if self.post_invoices:
@@ -604,9 +608,78 @@ class PsaBillingRun(models.Model):
             "_order": order,
         }
 
+    def _get_contracts_to_bill_domain(self):
+        """Hook for extensions: agreements (OCA contract) with a period due up to the period end."""
+        return [
+            ("contract_type", "=", "sale"),
+            ("company_id", "in", self.company_ids.ids),
+            ("recurring_next_date", "!=", False),
+            ("recurring_next_date", "<=", self.period_end),
+            *self._psa_customer_domain("partner_id.commercial_partner_id"),
+        ]
+
     def _psa_collect_recurring(self, contract_lines=None):
-        """Hook for extensions: agreement (OCA contract) periods due up to the period end."""
-        return []
+        """Agreement lines due up to the period end: one period per agreement and run, as OCA does.
+
+        Nothing is written here (the preview uses it): the agreement's dates move on only when the
+        invoice is created, in the same transaction as its keys.
+        """
+        domain = self._get_contracts_to_bill_domain()
+        if contract_lines is not None:
+            domain.append(("id", "in", contract_lines.contract_id.ids))
+        vals_list = []
+        rules = dict(self.env["contract.line"]._fields["recurring_rule_type"]._description_selection(self.env))
+        for contract in self.env["contract.contract"].search(domain, order="id"):
+            date_ref = contract.recurring_next_date
+            lines = contract._get_lines_to_invoice(date_ref).filtered(lambda line: not line.display_type)
+            if contract_lines is not None:
+                lines &= contract_lines
+            if not lines:
+                continue
+            invoice_vals = contract._prepare_invoice(date_ref)
+            for line in lines:
+                first_date, last_date, _next_date = line._get_period_to_invoice(
+                    line.last_date_invoiced, line.recurring_next_date
+                )
+                line_vals = line._prepare_invoice_line()
+                line_vals.pop("company_id", None)
+                line_vals.pop("company_currency_id", None)
+                quantity = line_vals["quantity"]
+                currency = contract.currency_id
+                explanation = self.env._(
+                    "Agreement %(agreement)s, period %(start)s to %(end)s (%(rule)s, invoiced %(when)s): "
+                    "%(qty)s x %(rate)s.",
+                    agreement=contract.display_name,
+                    start=first_date,
+                    end=last_date,
+                    rule=rules.get(line.recurring_rule_type, ""),
+                    when=line.recurring_invoicing_type,
+                    qty=quantity,
+                    rate=format_amount(self.env, line.price_unit, currency),
+                )
+                line_vals["psa_billing_explanation"] = explanation
+                vals_list.append(
+                    {
+                        "kind": "bill",
+                        "state": "pending",
+                        "source_type": "recurring",
+                        "company_id": contract.company_id.id,
+                        "partner_id": contract.partner_id.commercial_partner_id.id,
+                        "contract_id": contract.id,
+                        "contract_line_id": line.id,
+                        "name": line_vals["name"],
+                        "quantity": quantity,
+                        "price_unit": line.price_unit,
+                        "currency_id": currency.id,
+                        "amount": currency.round(quantity * line.price_unit * (1 - (line.discount or 0.0) / 100.0)),
+                        "explanation": explanation,
+                        "group_key": f"contract:{contract.id}:{date_ref}",
+                        "_keys": [billing_key("contract.line", line.id, first_date)],
+                        "_invoice_line_vals": line_vals,
+                        "_invoice_vals": dict(invoice_vals),
+                    }
+                )
+        return vals_list
 
     def _psa_collect_unapproved_time(self):
         """Time up to the period end still waiting for approval: not billed, said in the preview."""
