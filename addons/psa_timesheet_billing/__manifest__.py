@@ -23,5 +23,6 @@
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",
+        "demo/psa_billing_run_demo.xml",
     ],
 }

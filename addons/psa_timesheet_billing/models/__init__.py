@@ -2,6 +2,7 @@ from . import (
     account_analytic_line,
     account_move,
     account_move_line,
+    contract_contract,
     psa_billing_key,
     psa_billing_run,
     psa_billing_run_line,

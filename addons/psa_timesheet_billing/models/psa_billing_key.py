@@ -58,7 +58,13 @@ class PsaBillingKey(models.Model):
             ON CONFLICT (name) DO NOTHING
             RETURNING id
             """,
-            {"run": run.id, "company": company.id, "uid": self.env.uid, "names": names, "moves": move_ids},
+            {
+                "run": run.id if run else None,
+                "company": company.id,
+                "uid": self.env.uid,
+                "names": names,
+                "moves": move_ids,
+            },
         )
         inserted = len(self.env.cr.fetchall())
         self.invalidate_model()

@@ -1,3 +1,4 @@
+import copy
 import logging
 import threading
 from collections import defaultdict
@@ -365,7 +366,9 @@ class PsaBillingRun(models.Model):
                 if vals["group_key"] != group_key:
                     line.write({"state": "skipped", "skip_reason": self.env._("order changed since the preview")})
                     continue
-                line.write({"quantity": vals["quantity"], "amount": vals["amount"], "explanation": vals["explanation"]})
+                fresh = {"quantity": vals["quantity"], "amount": vals["amount"], "explanation": vals["explanation"]}
+                if any(line[field] != value for field, value in fresh.items()):
+                    line.write(fresh)  # what changed since the preview (e.g. more time approved)
                 billable.append((line, vals))
             if billable:
                 plans.append(self._psa_prepare_plan(billable))
@@ -409,7 +412,7 @@ class PsaBillingRun(models.Model):
                 self.env["account.move"]
                 .with_company(company)
                 .with_context(default_move_type="out_invoice")
-                .create([plan["invoice_vals"] for plan in company_plans])
+                .create([copy.deepcopy(plan["invoice_vals"]) for plan in company_plans])
             )
             keys_by_move = {}
             for plan, move in zip(company_plans, created, strict=True):

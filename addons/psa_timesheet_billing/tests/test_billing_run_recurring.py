@@ -75,3 +75,20 @@ class TestBillingRunRecurring(BillingRunCommon):
         self.assertEqual(skipped.state, "skipped")
         self.assertIn("already billed on", skipped.skip_reason)
         self.assertEqual(len(self.agreement._get_related_invoices()), 1, "the key stops the second bill")
+
+    def test_oca_invoicing_and_the_run_share_the_keys(self):
+        """OCA's own button/cron bills a period: the run then sees it billed; a relaunch does not bill it again."""
+        self.agreement.recurring_create_invoice()
+        invoice = self.agreement._get_related_invoices()
+        self.assertEqual(len(invoice), 1)
+        keys = self.env["psa.billing.key"].sudo().search([("move_id", "=", invoice.id)])
+        self.assertEqual(keys.mapped("name"), [f"contract.line:{self.agreement_line.id}:2026-10-01"])
+        self.agreement_line.write({"last_date_invoiced": False})
+        run = self._run()
+        run.action_confirm()
+        self.assertEqual(run.invoice_count, 0)
+        self.assertIn(
+            "already billed on", run.line_ids.filtered(lambda line: line.source_type == "recurring").skip_reason
+        )
+        self.agreement._recurring_create_invoice()
+        self.assertEqual(len(self.agreement._get_related_invoices()), 1, "OCA's relaunch is stopped by the key")
