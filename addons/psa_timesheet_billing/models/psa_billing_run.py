@@ -396,6 +396,7 @@ class PsaBillingRun(models.Model):
             "invoice_vals": invoice_vals,
             "keys": [key for _line, vals in billable for key in vals["_keys"]],
             "timesheet_ids": [ts_id for _line, vals in billable for ts_id in vals.get("_timesheet_ids", [])],
+            "receipt_ids": [att_id for _line, vals in billable for att_id in vals.get("_receipt_ids", [])],
             "run_lines": self.env["psa.billing.run.line"].union(*[line for line, _vals in billable]),
             "contract_lines": self.env["contract.line"].union(*[line.contract_line_id for line, _vals in billable]),
         }
@@ -429,6 +430,8 @@ class PsaBillingRun(models.Model):
             if plan["contract_lines"]:
                 # the agreement moves on to its next period with the invoice, as OCA's own run does
                 plan["contract_lines"].sudo()._update_last_date_invoiced()
+            if plan["receipt_ids"]:
+                self._psa_attach_receipts(plan["move"], plan["receipt_ids"])
             if plan["timesheet_ids"]:
                 timesheets.browse(plan["timesheet_ids"]).write({"timesheet_invoice_id": plan["move"].id})
         if self.post_invoices:
@@ -444,6 +447,13 @@ class PsaBillingRun(models.Model):
         if self.post_invoices and self.send_invoices:
             self.env.ref("account.ir_cron_account_move_send")._trigger()
         return moves
+
+    def _psa_attach_receipts(self, move, attachment_ids):
+        """Copy the expense receipts onto the invoice; they also go with the email that sends it."""
+        copies = self.env["ir.attachment"]
+        for receipt in self.env["ir.attachment"].sudo().browse(attachment_ids):
+            copies |= receipt.copy({"res_model": "account.move", "res_id": move.id})
+        move.psa_receipt_attachment_ids = [Command.link(copy_.id) for copy_ in copies]
 
     # ------------------------------------------------------------------------------------------
     # What to bill (shared by the preview and the confirm, so both give the same totals)
@@ -546,14 +556,31 @@ class PsaBillingRun(models.Model):
             ):
                 milestones[milestone.sale_line_id.id].append(milestone)
         policies = dict(self.env["product.template"]._fields["invoice_policy"]._description_selection(self.env))
+        expenses, receipts = self._psa_expenses_by_sale_line(sale_lines.filtered("is_expense"))
         vals_list = []
         for sale_line in sale_lines:
             is_milestone = sale_line.qty_delivered_method == "milestones"
-            vals = self._psa_sale_line_vals(
-                sale_line, sale_line.qty_to_invoice, "milestone" if is_milestone else "service"
-            )
+            source_type = "milestone" if is_milestone else ("expense" if sale_line.is_expense else "service")
+            vals = self._psa_sale_line_vals(sale_line, sale_line.qty_to_invoice, source_type)
             rate = format_amount(self.env, sale_line.price_unit, sale_line.currency_id)
-            if is_milestone:
+            if source_type == "expense":
+                line_expenses = expenses.get(sale_line.id, self.env["hr.expense"])
+                line_receipts = receipts.get(sale_line.id, self.env["ir.attachment"])
+                vals["explanation"] = self.env._(
+                    "Re-invoiced expense: %(expenses)s; %(qty)s %(uom)s at %(rate)s (order %(order)s); "
+                    "%(receipts)s receipt(s) attached.",
+                    expenses=", ".join(
+                        f"{expense.name} ({expense.employee_id.name}, {expense.date})" for expense in line_expenses
+                    )
+                    or "-",
+                    qty=sale_line.qty_to_invoice,
+                    uom=sale_line.product_uom.name,
+                    rate=rate,
+                    order=sale_line.order_id.name,
+                    receipts=len(line_receipts),
+                )
+                vals["_receipt_ids"] = line_receipts.ids
+            elif is_milestone:
                 vals["explanation"] = self.env._(
                     "Milestones reached: %(milestones)s; %(qty)s %(uom)s at %(rate)s (order %(order)s).",
                     milestones=", ".join(
@@ -581,6 +608,28 @@ class PsaBillingRun(models.Model):
             vals["_keys"] = [billing_key("sale.order.line", sale_line.id, quantity_watermark(sale_line.qty_invoiced))]
             vals_list.append(vals)
         return vals_list
+
+    def _psa_expenses_by_sale_line(self, sale_lines):
+        """The expenses (sale_expense) behind re-invoiced order lines and their receipt files."""
+        expenses, receipts = defaultdict(lambda: self.env["hr.expense"]), {}
+        if not sale_lines:
+            return expenses, receipts
+        analytic_lines = (
+            self.env["account.analytic.line"]
+            .sudo()
+            .search([("so_line", "in", sale_lines.ids), ("move_line_id.expense_id", "!=", False)])
+        )
+        for analytic_line in analytic_lines:
+            expenses[analytic_line.so_line.id] |= analytic_line.move_line_id.expense_id
+        all_expenses = self.env["hr.expense"].union(*expenses.values())
+        attachments = (
+            self.env["ir.attachment"]
+            .sudo()
+            .search([("res_model", "=", "hr.expense"), ("res_id", "in", all_expenses.ids)], order="id")
+        )
+        for sale_line_id, line_expenses in expenses.items():
+            receipts[sale_line_id] = attachments.filtered(lambda att, ids=set(line_expenses.ids): att.res_id in ids)
+        return expenses, receipts
 
     def _psa_sale_line_vals(self, sale_line, quantity, source_type):
         order = sale_line.order_id

@@ -5,6 +5,7 @@ SOURCE_TYPES = [
     ("milestone", "Milestone"),
     ("service", "Service line"),
     ("recurring", "Agreement period"),
+    ("expense", "Re-invoiced expense"),
 ]
 LINE_STATES = [
     ("pending", "To Bill"),
