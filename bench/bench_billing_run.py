@@ -17,7 +17,9 @@ Database:
   database from that dev cluster's dependency template (``tpl_*``), installs psa_timesheet_billing,
   measures, and drops the database again.
 
-Sizes: ``--sizes 50,200`` or ``PSA_BENCH_SIZES``.
+Sizes: ``--sizes 50,200`` or ``PSA_BENCH_SIZES``. ``--race N`` (default 10) then confirms two runs over
+the same N orders at the same moment, each in its own transaction, and checks nothing is billed twice
+or left out.
 """
 
 import argparse
@@ -235,10 +237,85 @@ def report(result):
     )
 
 
+def check_concurrency(registry, count, product, employee):
+    """Two runs over the same customers confirmed at the same moment, each in its own transaction.
+
+    Exactly once means: every order line invoiced once, every timesheet on one invoice, nothing left.
+    """
+    import threading
+
+    import odoo
+
+    period_end = date.today().replace(day=1) - timedelta(days=1)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        orders = make_orders(env, count, f"race{count}", product.with_env(env), employee.with_env(env), period_end)
+        runs = env["psa.billing.run"].create(
+            [
+                {
+                    "period_end": period_end,
+                    "invoice_date": date.today(),
+                    "partner_ids": [(6, 0, orders.partner_id.ids)],
+                    "grouping": "order",
+                }
+                for _index in range(2)
+            ]
+        )
+        runs.action_preview()
+        order_ids, run_ids = orders.ids, runs.ids
+        cr.commit()
+
+    barrier, outcomes = threading.Barrier(2), {}
+
+    def confirm(run_id):
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            run = env["psa.billing.run"].browse(run_id)
+            barrier.wait()
+            try:
+                run.action_confirm()
+                cr.commit()
+                reason = run.line_ids.filtered(lambda line: line.state == "failed")[:1].skip_reason or ""
+                outcomes[run_id] = (
+                    f"{run.state}, {run.invoice_count} invoice(s), {run.failed_count} failed line(s) {reason}".strip()
+                )
+            except Exception as exc:  # noqa: BLE001 - report what the second transaction saw
+                cr.rollback()
+                outcomes[run_id] = f"aborted: {exc}"
+
+    threads = [threading.Thread(target=confirm, args=(run_id,)) for run_id in run_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        sale_lines = env["sale.order"].browse(order_ids).order_line
+        invoiced = [len(line.invoice_lines.filtered(lambda aml: aml.move_id.state != "cancel")) for line in sale_lines]
+        timesheets = env["account.analytic.line"].search([("so_line", "in", sale_lines.ids)])
+        twice, missing = sum(1 for n in invoiced if n > 1), sum(1 for n in invoiced if n == 0)
+        unlinked = len(timesheets.filtered(lambda line: not line.timesheet_invoice_id))
+    for run_id in run_ids:
+        say(f"concurrency check, run {run_id}: {outcomes.get(run_id)}")
+    say(
+        f"concurrency check, {count} orders, 2 runs at once: order lines invoiced twice {twice}, "
+        f"never {missing}; timesheets without invoice {unlinked}"
+    )
+    bench_line(
+        figure=f"2 concurrent runs on {count} orders: order lines billed twice / missing",
+        ours=twice + missing,
+        unit="lines",
+        target="0",
+        met=twice + missing == 0 and unlinked == 0,
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dev-pg", help="dev cluster directory (socket/, port); stand-alone mode")
     parser.add_argument("--sizes", default=os.environ.get("PSA_BENCH_SIZES", "50,200"))
+    parser.add_argument("--race", type=int, default=10, help="orders in the two-concurrent-runs check (0: skip)")
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",") if size.strip()]
 
@@ -277,6 +354,8 @@ def main():
             for count in sizes:
                 say(f"building 2 x {count} orders x {LINES_PER_ORDER} approved timesheet lines ...")
                 report(measure(env, count, product, employee))
+        if options.race:
+            check_concurrency(registry, options.race, product, employee)
     finally:
         if drop:
             drop()

@@ -1,4 +1,7 @@
+import psycopg2.errors
+
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class PsaBillingKey(models.Model):
@@ -48,6 +51,18 @@ class PsaBillingKey(models.Model):
         if not names:
             return 0
         self.flush_model()
+        try:
+            self._psa_insert_query(names, move_ids, run, company)
+        except psycopg2.errors.SerializationFailure as exc:
+            # another run inserted one of these keys in a transaction committed after ours began
+            raise UserError(
+                self.env._("Billed by another run at the same time: this billing was undone, retry it.")
+            ) from exc
+        inserted = len(self.env.cr.fetchall())
+        self.invalidate_model()
+        return len(names) - inserted
+
+    def _psa_insert_query(self, names, move_ids, run, company):
         self.env.cr.execute(
             """
             INSERT INTO psa_billing_key (name, move_id, run_id, company_id, create_uid, write_uid,
@@ -65,7 +80,5 @@ class PsaBillingKey(models.Model):
                 "names": names,
                 "moves": move_ids,
             },
+            log_exceptions=False,
         )
-        inserted = len(self.env.cr.fetchall())
-        self.invalidate_model()
-        return len(names) - inserted
