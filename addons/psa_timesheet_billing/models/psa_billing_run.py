@@ -137,8 +137,22 @@ class PsaBillingRun(models.Model):
     # ------------------------------------------------------------------------------------------
     # Actions
     # ------------------------------------------------------------------------------------------
+    def _psa_check_companies(self):
+        """Runs are company-scoped: a user bills only the companies they work in."""
+        for run in self:
+            foreign = run.company_ids - self.env.user.company_ids
+            if foreign and not self.env.su:
+                raise UserError(
+                    self.env._(
+                        "Run %(run)s bills %(companies)s, which you have no access to.",
+                        run=run.name,
+                        companies=", ".join(foreign.mapped("name")),
+                    )
+                )
+
     def action_preview(self):
         """Dry run: compute what would be billed and skipped, write no invoice."""
+        self._psa_check_companies()
         for run in self:
             if run.state not in ("draft", "previewed"):
                 raise UserError(
@@ -172,6 +186,7 @@ class PsaBillingRun(models.Model):
 
     def action_confirm(self):
         """Create (and post, and send, per the run's settings) the invoices, batch by batch."""
+        self._psa_check_companies()
         for run in self:
             if run.state == "draft":
                 if run.mode != "automatic":

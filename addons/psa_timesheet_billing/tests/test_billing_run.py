@@ -283,3 +283,18 @@ class TestBillingRun(BillingRunCommon):
         salesman = new_test_user(self.env, login="psa_run_salesman", groups="sales_team.group_sale_salesman")
         with self.assertRaises(AccessError):
             self.env["psa.billing.run"].with_user(salesman).search([])
+
+    def test_runs_are_company_scoped(self):
+        other_company = self.env["res.company"].create({"name": "Run Other Company"})
+        foreign_run = self.env["psa.billing.run"].create(
+            {
+                "company_id": other_company.id,
+                "company_ids": [Command.set(other_company.ids)],
+                "period_end": self.PERIOD_END,
+            }
+        )
+        self.assertFalse(self.env["psa.billing.run"].with_user(self.clerk).search([("id", "=", foreign_run.id)]))
+        own_run = self._new_run(company_ids=[Command.set((self.env.company | other_company).ids)])
+        with self.assertRaisesRegex(UserError, "no access"):
+            own_run.action_preview()
+        self.assertEqual(own_run.state, "draft")
