@@ -16,7 +16,7 @@ class PsaBillingKey(models.Model):
     _description = "Billing Run Key (exactly once)"
     _order = "id desc"
 
-    name = fields.Char(required=True, readonly=True, index=True, help="source model:record:period")
+    name = fields.Char(required=True, readonly=True, help="source model:record:period (unique index)")
     run_id = fields.Many2one("psa.billing.run", string="Billing Run", readonly=True, ondelete="set null")
     move_id = fields.Many2one("account.move", string="Invoice", readonly=True, index=True, ondelete="cascade")
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)

@@ -289,10 +289,10 @@ class PsaBillingRun(models.Model):
             chunk_lines = pending.filtered(lambda line, keys=set(chunk): line.group_key in keys)
             self._psa_bill_groups(chunk_lines)
             self.progress_done = min(self.progress_done + len(chunk), self.progress_total)
-            self._psa_after_batch()
             remaining = len(set(self.line_ids.filtered(lambda line: line.state == "pending").mapped("group_key")))
             self.env["ir.cron"]._notify_progress(done=self.progress_done, remaining=remaining)
             self._psa_commit()
+            self._psa_after_batch()
         failed = self.line_ids.filtered(lambda line: line.state == "failed")
         self.state = "failed" if failed else "done"
         self.message_post(
@@ -308,7 +308,7 @@ class PsaBillingRun(models.Model):
         self._psa_commit()
 
     def _psa_after_batch(self):
-        """Hook for extensions: called after each committed batch (tests simulate a crash here)."""
+        """Hook for extensions: called after each batch is committed (tests simulate a crash here)."""
 
     def _psa_bill_groups(self, run_lines):
         """Bill the groups of ``run_lines``: all together first, one savepoint per group on failure."""
