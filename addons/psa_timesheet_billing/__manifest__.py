@@ -19,6 +19,7 @@
         "security/ir.model.access.csv",
         "security/psa_billing_run_security.xml",
         "views/psa_billing_run_views.xml",
+        "views/res_config_settings_views.xml",
         "data/psa_billing_run_cron.xml",
     ],
     "demo": [

@@ -7,5 +7,6 @@ from . import (
     psa_billing_key,
     psa_billing_run,
     psa_billing_run_line,
+    res_config_settings,
     res_partner,
 )

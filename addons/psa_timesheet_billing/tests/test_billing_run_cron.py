@@ -18,7 +18,7 @@ class TestBillingRunCron(BillingRunCommon):
 
     @freeze_time("2026-11-02 03:00:00")
     def test_monthly_cron_creates_one_run_and_the_worker_bills_it(self):
-        self.env["ir.config_parameter"].sudo().set_param("psa_timesheet_billing.monthly_run_mode", "automatic")
+        self.env["res.config.settings"].create({"psa_billing_run_mode": "automatic"}).execute()
         runs_model = self.env["psa.billing.run"]
         runs_model._cron_create_monthly_runs()
         runs_model._cron_create_monthly_runs()  # idempotent: a rerun creates nothing more
