@@ -345,8 +345,9 @@ class PsaBillingRun(models.Model):
     def _psa_plan_groups(self, run_lines, fresh_by_source):
         """Match the previewed lines with what is billable now, one plan per future invoice.
 
-        What is no longer billable (billed meanwhile by another run) or billable only partly is
-        said on the line; nothing is billed that the preview did not show.
+        Only sources the preview listed are billed. A line no longer billable (billed meanwhile by
+        another run, customer put on hold) is skipped with the reason; a line whose quantity grew
+        (time approved since the preview) is billed with today's figures, written on the line.
         """
         plans = []
         existing_keys = self.env["psa.billing.key"]._psa_existing(

@@ -298,3 +298,14 @@ class TestBillingRun(BillingRunCommon):
         with self.assertRaisesRegex(UserError, "no access"):
             own_run.action_preview()
         self.assertEqual(own_run.state, "draft")
+
+    def test_time_approved_after_the_preview_is_billed_and_shown(self):
+        run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)])
+        run.action_preview()
+        line = run.line_ids.filtered(lambda run_line: run_line.kind == "bill")
+        previewed = line.amount
+        self.time_a_waiting.with_user(self.ts_manager).action_psa_approve()
+        run.action_confirm()
+        self.assertAlmostEqual(line.amount, previewed + 4.0 * 120.0, msg="the run line shows what was billed")
+        self.assertAlmostEqual(run.invoice_ids.amount_untaxed, line.amount)
+        self.assertIn("4 approved time entries", line.explanation)
