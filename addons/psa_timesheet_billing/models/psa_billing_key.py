@@ -31,7 +31,8 @@ class PsaBillingKey(models.Model):
         if not names:
             return {}
         self.env.cr.execute(
-            "SELECT k.name, m.name FROM psa_billing_key k LEFT JOIN account_move m ON m.id = k.move_id "
+            "SELECT k.name, COALESCE(NULLIF(m.name, '/'), 'draft invoice #' || m.id::text) "
+            "FROM psa_billing_key k LEFT JOIN account_move m ON m.id = k.move_id "
             "WHERE k.name = ANY(%s)",
             [list(names)],
         )
