@@ -92,3 +92,36 @@ class TestBillingRunRecurring(BillingRunCommon):
         )
         self.agreement._recurring_create_invoice()
         self.assertEqual(len(self.agreement._get_related_invoices()), 1, "OCA's relaunch is stopped by the key")
+
+    def test_agreement_billed_in_arrears(self):
+        """A post-paid line started in September is billed for September when the October run comes."""
+        arrears = self.env["contract.contract"].create(
+            {
+                "name": "Run arrears agreement",
+                "partner_id": self.customer_b.id,
+                "line_recurrence": True,
+                "contract_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_fixed.id,
+                            "name": "Monitoring #START# - #END#",
+                            "quantity": 1,
+                            "uom_id": self.env.ref("uom.product_uom_unit").id,
+                            "price_unit": 300.0,
+                            "recurring_rule_type": "monthly",
+                            "recurring_interval": 1,
+                            "recurring_invoicing_type": "post-paid",
+                            "date_start": date(2026, 9, 1),
+                        }
+                    )
+                ],
+            }
+        )
+        run = self._new_run(partner_ids=[Command.set(self.customer_b.ids)], mode="automatic")
+        run.action_confirm()
+        invoice = arrears._get_related_invoices()
+        self.assertEqual(len(invoice), 1)
+        explanation = invoice.invoice_line_ids.psa_billing_explanation
+        self.assertIn("period 2026-09-01 to 2026-09-30", explanation)
+        self.assertIn("post-paid", explanation)
+        self.assertEqual(arrears.contract_line_ids.last_date_invoiced, date(2026, 9, 30))
