@@ -25,11 +25,16 @@
         "views/project_milestone_views.xml",
         "security/psa_prepaid_fund_security.xml",
         "views/psa_prepaid_fund_views.xml",
+        "security/psa_billing_run_security.xml",
+        "views/psa_billing_run_views.xml",
+        "views/res_config_settings_views.xml",
+        "data/psa_billing_run_cron.xml",
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",
         "demo/psa_approval_rule_demo.xml",
         "demo/project_milestone_demo.xml",
         "demo/psa_prepaid_fund_demo.xml",
+        "demo/psa_billing_run_demo.xml",
     ],
 }

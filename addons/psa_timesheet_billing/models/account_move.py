@@ -1,8 +1,18 @@
-from odoo import models
+from odoo import fields, models
 
 
 class AccountMove(models.Model):
     _inherit = "account.move"
+
+    psa_receipt_attachment_ids = fields.Many2many(
+        "ir.attachment",
+        "psa_account_move_receipt_rel",
+        "move_id",
+        "attachment_id",
+        string="Expense Receipts",
+        copy=False,
+        help="Receipts of the re-invoiced expenses billed on this invoice; sent with it.",
+    )
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
@@ -19,8 +29,11 @@ class AccountMove(models.Model):
         return res
 
     def button_cancel(self):
+        """A cancelled invoice no longer bills its sources: its time is approved again and the
+        exactly-once keys of the billing run are freed."""
         res = super().button_cancel()
         self._psa_release_invoiced_time()
+        self.env["psa.billing.key"].sudo().search([("move_id", "in", self.ids)]).unlink()
         return res
 
     def _psa_release_invoiced_time(self):

@@ -1,5 +1,12 @@
-from . import test_approval_rules_unit, test_auto_approval, test_timesheet_approval
+from . import test_approval_rules_unit
+from . import test_auto_approval
+from . import test_timesheet_approval
 from . import test_time_release
 from . import test_milestone_release
 from . import test_prepaid_fund
 from . import test_reject_wizard
+from . import test_billing_run
+from . import test_billing_run_cron
+from . import test_billing_run_tools
+from . import test_billing_run_recurring
+from . import test_billing_run_expense

@@ -1,0 +1,2 @@
+from . import approval_rules
+from . import billing_run

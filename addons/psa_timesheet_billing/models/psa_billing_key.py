@@ -1,0 +1,85 @@
+import psycopg2.errors
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+
+class PsaBillingKey(models.Model):
+    """What a billing run billed, keyed by (source, period), so nothing is ever billed twice.
+
+    A key is inserted in the same transaction as the invoice that bills it: a rerun, a second run
+    at the same time or a rerun after a crash finds the key (or waits on it) and bills nothing.
+    Cancelling or deleting the invoice frees its keys, so the source can be billed again.
+    """
+
+    _name = "psa.billing.key"
+    _description = "Billing Run Key (exactly once)"
+    _order = "id desc"
+
+    name = fields.Char(required=True, readonly=True, help="source model:record:period (unique index)")
+    run_id = fields.Many2one("psa.billing.run", string="Billing Run", readonly=True, ondelete="set null")
+    move_id = fields.Many2one("account.move", string="Invoice", readonly=True, index=True, ondelete="cascade")
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+
+    _sql_constraints = [
+        ("name_uniq", "unique(name)", "This source was already billed for this period."),
+    ]
+
+    @api.model
+    def _psa_existing(self, names):
+        """The subset of ``names`` already taken, with the invoice that took them."""
+        if not names:
+            return {}
+        self.env.cr.execute(
+            "SELECT k.name, COALESCE(NULLIF(m.name, '/'), 'draft invoice #' || m.id::text) "
+            "FROM psa_billing_key k LEFT JOIN account_move m ON m.id = k.move_id "
+            "WHERE k.name = ANY(%s)",
+            [list(names)],
+        )
+        return dict(self.env.cr.fetchall())
+
+    @api.model
+    def _psa_insert(self, keys_by_move, run, company):
+        """Insert the keys of freshly created invoices in one statement.
+
+        :param keys_by_move: ``{move_id: [key, ...]}``
+        :return: the number of keys that could NOT be inserted (taken by another run)
+        """
+        names, move_ids = [], []
+        for move_id, keys in keys_by_move.items():
+            names.extend(keys)
+            move_ids.extend([move_id] * len(keys))
+        if not names:
+            return 0
+        self.flush_model()
+        try:
+            self._psa_insert_query(names, move_ids, run, company)
+        except psycopg2.errors.SerializationFailure as exc:
+            # another run inserted one of these keys in a transaction committed after ours began
+            raise UserError(
+                self.env._("Billed by another run at the same time: this billing was undone, retry it.")
+            ) from exc
+        inserted = len(self.env.cr.fetchall())
+        self.invalidate_model()
+        return len(names) - inserted
+
+    def _psa_insert_query(self, names, move_ids, run, company):
+        self.env.cr.execute(
+            """
+            INSERT INTO psa_billing_key (name, move_id, run_id, company_id, create_uid, write_uid,
+                                         create_date, write_date)
+            SELECT key.name, key.move_id, %(run)s, %(company)s, %(uid)s, %(uid)s,
+                   now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+              FROM unnest(%(names)s::varchar[], %(moves)s::int[]) AS key(name, move_id)
+            ON CONFLICT (name) DO NOTHING
+            RETURNING id
+            """,
+            {
+                "run": run.id if run else None,
+                "company": company.id,
+                "uid": self.env.uid,
+                "names": names,
+                "moves": move_ids,
+            },
+            log_exceptions=False,
+        )

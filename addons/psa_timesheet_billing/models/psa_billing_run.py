@@ -1,0 +1,841 @@
+import copy
+import logging
+import threading
+from collections import defaultdict
+from datetime import date, timedelta
+
+from markupsafe import Markup
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_amount, groupby
+
+from ..tools.billing_run import billing_key, chunked, invoice_group_key, quantity_watermark
+
+_logger = logging.getLogger(__name__)
+
+RUN_STATES = [
+    ("draft", "Draft"),
+    ("previewed", "Previewed"),
+    ("running", "Running"),
+    ("done", "Done"),
+    ("failed", "Done with failures"),
+]
+
+
+class PsaBillingRunError(Exception):
+    """A group (one future invoice) could not be billed; the message says why."""
+
+
+class PsaBillingRun(models.Model):
+    """A bulk billing run: everything invoiceable up to a period end, previewed, then invoiced once."""
+
+    _name = "psa.billing.run"
+    _inherit = ["mail.thread"]
+    _description = "Billing Run"
+    _order = "period_end desc, id desc"
+
+    name = fields.Char(compute="_compute_name", store=True, readonly=False)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True, readonly=True
+    )
+    company_ids = fields.Many2many(
+        "res.company",
+        string="Companies",
+        required=True,
+        default=lambda self: self.env.company,
+        help="The companies whose orders and agreements this run bills.",
+    )
+    partner_ids = fields.Many2many(
+        "res.partner", string="Customers", help="Leave empty to bill every customer with something to bill."
+    )
+    period_end = fields.Date(
+        required=True,
+        tracking=True,
+        default=lambda self: fields.Date.context_today(self).replace(day=1) - timedelta(days=1),
+        help="Time, milestones and agreement periods up to this date are billed.",
+    )
+    invoice_date = fields.Date(required=True, tracking=True, default=fields.Date.context_today)
+    grouping = fields.Selection(
+        [("order", "One invoice per order"), ("customer", "One invoice per customer"), ("po", "One invoice per PO")],
+        required=True,
+        default="order",
+        tracking=True,
+    )
+    mode = fields.Selection(
+        [("preview", "Preview first"), ("automatic", "Fully automatic")],
+        required=True,
+        default="preview",
+        help="Fully automatic runs compute and invoice in one go; otherwise someone confirms the preview.",
+    )
+    post_invoices = fields.Boolean(string="Post Invoices", default=True)
+    send_invoices = fields.Boolean(string="Send Invoices", help="Send the posted invoices by email in the background.")
+    state = fields.Selection(RUN_STATES, required=True, default="draft", tracking=True, index=True, copy=False)
+    line_ids = fields.One2many("psa.billing.run.line", "run_id", string="Lines", copy=False)
+    progress_done = fields.Integer(readonly=True, copy=False, help="Invoices (groups) handled so far.")
+    progress_total = fields.Integer(readonly=True, copy=False, help="Invoices (groups) this run has to handle.")
+    progress = fields.Float(compute="_compute_progress")
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    amount_to_bill = fields.Monetary(compute="_compute_totals", string="To Bill (untaxed)")
+    amount_billed = fields.Monetary(compute="_compute_totals", string="Billed (untaxed)")
+    skipped_count = fields.Integer(compute="_compute_totals")
+    failed_count = fields.Integer(compute="_compute_totals")
+    invoice_ids = fields.Many2many("account.move", compute="_compute_totals", string="Invoices")
+    invoice_count = fields.Integer(compute="_compute_totals")
+    summary = fields.Html(compute="_compute_totals", sanitize=False, help="Per customer: to bill, skipped, failed.")
+
+    @api.depends("period_end")
+    def _compute_name(self):
+        for run in self:
+            run.name = self.env._("Billing run up to %(date)s", date=run.period_end or "")
+
+    @api.depends("progress_done", "progress_total")
+    def _compute_progress(self):
+        for run in self:
+            run.progress = 100.0 * run.progress_done / run.progress_total if run.progress_total else 0.0
+
+    @api.depends("line_ids.state", "line_ids.amount", "line_ids.move_id")
+    def _compute_totals(self):
+        for run in self:
+            lines = run.line_ids
+            billed = lines.filtered(lambda line: line.state == "invoiced")
+            run.amount_to_bill = sum(lines.filtered(lambda line: line.kind == "bill").mapped("amount"))
+            run.amount_billed = sum(billed.mapped("amount"))
+            run.skipped_count = len(lines.filtered(lambda line: line.state == "skipped"))
+            run.failed_count = len(lines.filtered(lambda line: line.state == "failed"))
+            run.invoice_ids = billed.move_id
+            run.invoice_count = len(billed.move_id)
+            run.summary = run._psa_summary_html(lines)
+
+    def _psa_summary_html(self, lines):
+        rows = []
+        for partner, partner_lines in groupby(lines, key=lambda line: line.partner_id):
+            partner_lines = self.env["psa.billing.run.line"].union(*partner_lines)
+            to_bill = partner_lines.filtered(lambda line: line.kind == "bill")
+            reasons = sorted(
+                set(partner_lines.filtered(lambda line: line.state in ("skipped", "failed")).mapped("skip_reason"))
+            )
+            rows.append(
+                Markup("<tr><td>%s</td><td class='text-end'>%s</td><td class='text-end'>%s</td><td>%s</td></tr>")
+                % (
+                    partner.display_name,
+                    len(to_bill),
+                    format_amount(self.env, sum(to_bill.mapped("amount")), self.currency_id),
+                    "; ".join(reasons),
+                )
+            )
+        if not rows:
+            return False
+        header = Markup("<tr><th>%s</th><th class='text-end'>%s</th><th class='text-end'>%s</th><th>%s</th></tr>") % (
+            self.env._("Customer"),
+            self.env._("Lines to bill"),
+            self.env._("Total (untaxed)"),
+            self.env._("Skipped / failed: why"),
+        )
+        return Markup("<table class='table table-sm'>%s%s</table>") % (header, Markup("").join(rows))
+
+    # ------------------------------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------------------------------
+    def _psa_check_companies(self):
+        """Runs are company-scoped: a user bills only the companies they work in."""
+        for run in self:
+            foreign = run.company_ids - self.env.user.company_ids
+            if foreign and not self.env.su:
+                raise UserError(
+                    self.env._(
+                        "Run %(run)s bills %(companies)s, which you have no access to.",
+                        run=run.name,
+                        companies=", ".join(foreign.mapped("name")),
+                    )
+                )
+
+    def action_preview(self):
+        """Dry run: compute what would be billed and skipped, write no invoice."""
+        self._psa_check_companies()
+        for run in self:
+            if run.state not in ("draft", "previewed"):
+                raise UserError(
+                    self.env._("Run %(run)s is already confirmed: it cannot be previewed again.", run=run.name)
+                )
+            run.line_ids.unlink()
+            vals_list = run._psa_collect()
+            for vals in vals_list:
+                for private in [key for key in vals if key.startswith("_")]:
+                    del vals[private]
+                vals["run_id"] = run.id
+            self.env["psa.billing.run.line"].create(vals_list)
+            run.state = "previewed"
+            run.message_post(
+                body=self.env._(
+                    "Preview: %(bill)s line(s) to bill for %(amount)s, %(skip)s skipped.",
+                    bill=len(run.line_ids.filtered(lambda line: line.kind == "bill")),
+                    amount=format_amount(self.env, run.amount_to_bill, run.currency_id),
+                    skip=len(run.line_ids.filtered(lambda line: line.kind == "skip")),
+                )
+            )
+        return True
+
+    def action_reset_to_draft(self):
+        for run in self:
+            if run.state != "previewed":
+                raise UserError(self.env._("Only a previewed run can go back to draft (run %(run)s).", run=run.name))
+        self.line_ids.unlink()
+        self.write({"state": "draft"})
+        return True
+
+    def action_confirm(self):
+        """Create (and post, and send, per the run's settings) the invoices, batch by batch."""
+        self._psa_check_companies()
+        for run in self:
+            if run.state == "draft":
+                if run.mode != "automatic":
+                    raise UserError(
+                        self.env._("Run %(run)s is in preview-first mode: compute the preview first.", run=run.name)
+                    )
+                run.action_preview()
+            if run.state not in ("previewed", "failed"):
+                raise UserError(
+                    self.env._("Run %(run)s is %(state)s: nothing to confirm.", run=run.name, state=run.state)
+                )
+            run._psa_start()
+            run._psa_process(batch_size=run._psa_batch_size())
+        return True
+
+    def action_view_invoices(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_out_invoice_type")
+        action["domain"] = [("id", "in", self.invoice_ids.ids)]
+        action["context"] = {"create": False}
+        return action
+
+    def _psa_batch_size(self):
+        return int(self.env["ir.config_parameter"].sudo().get_param("psa_timesheet_billing.run_batch_size", 50))
+
+    def _psa_start(self):
+        """Move to running; failed lines of an earlier attempt are tried again."""
+        self.ensure_one()
+        self.line_ids.filtered(lambda line: line.state == "failed").write({"state": "pending", "skip_reason": False})
+        pending = self.line_ids.filtered(lambda line: line.state == "pending" and line.kind == "bill")
+        self.write(
+            {
+                "state": "running",
+                "progress_total": len(set(pending.mapped("group_key"))),
+                "progress_done": 0,
+            }
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # Crons
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _cron_create_monthly_runs(self, batch_size=50):
+        """Create (once per company and month) the run for last month and preview it.
+
+        Idempotent: a rerun finds the run it already created. Automatic runs are then invoiced by
+        the worker cron.
+        """
+        period_end = fields.Date.context_today(self).replace(day=1) - timedelta(days=1)
+        mode = self.env["ir.config_parameter"].sudo().get_param("psa_timesheet_billing.monthly_run_mode", "preview")
+        companies = self.env["res.company"].sudo().search([])
+        existing = self.sudo().search([("period_end", "=", period_end), ("company_id", "in", companies.ids)])
+        for company in companies - existing.company_id:
+            run = (
+                self.sudo()
+                .with_company(company)
+                .create(
+                    {
+                        "company_id": company.id,
+                        "company_ids": [Command.set(company.ids)],
+                        "period_end": period_end,
+                        "mode": mode if mode in ("preview", "automatic") else "preview",
+                    }
+                )
+            )
+            run.action_preview()
+            if run.mode == "automatic":
+                run._psa_start()
+            run.message_post(body=self.env._("Created by the monthly billing cron (%(mode)s).", mode=run.mode))
+            self._psa_commit()
+
+    @api.model
+    def _cron_process_running(self, batch_size=50):
+        """Resume every run in ``running`` (after a confirm, a crash or an automatic creation)."""
+        for run in self.sudo().search([("state", "=", "running")], order="id"):
+            run.with_company(run.company_id)._psa_process(batch_size=batch_size)
+
+    @api.model
+    def _psa_testing(self):
+        return getattr(threading.current_thread(), "testing", False)
+
+    @api.model
+    def _psa_commit(self):
+        if not self._psa_testing():
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    # ------------------------------------------------------------------------------------------
+    # Processing
+    # ------------------------------------------------------------------------------------------
+    def _psa_process(self, batch_size=50):
+        """Bill the pending groups, ``batch_size`` invoices per transaction.
+
+        Each batch commits (outside tests) together with its exactly-once keys, so a crash leaves
+        the run in ``running`` and the next call resumes where it stopped.
+        """
+        self.ensure_one()
+        pending = self.line_ids.filtered(lambda line: line.state == "pending" and line.kind == "bill")
+        group_keys = list(dict.fromkeys(pending.sorted(lambda line: (line.group_key, line.id)).mapped("group_key")))
+        for chunk in chunked(group_keys, max(batch_size, 1)):
+            chunk_lines = pending.filtered(lambda line, keys=set(chunk): line.group_key in keys)
+            self._psa_bill_groups(chunk_lines)
+            self.progress_done = min(self.progress_done + len(chunk), self.progress_total)
+            remaining = len(set(self.line_ids.filtered(lambda line: line.state == "pending").mapped("group_key")))
+            self.env["ir.cron"]._notify_progress(done=self.progress_done, remaining=remaining)
+            self._psa_commit()
+            self._psa_after_batch()
+        failed = self.line_ids.filtered(lambda line: line.state == "failed")
+        self.state = "failed" if failed else "done"
+        self.message_post(
+            body=self.env._(
+                "Run finished: %(invoices)s invoice(s) for %(amount)s; %(skipped)s line(s) skipped, "
+                "%(failed)s failed.",
+                invoices=self.invoice_count,
+                amount=format_amount(self.env, self.amount_billed, self.currency_id),
+                skipped=self.skipped_count,
+                failed=len(failed),
+            )
+        )
+        self._psa_commit()
+
+    def _psa_after_batch(self):
+        """Hook for extensions: called after each batch is committed (tests simulate a crash here)."""
+
+    def _psa_bill_groups(self, run_lines):
+        """Bill the groups of ``run_lines``: all together first, one savepoint per group on failure."""
+        fresh = self._psa_collect(
+            sale_lines=run_lines.sale_line_id, contract_lines=run_lines.contract_line_id, only_sources=True
+        )
+        fresh_by_source = {self._psa_source_ref(vals): vals for vals in fresh}
+        plans = self._psa_plan_groups(run_lines, fresh_by_source)
+        try:
+            with self.env.cr.savepoint():
+                self._psa_invoice_plans(plans)
+            return
+        except Exception:  # noqa: BLE001 - find the failing customer(s), then bill the others one by one
+            _logger.info("billing run %s: batch failed, billing its groups one by one", self.id)
+        for plan in plans:
+            try:
+                with self.env.cr.savepoint():
+                    self._psa_invoice_plans([plan])
+            except Exception as exc:  # noqa: BLE001 - a failing customer is reported, the run goes on
+                reason = str(exc.args[0] if getattr(exc, "args", None) else exc)
+                plan["run_lines"].write({"state": "failed", "skip_reason": reason[:500]})
+                self.message_post(
+                    body=self.env._(
+                        "Billing %(customer)s failed: %(reason)s", customer=plan["partner"].display_name, reason=reason
+                    )
+                )
+
+    @api.model
+    def _psa_source_ref(self, vals):
+        if vals.get("contract_line_id"):
+            return ("contract.line", vals["contract_line_id"])
+        return ("sale.order.line", vals.get("sale_line_id"))
+
+    def _psa_plan_groups(self, run_lines, fresh_by_source):
+        """Match the previewed lines with what is billable now, one plan per future invoice.
+
+        Only sources the preview listed are billed. A line no longer billable (billed meanwhile by
+        another run, customer put on hold) is skipped with the reason; a line whose quantity grew
+        (time approved since the preview) is billed with today's figures, written on the line.
+        """
+        plans = []
+        existing_keys = self.env["psa.billing.key"]._psa_existing(
+            [key for vals in fresh_by_source.values() for key in vals.get("_keys", [])]
+        )
+        for group_key, lines in groupby(run_lines, key=lambda line: line.group_key):
+            lines = self.env["psa.billing.run.line"].union(*lines)
+            billable = []
+            for line in lines:
+                ref = (
+                    ("contract.line", line.contract_line_id.id)
+                    if line.contract_line_id
+                    else (
+                        "sale.order.line",
+                        line.sale_line_id.id,
+                    )
+                )
+                vals = fresh_by_source.get(ref)
+                if not vals or vals["kind"] != "bill":
+                    reason = (vals or {}).get("skip_reason") or self.env._("nothing left to bill (billed meanwhile)")
+                    line.write({"state": "skipped", "skip_reason": reason})
+                    continue
+                taken = [existing_keys[key] for key in vals["_keys"] if key in existing_keys]
+                if taken:
+                    line.write(
+                        {
+                            "state": "skipped",
+                            "skip_reason": self.env._("already billed on %(invoice)s", invoice=taken[0] or "?"),
+                        }
+                    )
+                    continue
+                if vals["group_key"] != group_key:
+                    line.write({"state": "skipped", "skip_reason": self.env._("order changed since the preview")})
+                    continue
+                fresh = {"quantity": vals["quantity"], "amount": vals["amount"], "explanation": vals["explanation"]}
+                if any(line[field] != value for field, value in fresh.items()):
+                    line.write(fresh)  # what changed since the preview (e.g. more time approved)
+                billable.append((line, vals))
+            if billable:
+                plans.append(self._psa_prepare_plan(billable))
+        return plans
+
+    def _psa_prepare_plan(self, billable):
+        """Hook for extensions: the invoice values of one group ``[(run_line, fresh_vals), ...]``."""
+        first_line, _first_vals = billable[0]
+        contract_vals = [vals for _line, vals in billable if vals.get("contract_line_id")]
+        if contract_vals:
+            invoice_vals = dict(contract_vals[0]["_invoice_vals"])
+        else:
+            orders = self.env["sale.order"].union(*[line.order_id for line, _vals in billable])
+            invoice_vals = orders[0]._prepare_invoice()
+            invoice_vals["invoice_origin"] = ", ".join(orders.mapped("name"))
+            refs = [ref for ref in dict.fromkeys(orders.mapped("client_order_ref")) if ref]
+            invoice_vals["ref"] = ", ".join(refs)
+            if len(orders) > 1:
+                invoice_vals["payment_reference"] = False
+        invoice_vals.update(self._psa_prepare_invoice_vals())
+        invoice_vals["invoice_line_ids"] = [Command.create(vals["_invoice_line_vals"]) for _line, vals in billable]
+        return {
+            "company": first_line.company_id,
+            "partner": first_line.partner_id,
+            "invoice_vals": invoice_vals,
+            "keys": [key for _line, vals in billable for key in vals["_keys"]],
+            "timesheet_ids": [ts_id for _line, vals in billable for ts_id in vals.get("_timesheet_ids", [])],
+            "receipt_ids": [att_id for _line, vals in billable for att_id in vals.get("_receipt_ids", [])],
+            "run_lines": self.env["psa.billing.run.line"].union(*[line for line, _vals in billable]),
+            "contract_lines": self.env["contract.line"].union(*[line.contract_line_id for line, _vals in billable]),
+        }
+
+    def _psa_prepare_invoice_vals(self):
+        """Hook for extensions: values every invoice of this run gets."""
+        return {"invoice_date": self.invoice_date, "move_type": "out_invoice"}
+
+    def _psa_invoice_plans(self, plans):
+        """Create, key, link, post and queue for sending the invoices of ``plans`` (one transaction)."""
+        moves = self.env["account.move"]
+        for company, company_plans in groupby(plans, key=lambda plan: plan["company"]):
+            created = (
+                self.env["account.move"]
+                .with_company(company)
+                .with_context(default_move_type="out_invoice")
+                .create([copy.deepcopy(plan["invoice_vals"]) for plan in company_plans])
+            )
+            keys_by_move = {}
+            for plan, move in zip(company_plans, created, strict=True):
+                plan["move"] = move
+                keys_by_move[move.id] = plan["keys"]
+            taken = self.env["psa.billing.key"]._psa_insert(keys_by_move, self, company)
+            if taken:
+                raise PsaBillingRunError(
+                    self.env._("%(count)s source(s) were billed by another run at the same time.", count=taken)
+                )
+            moves |= created
+        timesheets = self.env["account.analytic.line"].sudo()
+        for plan in plans:
+            if plan["contract_lines"]:
+                # the agreement moves on to its next period with the invoice, as OCA's own run does
+                plan["contract_lines"].sudo()._update_last_date_invoiced()
+            if plan["receipt_ids"]:
+                self._psa_attach_receipts(plan["move"], plan["receipt_ids"])
+            if plan["timesheet_ids"]:
+                timesheets.browse(plan["timesheet_ids"]).write({"timesheet_invoice_id": plan["move"].id})
+        if self.post_invoices:
+            moves.action_post()
+            if self.send_invoices:
+                moves.sending_data = {
+                    "author_user_id": self.env.user.id,
+                    "author_partner_id": self.env.user.partner_id.id,
+                }
+        for plan in plans:
+            plan["run_lines"].write({"state": "invoiced", "move_id": plan["move"].id, "skip_reason": False})
+        self.env.flush_all()
+        if self.post_invoices and self.send_invoices:
+            self.env.ref("account.ir_cron_account_move_send")._trigger()
+        return moves
+
+    def _psa_attach_receipts(self, move, attachment_ids):
+        """Copy the expense receipts onto the invoice; they also go with the email that sends it."""
+        copies = self.env["ir.attachment"]
+        for receipt in self.env["ir.attachment"].sudo().browse(attachment_ids):
+            copies |= receipt.copy({"res_model": "account.move", "res_id": move.id})
+        move.psa_receipt_attachment_ids = [Command.link(copy_.id) for copy_ in copies]
+
+    # ------------------------------------------------------------------------------------------
+    # What to bill (shared by the preview and the confirm, so both give the same totals)
+    # ------------------------------------------------------------------------------------------
+    def _psa_customer_domain(self, field):
+        return [(field, "in", self.partner_ids.commercial_partner_id.ids)] if self.partner_ids else []
+
+    def _get_time_to_bill_domain(self):
+        """Hook for extensions: released time entries this run bills."""
+        return [
+            ("project_id", "!=", False),
+            ("so_line", "!=", False),
+            ("psa_approval_state", "=", "approved"),
+            "|",
+            ("timesheet_invoice_id", "=", False),
+            ("timesheet_invoice_id.state", "=", "cancel"),
+            ("date", "<=", self.period_end),
+            ("so_line.order_id.state", "=", "sale"),
+            ("so_line.company_id", "in", self.company_ids.ids),
+            ("so_line.qty_delivered_method", "=", "timesheet"),
+            ("so_line.product_id.invoice_policy", "=", "delivery"),
+            *self._psa_customer_domain("so_line.order_id.partner_id.commercial_partner_id"),
+        ]
+
+    def _get_sale_lines_to_bill_domain(self):
+        """Hook for extensions: order lines billed on their quantity to invoice (not on time)."""
+        return [
+            ("order_id.state", "=", "sale"),
+            ("company_id", "in", self.company_ids.ids),
+            ("display_type", "=", False),
+            ("is_downpayment", "=", False),
+            ("qty_to_invoice", ">", 0),
+            "|",
+            ("qty_delivered_method", "!=", "timesheet"),
+            ("product_id.invoice_policy", "=", "order"),
+            *self._psa_customer_domain("order_id.partner_id.commercial_partner_id"),
+        ]
+
+    def _psa_collect(self, sale_lines=None, contract_lines=None, only_sources=False):
+        """Everything this run would bill or skip, as run-line values (plus private ``_*`` keys).
+
+        With ``only_sources`` only the given order / agreement lines are looked at (confirm).
+        """
+        self.ensure_one()
+        vals_list = []
+        time_domain = self._get_time_to_bill_domain()
+        line_domain = self._get_sale_lines_to_bill_domain()
+        if only_sources:
+            time_domain.append(("so_line", "in", sale_lines.ids))
+            line_domain.append(("id", "in", sale_lines.ids))
+        vals_list += self._psa_collect_time(time_domain)
+        vals_list += self._psa_collect_sale_lines(line_domain)
+        if not only_sources or contract_lines:
+            vals_list += self._psa_collect_recurring(contract_lines if only_sources else None)
+        self._psa_apply_skip_rules(vals_list)
+        if not only_sources:
+            vals_list += self._psa_collect_unapproved_time()
+            vals_list += self._psa_collect_nothing_to_bill(vals_list)
+        return vals_list
+
+    def _psa_collect_time(self, domain):
+        rows = (
+            self.env["account.analytic.line"]
+            .sudo()
+            ._read_group(domain, ["so_line"], ["id:array_agg", "unit_amount:sum", "date:min", "date:max"])
+        )
+        vals_list = []
+        for sale_line, timesheet_ids, hours, date_from, date_to in rows:
+            company = sale_line.company_id
+            # time is logged in the company's time unit; bill it in the order line's unit
+            quantity = company.project_time_mode_id._compute_quantity(
+                hours, sale_line.product_uom, raise_if_failure=False
+            )
+            vals = self._psa_sale_line_vals(sale_line, quantity, "time")
+            vals["explanation"] = self.env._(
+                "%(count)s approved time entries, %(hours)s h from %(date_from)s to %(date_to)s, "
+                "at %(rate)s per %(uom)s (order %(order)s, time up to %(period_end)s).",
+                count=len(timesheet_ids),
+                hours=round(hours, 2),
+                date_from=date_from,
+                date_to=date_to,
+                rate=format_amount(self.env, sale_line.price_unit, sale_line.currency_id),
+                uom=sale_line.product_uom.name,
+                order=sale_line.order_id.name,
+                period_end=self.period_end,
+            )
+            vals["_timesheet_ids"] = sorted(timesheet_ids)
+            vals["_keys"] = [billing_key("account.analytic.line", ts_id, "time") for ts_id in sorted(timesheet_ids)]
+            vals_list.append(vals)
+        return vals_list
+
+    def _psa_collect_sale_lines(self, domain):
+        sale_lines = self.env["sale.order.line"].search(domain, order="order_id, sequence, id")
+        milestones = defaultdict(list)
+        if "project.milestone" in self.env and sale_lines:
+            for milestone in (
+                self.env["project.milestone"]
+                .sudo()
+                .search([("sale_line_id", "in", sale_lines.ids), ("is_reached", "=", True)], order="reached_date, id")
+            ):
+                milestones[milestone.sale_line_id.id].append(milestone)
+        policies = dict(self.env["product.template"]._fields["invoice_policy"]._description_selection(self.env))
+        expenses, receipts = self._psa_expenses_by_sale_line(sale_lines.filtered("is_expense"))
+        vals_list = []
+        for sale_line in sale_lines:
+            is_milestone = sale_line.qty_delivered_method == "milestones"
+            source_type = "milestone" if is_milestone else ("expense" if sale_line.is_expense else "service")
+            vals = self._psa_sale_line_vals(sale_line, sale_line.qty_to_invoice, source_type)
+            rate = format_amount(self.env, sale_line.price_unit, sale_line.currency_id)
+            if source_type == "expense":
+                line_expenses = expenses.get(sale_line.id, self.env["hr.expense"])
+                line_receipts = receipts.get(sale_line.id, self.env["ir.attachment"])
+                vals["explanation"] = self.env._(
+                    "Re-invoiced expense: %(expenses)s; %(qty)s %(uom)s at %(rate)s (order %(order)s); "
+                    "%(receipts)s receipt(s) attached.",
+                    expenses=", ".join(
+                        f"{expense.name} ({expense.employee_id.name}, {expense.date})" for expense in line_expenses
+                    )
+                    or "-",
+                    qty=sale_line.qty_to_invoice,
+                    uom=sale_line.product_uom.name,
+                    rate=rate,
+                    order=sale_line.order_id.name,
+                    receipts=len(line_receipts),
+                )
+                vals["_receipt_ids"] = line_receipts.ids
+            elif is_milestone:
+                vals["explanation"] = self.env._(
+                    "Milestones reached: %(milestones)s; %(qty)s %(uom)s at %(rate)s (order %(order)s).",
+                    milestones=", ".join(
+                        f"{milestone.name} ({milestone.reached_date or ''})" for milestone in milestones[sale_line.id]
+                    )
+                    or "-",
+                    qty=sale_line.qty_to_invoice,
+                    uom=sale_line.product_uom.name,
+                    rate=rate,
+                    order=sale_line.order_id.name,
+                )
+            else:
+                vals["explanation"] = self.env._(
+                    "Service: %(qty)s %(uom)s to invoice (%(ordered)s ordered, %(delivered)s delivered, "
+                    "%(invoiced)s invoiced) at %(rate)s; invoicing policy: %(policy)s (order %(order)s).",
+                    qty=sale_line.qty_to_invoice,
+                    uom=sale_line.product_uom.name,
+                    ordered=sale_line.product_uom_qty,
+                    delivered=sale_line.qty_delivered,
+                    invoiced=sale_line.qty_invoiced,
+                    rate=rate,
+                    policy=policies.get(sale_line.product_id.invoice_policy, ""),
+                    order=sale_line.order_id.name,
+                )
+            vals["_keys"] = [billing_key("sale.order.line", sale_line.id, quantity_watermark(sale_line.qty_invoiced))]
+            vals_list.append(vals)
+        return vals_list
+
+    def _psa_expenses_by_sale_line(self, sale_lines):
+        """The expenses (sale_expense) behind re-invoiced order lines and their receipt files."""
+        expenses, receipts = defaultdict(lambda: self.env["hr.expense"]), {}
+        if not sale_lines:
+            return expenses, receipts
+        analytic_lines = (
+            self.env["account.analytic.line"]
+            .sudo()
+            .search([("so_line", "in", sale_lines.ids), ("move_line_id.expense_id", "!=", False)])
+        )
+        for analytic_line in analytic_lines:
+            expenses[analytic_line.so_line.id] |= analytic_line.move_line_id.expense_id
+        all_expenses = self.env["hr.expense"].union(*expenses.values())
+        attachments = (
+            self.env["ir.attachment"]
+            .sudo()
+            .search([("res_model", "=", "hr.expense"), ("res_id", "in", all_expenses.ids)], order="id")
+        )
+        for sale_line_id, line_expenses in expenses.items():
+            receipts[sale_line_id] = attachments.filtered(lambda att, ids=set(line_expenses.ids): att.res_id in ids)
+        return expenses, receipts
+
+    def _psa_sale_line_vals(self, sale_line, quantity, source_type):
+        order = sale_line.order_id
+        currency = sale_line.currency_id
+        amount = currency.round(quantity * sale_line.price_unit * (1 - (sale_line.discount or 0.0) / 100.0))
+        return {
+            "kind": "bill",
+            "state": "pending",
+            "source_type": source_type,
+            "company_id": sale_line.company_id.id,
+            "partner_id": order.partner_id.commercial_partner_id.id,
+            "order_id": order.id,
+            "sale_line_id": sale_line.id,
+            "name": sale_line.name,
+            "quantity": quantity,
+            "price_unit": sale_line.price_unit,
+            "currency_id": currency.id,
+            "amount": amount,
+            "group_key": invoice_group_key(
+                self.grouping,
+                order.company_id.id,
+                order.partner_invoice_id.id,
+                currency.id,
+                order.id,
+                order.client_order_ref,
+            ),
+            "_invoice_line_vals": None,  # filled below, needs the explanation
+            "_order": order,
+        }
+
+    def _get_contracts_to_bill_domain(self):
+        """Hook for extensions: agreements (OCA contract) with a period due up to the period end."""
+        return [
+            ("contract_type", "=", "sale"),
+            ("company_id", "in", self.company_ids.ids),
+            ("recurring_next_date", "!=", False),
+            ("recurring_next_date", "<=", self.period_end),
+            *self._psa_customer_domain("partner_id.commercial_partner_id"),
+        ]
+
+    def _psa_collect_recurring(self, contract_lines=None):
+        """Agreement lines due up to the period end: one period per agreement and run, as OCA does.
+
+        Nothing is written here (the preview uses it): the agreement's dates move on only when the
+        invoice is created, in the same transaction as its keys.
+        """
+        domain = self._get_contracts_to_bill_domain()
+        if contract_lines is not None:
+            domain.append(("id", "in", contract_lines.contract_id.ids))
+        vals_list = []
+        rules = dict(self.env["contract.line"]._fields["recurring_rule_type"]._description_selection(self.env))
+        for contract in self.env["contract.contract"].search(domain, order="id"):
+            date_ref = contract.recurring_next_date
+            lines = contract._get_lines_to_invoice(date_ref).filtered(lambda line: not line.display_type)
+            if contract_lines is not None:
+                lines &= contract_lines
+            if not lines:
+                continue
+            invoice_vals = contract._prepare_invoice(date_ref)
+            for line in lines:
+                first_date, last_date, _next_date = line._get_period_to_invoice(
+                    line.last_date_invoiced, line.recurring_next_date
+                )
+                line_vals = line._prepare_invoice_line()
+                line_vals.pop("company_id", None)
+                line_vals.pop("company_currency_id", None)
+                quantity = line_vals["quantity"]
+                currency = contract.currency_id
+                explanation = self.env._(
+                    "Agreement %(agreement)s, period %(start)s to %(end)s (%(rule)s, invoiced %(when)s): "
+                    "%(qty)s x %(rate)s.",
+                    agreement=contract.display_name,
+                    start=first_date,
+                    end=last_date,
+                    rule=rules.get(line.recurring_rule_type, ""),
+                    when=line.recurring_invoicing_type,
+                    qty=quantity,
+                    rate=format_amount(self.env, line.price_unit, currency),
+                )
+                line_vals["psa_billing_explanation"] = explanation
+                vals_list.append(
+                    {
+                        "kind": "bill",
+                        "state": "pending",
+                        "source_type": "recurring",
+                        "company_id": contract.company_id.id,
+                        "partner_id": contract.partner_id.commercial_partner_id.id,
+                        "contract_id": contract.id,
+                        "contract_line_id": line.id,
+                        "name": line_vals["name"],
+                        "quantity": quantity,
+                        "price_unit": line.price_unit,
+                        "currency_id": currency.id,
+                        "amount": currency.round(quantity * line.price_unit * (1 - (line.discount or 0.0) / 100.0)),
+                        "explanation": explanation,
+                        "group_key": f"contract:{contract.id}:{date_ref}",
+                        "_keys": [billing_key("contract.line", line.id, first_date)],
+                        "_invoice_line_vals": line_vals,
+                        "_invoice_vals": dict(invoice_vals),
+                    }
+                )
+        return vals_list
+
+    def _psa_collect_unapproved_time(self):
+        """Time up to the period end still waiting for approval: not billed, said in the preview."""
+        domain = [
+            ("project_id", "!=", False),
+            ("so_line", "!=", False),
+            ("psa_approval_state", "=", "to_approve"),
+            ("timesheet_invoice_id", "=", False),
+            ("date", "<=", self.period_end),
+            ("so_line.order_id.state", "=", "sale"),
+            ("so_line.company_id", "in", self.company_ids.ids),
+            *self._psa_customer_domain("so_line.order_id.partner_id.commercial_partner_id"),
+        ]
+        rows = self.env["account.analytic.line"].sudo()._read_group(domain, ["so_line"], ["unit_amount:sum", "__count"])
+        return [
+            {
+                "kind": "skip",
+                "state": "skipped",
+                "source_type": "time",
+                "company_id": sale_line.company_id.id,
+                "partner_id": sale_line.order_id.partner_id.commercial_partner_id.id,
+                "order_id": sale_line.order_id.id,
+                "sale_line_id": sale_line.id,
+                "name": sale_line.name,
+                "quantity": hours,
+                "currency_id": sale_line.currency_id.id,
+                "skip_reason": self.env._(
+                    "%(count)s time entries (%(hours)s h) wait for approval", count=count, hours=round(hours, 2)
+                ),
+            }
+            for sale_line, hours, count in rows
+        ]
+
+    def _psa_collect_nothing_to_bill(self, vals_list):
+        """Customers chosen on the run with nothing at all to bill are listed with that reason."""
+        seen = {vals["partner_id"] for vals in vals_list}
+        return [
+            {
+                "kind": "skip",
+                "state": "skipped",
+                "company_id": self.company_id.id,
+                "partner_id": partner.id,
+                "name": partner.display_name,
+                "skip_reason": self.env._("nothing to bill up to %(date)s", date=self.period_end),
+            }
+            for partner in self.partner_ids.commercial_partner_id
+            if partner.id not in seen
+        ]
+
+    def _psa_apply_skip_rules(self, vals_list):
+        """Turn into skips what may not be billed (customer on hold, PO rules); finish invoice lines."""
+        for vals in vals_list:
+            order = vals.pop("_order", None)
+            reason = self._psa_get_skip_reason(vals, order)
+            if reason:
+                vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
+                continue
+            if vals.get("sale_line_id") and vals.get("_invoice_line_vals") is None:
+                sale_line = self.env["sale.order.line"].browse(vals["sale_line_id"])
+                vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(sale_line, vals)
+
+    def _prepare_billing_invoice_line_vals(self, sale_line, vals):
+        """Hook for extensions: the invoice line of one billed order line."""
+        return sale_line._prepare_invoice_line(quantity=vals["quantity"], psa_billing_explanation=vals["explanation"])
+
+    def _psa_get_skip_reason(self, vals, order):
+        """Hook for extensions: why a billable line must not be billed now (or ``False``).
+
+        Customer on hold here; PO rules only when the order / customer has such fields (psa_orders).
+        """
+        partner = self.env["res.partner"].browse(vals["partner_id"])
+        if partner.psa_billing_hold:
+            return self.env._(
+                "customer on hold: %(reason)s", reason=partner.psa_billing_hold_reason or self.env._("no reason given")
+            )
+        if order is None:
+            return False
+        return self._psa_get_po_skip_reason(order)
+
+    def _psa_get_po_skip_reason(self, order):
+        """Hook for extensions: PO missing or expired, when the models know about POs."""
+        partner = order.partner_id.commercial_partner_id
+        if "psa_po_required" in partner._fields and partner.psa_po_required and not order.client_order_ref:
+            return self.env._("PO missing on order %(order)s", order=order.name)
+        for record in (order, partner):
+            for field_name in ("psa_po_expiry_date", "psa_po_valid_until"):
+                if field_name in record._fields:
+                    expiry = record[field_name]
+                    if expiry and isinstance(expiry, date) and expiry < self.invoice_date:
+                        return self.env._("PO of order %(order)s expired on %(date)s", order=order.name, date=expiry)
+        return False

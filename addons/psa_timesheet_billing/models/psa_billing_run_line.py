@@ -1,0 +1,43 @@
+from odoo import fields, models
+
+SOURCE_TYPES = [
+    ("time", "Released time"),
+    ("milestone", "Milestone"),
+    ("service", "Service line"),
+    ("recurring", "Agreement period"),
+    ("expense", "Re-invoiced expense"),
+]
+LINE_STATES = [
+    ("pending", "To Bill"),
+    ("invoiced", "Invoiced"),
+    ("skipped", "Skipped"),
+    ("failed", "Failed"),
+]
+
+
+class PsaBillingRunLine(models.Model):
+    """One thing a billing run bills (or skips, and why), per customer: the preview and the outcome."""
+
+    _name = "psa.billing.run.line"
+    _description = "Billing Run Line"
+    _order = "run_id, partner_id, group_key, id"
+
+    run_id = fields.Many2one("psa.billing.run", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one("res.company", required=True, index=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True)
+    kind = fields.Selection([("bill", "To bill"), ("skip", "Skipped")], required=True, default="bill")
+    state = fields.Selection(LINE_STATES, required=True, default="pending", index=True)
+    source_type = fields.Selection(SOURCE_TYPES, string="Source")
+    order_id = fields.Many2one("sale.order", string="Order", index="btree_not_null")
+    sale_line_id = fields.Many2one("sale.order.line", string="Order Line", index="btree_not_null")
+    contract_id = fields.Many2one("contract.contract", string="Agreement", index="btree_not_null")
+    contract_line_id = fields.Many2one("contract.line", string="Agreement Line", index="btree_not_null")
+    name = fields.Char(string="Description")
+    quantity = fields.Float(digits="Product Unit of Measure")
+    price_unit = fields.Float(string="Rate", digits="Product Price")
+    currency_id = fields.Many2one("res.currency")
+    amount = fields.Monetary(string="Amount (untaxed)", currency_field="currency_id")
+    explanation = fields.Text(help="What the invoice line will say about where it comes from.")
+    skip_reason = fields.Char(string="Reason", help="Why this is not billed (skipped) or why billing failed.")
+    group_key = fields.Char(help="Lines with the same key go on the same invoice.")
+    move_id = fields.Many2one("account.move", string="Invoice", readonly=True, index="btree_not_null")

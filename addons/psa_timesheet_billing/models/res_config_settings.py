@@ -1,0 +1,19 @@
+from odoo import fields, models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    psa_billing_run_mode = fields.Selection(
+        [("preview", "Preview first"), ("automatic", "Fully automatic")],
+        string="Monthly Billing Run",
+        default="preview",
+        config_parameter="psa_timesheet_billing.monthly_run_mode",
+        help="How the run created on the first of each month for the previous month goes on.",
+    )
+    psa_billing_run_batch_size = fields.Integer(
+        string="Invoices per Batch",
+        default=50,
+        config_parameter="psa_timesheet_billing.run_batch_size",
+        help="A billing run commits after each batch of this many invoices; a crash loses at most one batch.",
+    )

@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""Billing run (psa_timesheet_billing) against Odoo's own invoicing, on identical data (issue 5).
+
+For N orders x 20 approved timesheet lines (N = 50 and 200 by default) it builds two identical data
+sets (only the customer names differ), then times, each committed:
+
+(a) our billing run: ``psa.billing.run`` in fully automatic mode, one invoice per order, posted;
+(b) Odoo's own ``sale.order._create_invoices()`` followed by ``account.move.action_post()``.
+
+It prints seconds, milliseconds and queries per invoice, and the ratio Odoo / ours, as human lines and
+as ``BENCH {...}`` JSON lines (the format ``scripts/psa_dev.py bench`` collects).
+
+Database:
+* under ``scripts/psa_dev.py bench``: ``PSA_ODOO_CONFIG`` and ``PSA_DB_NAME`` name a database that
+  already has the add-ons;
+* stand-alone: ``python3 bench/bench_billing_run.py --dev-pg /work/main/.local/devpg`` creates a
+  database from that dev cluster's dependency template (``tpl_*``), installs psa_timesheet_billing,
+  measures, and drops the database again.
+
+Sizes: ``--sizes 50,200`` or ``PSA_BENCH_SIZES``; Odoo's own invoicing is measured up to
+``--odoo-up-to`` (200) orders, larger sizes time our run only (1,000 orders: target under 60 s).
+``--race N`` (default 10) then confirms two runs over the same N orders at the same moment, each in
+its own transaction, and checks nothing is billed twice or left out.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+LINES_PER_ORDER = 20
+TARGET_RATIO = 5.0
+
+
+def say(message):
+    print(message, flush=True)
+
+
+def bench_line(**values):
+    print("BENCH " + json.dumps(values), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Stand-alone database on the dev cluster
+# ------------------------------------------------------------------------------------------------
+def addons_path():
+    import odoo.addons
+
+    paths = [os.path.join(REPO, "addons")]
+    for path in odoo.addons.__path__:
+        if os.path.isdir(path) and path not in paths:
+            paths.append(path)
+    odoo_root = os.path.dirname(os.path.dirname(os.path.abspath(odoo.addons.__file__)))
+    core_addons = os.path.join(os.path.dirname(odoo_root), "addons")
+    if os.path.isdir(core_addons) and core_addons not in paths:
+        paths.append(core_addons)
+    return paths
+
+
+def psql(dev_pg, port, sql, dbname="postgres"):
+    cmd = ["psql", "-h", os.path.join(dev_pg, "socket"), "-p", str(port), "-U", "odoo", "-d", dbname]
+    return subprocess.run([*cmd, "-tAc", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def prepare_dev_database(dev_pg, work):
+    """Create ``bench_billing_<pid>`` from the dependency template and install our add-on in it."""
+    port = int(open(os.path.join(dev_pg, "port")).read().strip())  # noqa: SIM115
+    templates = psql(dev_pg, port, "SELECT datname FROM pg_database WHERE datname LIKE 'tpl_%' ORDER BY oid DESC")
+    if not templates:
+        sys.exit("no tpl_* database in the dev cluster: run scripts/psa_dev.py module once first")
+    template = templates.splitlines()[0]
+    dbname = f"bench_billing_{os.getpid()}"
+    psql(dev_pg, port, f'CREATE DATABASE "{dbname}" TEMPLATE "{template}"')
+    data_dir = os.path.join(work, "data")
+    source_store = os.path.join(dev_pg, "data", "filestore", template)
+    if os.path.isdir(source_store):
+        shutil.copytree(source_store, os.path.join(data_dir, "filestore", dbname))
+    config = os.path.join(work, "odoo.conf")
+    with open(config, "w", encoding="utf-8") as handle:
+        handle.write(
+            "[options]\n"
+            f"addons_path = {','.join(addons_path())}\n"
+            f"data_dir = {data_dir}\n"
+            f"db_host = {os.path.join(dev_pg, 'socket')}\n"
+            f"db_port = {port}\n"
+            "db_user = odoo\n"
+            "db_password = False\n"
+            "http_interface = 127.0.0.1\n"
+            "max_cron_threads = 0\n"
+            "log_level = warn\n"
+        )
+    say(f"installing psa_timesheet_billing in {dbname} (from {template})")
+    subprocess.run(
+        [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "-i", "psa_timesheet_billing"]
+        + ["--stop-after-init", "--no-http"],
+        check=True,
+    )
+
+    def drop():
+        import odoo.sql_db
+
+        odoo.sql_db.close_db(dbname)
+        psql(dev_pg, port, f'DROP DATABASE IF EXISTS "{dbname}"')
+        say(f"dropped {dbname}")
+
+    return config, dbname, drop
+
+
+# ------------------------------------------------------------------------------------------------
+# Data and measures
+# ------------------------------------------------------------------------------------------------
+def make_orders(env, count, label, product, employee, period_end):
+    """``count`` confirmed orders, each with 20 approved timesheet lines on its own project."""
+    from odoo import Command
+
+    partners = env["res.partner"].create(
+        [{"name": f"Bench {label} customer {index:04d}", "is_company": True} for index in range(count)]
+    )
+    orders = env["sale.order"].create(
+        [
+            {
+                "partner_id": partner.id,
+                "client_order_ref": f"PO-{label}-{index:04d}",
+                "order_line": [Command.create({"product_id": product.id, "product_uom_qty": 80, "price_unit": 110.0})],
+            }
+            for index, partner in enumerate(partners)
+        ]
+    )
+    orders.action_confirm()
+    projects = env["project.project"].create(
+        [
+            {
+                "name": f"Bench {label} engagement {index:04d}",
+                "partner_id": order.partner_id.id,
+                "allow_timesheets": True,
+                "allow_billable": True,
+                "sale_line_id": order.order_line.id,
+            }
+            for index, order in enumerate(orders)
+        ]
+    )
+    timesheets = env["account.analytic.line"].create(
+        [
+            {
+                "name": f"Bench work {line}",
+                "project_id": project.id,
+                "employee_id": employee.id,
+                "so_line": order.order_line.id,
+                "date": period_end - timedelta(days=line),
+                "unit_amount": 1.0 + (line % 4) * 0.5,
+            }
+            for order, project in zip(orders, projects, strict=True)
+            for line in range(LINES_PER_ORDER)
+        ]
+    )
+    timesheets._psa_set_approval("approved", "approved for the benchmark")
+    return orders
+
+
+def timed(env, func):
+    cr = env.cr
+    queries, started = cr.sql_log_count, time.perf_counter()
+    result = func()
+    cr.commit()
+    return result, time.perf_counter() - started, cr.sql_log_count - queries
+
+
+def measure(env, count, product, employee, with_odoo=True):
+    period_end = date.today().replace(day=1) - timedelta(days=1)
+    ours_orders = make_orders(env, count, f"ours{count}", product, employee, period_end)
+    odoo_orders = make_orders(env, count, f"odoo{count}", product, employee, period_end) if with_odoo else None
+    env.cr.commit()
+
+    run = env["psa.billing.run"].create(
+        {
+            "period_end": period_end,
+            "invoice_date": date.today(),
+            "partner_ids": [(6, 0, ours_orders.partner_id.ids)],
+            "grouping": "order",
+            "mode": "automatic",
+            "post_invoices": True,
+        }
+    )
+    env.cr.commit()
+    _result, ours_seconds, ours_queries = timed(env, run.action_confirm)
+    ours_invoices = run.invoice_ids
+    if len(ours_invoices) != count or set(ours_invoices.mapped("state")) != {"posted"}:
+        sys.exit(f"our run made {len(ours_invoices)} invoices ({run.state}), expected {count} posted")
+
+    result = {"count": count, "ours_s": ours_seconds, "ours_q": ours_queries / count}
+    if not with_odoo:
+        return result
+
+    def odoo_invoicing():
+        moves = odoo_orders._create_invoices()
+        moves.action_post()
+        return moves
+
+    odoo_moves, odoo_seconds, odoo_queries = timed(env, odoo_invoicing)
+    if len(odoo_moves) != count:
+        sys.exit(f"Odoo made {len(odoo_moves)} invoices, expected {count}")
+    same_total = abs(sum(ours_invoices.mapped("amount_untaxed")) - sum(odoo_moves.mapped("amount_untaxed"))) < 0.01
+    result.update({"odoo_s": odoo_seconds, "odoo_q": odoo_queries / count, "same_total": same_total})
+    return result
+
+
+def report(result):
+    count = result["count"]
+    if "odoo_s" not in result:
+        ours_ms = 1000 * result["ours_s"] / count
+        say(
+            f"{count} orders x {LINES_PER_ORDER} lines: ours {result['ours_s']:.2f} s ({ours_ms:.1f} ms/invoice, "
+            f"{result['ours_q']:.1f} queries/invoice) | Odoo not measured at this size"
+        )
+        figure = f"billing run, {count} orders x {LINES_PER_ORDER} lines"
+        target = "< 60 s" if count >= 1000 else ""
+        bench_line(
+            figure=f"{figure}: seconds",
+            ours=round(result["ours_s"], 2),
+            unit="s",
+            target=target,
+            met=(result["ours_s"] < 60) if target else None,
+        )
+        bench_line(figure=f"{figure}: ms per invoice", ours=round(ours_ms, 1), unit="ms")
+        bench_line(figure=f"{figure}: queries per invoice", ours=round(result["ours_q"], 1))
+        return
+    ours_ms, odoo_ms = 1000 * result["ours_s"] / count, 1000 * result["odoo_s"] / count
+    ratio = result["odoo_s"] / result["ours_s"]
+    say(
+        f"{count} orders x {LINES_PER_ORDER} lines: ours {result['ours_s']:.2f} s ({ours_ms:.1f} ms/invoice, "
+        f"{result['ours_q']:.1f} queries/invoice) | Odoo {result['odoo_s']:.2f} s ({odoo_ms:.1f} ms/invoice, "
+        f"{result['odoo_q']:.1f} queries/invoice) | Odoo/ours {ratio:.2f}x | same untaxed total: {result['same_total']}"
+    )
+    figure = f"billing run, {count} orders x {LINES_PER_ORDER} lines"
+    target = f">= {TARGET_RATIO:.0f}x faster" if count >= 200 else ""
+    bench_line(
+        figure=f"{figure}: seconds",
+        ours=round(result["ours_s"], 2),
+        odoo=round(result["odoo_s"], 2),
+        unit="s",
+        target=target,
+        met=(ratio >= TARGET_RATIO) if target else None,
+    )
+    bench_line(figure=f"{figure}: ms per invoice", ours=round(ours_ms, 1), odoo=round(odoo_ms, 1), unit="ms")
+    bench_line(
+        figure=f"{figure}: queries per invoice", ours=round(result["ours_q"], 1), odoo=round(result["odoo_q"], 1)
+    )
+
+
+def check_concurrency(registry, count, product, employee):
+    """Two runs over the same customers confirmed at the same moment, each in its own transaction.
+
+    Exactly once means: every order line invoiced once, every timesheet on one invoice, nothing left.
+    """
+    import threading
+
+    import odoo
+
+    period_end = date.today().replace(day=1) - timedelta(days=1)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        orders = make_orders(env, count, f"race{count}", product.with_env(env), employee.with_env(env), period_end)
+        runs = env["psa.billing.run"].create(
+            [
+                {
+                    "period_end": period_end,
+                    "invoice_date": date.today(),
+                    "partner_ids": [(6, 0, orders.partner_id.ids)],
+                    "grouping": "order",
+                }
+                for _index in range(2)
+            ]
+        )
+        runs.action_preview()
+        order_ids, run_ids = orders.ids, runs.ids
+        cr.commit()
+
+    barrier, outcomes = threading.Barrier(2), {}
+
+    def confirm(run_id):
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            run = env["psa.billing.run"].browse(run_id)
+            barrier.wait()
+            try:
+                run.action_confirm()
+                cr.commit()
+                reason = run.line_ids.filtered(lambda line: line.state == "failed")[:1].skip_reason or ""
+                outcomes[run_id] = (
+                    f"{run.state}, {run.invoice_count} invoice(s), {run.failed_count} failed line(s) {reason}".strip()
+                )
+            except Exception as exc:  # noqa: BLE001 - report what the second transaction saw
+                cr.rollback()
+                outcomes[run_id] = f"aborted: {exc}"
+
+    threads = [threading.Thread(target=confirm, args=(run_id,)) for run_id in run_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        sale_lines = env["sale.order"].browse(order_ids).order_line
+        invoiced = [len(line.invoice_lines.filtered(lambda aml: aml.move_id.state != "cancel")) for line in sale_lines]
+        timesheets = env["account.analytic.line"].search([("so_line", "in", sale_lines.ids)])
+        twice, missing = sum(1 for n in invoiced if n > 1), sum(1 for n in invoiced if n == 0)
+        unlinked = len(timesheets.filtered(lambda line: not line.timesheet_invoice_id))
+    for run_id in run_ids:
+        say(f"concurrency check, run {run_id}: {outcomes.get(run_id)}")
+    say(
+        f"concurrency check, {count} orders, 2 runs at once: order lines invoiced twice {twice}, "
+        f"never {missing}; timesheets without invoice {unlinked}"
+    )
+    bench_line(
+        figure=f"2 concurrent runs on {count} orders: order lines billed twice / missing",
+        ours=twice + missing,
+        unit="lines",
+        target="0",
+        met=twice + missing == 0 and unlinked == 0,
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dev-pg", help="dev cluster directory (socket/, port); stand-alone mode")
+    parser.add_argument("--sizes", default=os.environ.get("PSA_BENCH_SIZES", "50,200"))
+    parser.add_argument("--odoo-up-to", type=int, default=200, help="measure Odoo's own invoicing up to this size")
+    parser.add_argument("--race", type=int, default=10, help="orders in the two-concurrent-runs check (0: skip)")
+    options = parser.parse_args()
+    sizes = [int(size) for size in options.sizes.split(",") if size.strip()]
+
+    work = tempfile.mkdtemp(prefix="psa-bench-billing-")
+    drop = None
+    try:
+        if os.environ.get("PSA_ODOO_CONFIG") and not options.dev_pg:
+            config, dbname = os.environ["PSA_ODOO_CONFIG"], os.environ["PSA_DB_NAME"]
+        elif options.dev_pg:
+            config, dbname, drop = prepare_dev_database(options.dev_pg, work)
+        else:
+            sys.exit("give --dev-pg <dir> or run under scripts/psa_dev.py bench")
+
+        import odoo
+        from odoo.modules.registry import Registry
+        from odoo.tools import config as odoo_config
+
+        odoo_config.parse_config(["-c", config, "--log-level=warn"])
+        registry = Registry(dbname)
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            uom_hour = env.ref("uom.product_uom_hour")
+            product = env["product.product"].create(
+                {
+                    "name": "Bench consulting (hourly)",
+                    "type": "service",
+                    "invoice_policy": "delivery",
+                    "service_type": "timesheet",
+                    "list_price": 110.0,
+                    "uom_id": uom_hour.id,
+                    "uom_po_id": uom_hour.id,
+                }
+            )
+            employee = env["hr.employee"].create({"name": "Bench consultant"})
+            cr.commit()
+            for count in sizes:
+                with_odoo = count <= options.odoo_up_to
+                sets = "2 x " if with_odoo else ""
+                say(f"building {sets}{count} orders x {LINES_PER_ORDER} approved timesheet lines ...")
+                report(measure(env, count, product, employee, with_odoo=with_odoo))
+        if options.race:
+            check_concurrency(registry, options.race, product, employee)
+    finally:
+        if drop:
+            drop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
