@@ -26,7 +26,7 @@ class TestEngagementHistory(PsaOrdersCommon):
             psa_engagement_project_id=project.id,
         )
         decrease.action_confirm()
-        self.env["account.analytic.line"].create(
+        timesheet = self.env["account.analytic.line"].create(
             {
                 "name": "Migration work",
                 "project_id": project.id,
@@ -35,6 +35,9 @@ class TestEngagementHistory(PsaOrdersCommon):
                 "employee_id": employee.id,
             }
         )
+        if hasattr(timesheet, "_psa_set_approval"):
+            # With psa_timesheet_billing installed only approved time is delivered: release it.
+            timesheet._psa_set_approval("approved", "released for the engagement history test")
         unrelated = self._create_order(self.customer, [(self.fixed_fee, 1, 999.0)])
         unrelated.action_confirm()
 
