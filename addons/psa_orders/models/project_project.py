@@ -79,6 +79,20 @@ class ProjectProject(models.Model):
             project.psa_delivered_value = sum(row[2] for row in rows)
             project.psa_remaining_budget = project.psa_committed_value - project.psa_delivered_value
 
+    def _psa_engagement_sale_lines(self):
+        """Hook for extensions: the confirmed order lines the time of these engagements is billed on (the
+        project's line, its employee mappings, its tasks' lines and the lines that built it)."""
+        projects = self.sudo()
+        tasks = (
+            self.env["project.task"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("project_id", "in", projects.ids), ("sale_line_id", "!=", False)])
+        )
+        lines = projects.sale_line_id | projects.sale_line_employee_ids.sale_line_id | tasks.sale_line_id
+        lines |= self.env["sale.order.line"].sudo().search([("project_id", "in", projects.ids), ("state", "=", "sale")])
+        return lines.filtered(lambda line: line.state == "sale")
+
     def _compute_psa_order_count(self):
         counts = dict(
             self.env["sale.order"]._read_group(

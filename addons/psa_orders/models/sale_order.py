@@ -1,6 +1,6 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
-from odoo.tools import format_amount
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import format_amount, format_date
 
 ORDER_KINDS = [
     ("new_engagement", "New engagement"),
@@ -72,6 +72,19 @@ class SaleOrder(models.Model):
         help="When the work starts: the milestones and tasks of the products' project templates are due "
         "at their offsets from this date (the order date when empty).",
     )
+    psa_effective_date = fields.Date(
+        string="Effective Date",
+        tracking=True,
+        copy=False,
+        help="On a rate change: time of the engagement not yet invoiced and dated on or after this date moves "
+        "to the new rate; earlier or invoiced time keeps the old one.",
+    )
+    psa_engagement_sale_line_ids = fields.Many2many(
+        "sale.order.line",
+        compute="_compute_psa_engagement_sale_line_ids",
+        string="Engagement Lines",
+        help="The confirmed order lines the engagement's time is billed on (the lines a rate change may replace).",
+    )
     psa_effect = fields.Text(
         string="Effect on the Engagement",
         readonly=True,
@@ -107,6 +120,12 @@ class SaleOrder(models.Model):
             key = (order.partner_id.commercial_partner_id, (order.client_order_ref or "").strip(), order.company_id)
             order.psa_customer_po_id = by_key.get(key, False)
 
+    @api.depends("psa_engagement_project_id")
+    def _compute_psa_engagement_sale_line_ids(self):
+        for order in self:
+            project = order.psa_engagement_project_id
+            order.psa_engagement_sale_line_ids = project._psa_engagement_sale_lines() if project else False
+
     def _psa_check_po_compliance(self):
         """Refuse to confirm orders that break their customer's purchase order policy."""
         today = fields.Date.context_today(self)
@@ -141,23 +160,37 @@ class SaleOrder(models.Model):
     def action_confirm(self):
         # Every check runs before anything is created: a refused order leaves no project, task or
         # agreement behind.
+        rate_plan = self.order_line._psa_plan_rate_change()
+        # The quantity of a rate-change line is part of the amount the PO check looks at.
+        self.order_line._psa_set_rate_change_quantities(rate_plan)
         self._psa_check_po_compliance()
         decrease_plan = self.order_line._psa_plan_scope_decrease()
+        fixed_price_plan = self.order_line._psa_plan_fixed_price_decrease()
         # Before product_contract (next in the chain) creates agreements: recurring lines land on the
         # customer's running agreement instead of a second one.
         self._psa_link_running_agreement()
         result = super().action_confirm()
         self.order_line._psa_apply_scope_decrease(decrease_plan)
-        self._psa_record_effect(decrease_plan)
+        self.order_line._psa_apply_fixed_price_decrease(fixed_price_plan)
+        self.order_line._psa_apply_rate_change(rate_plan)
+        self._psa_record_effect(decrease_plan, rate_plan=rate_plan, fixed_price_plan=fixed_price_plan)
         return result
+
+    def action_create_contract(self):
+        """Salespeople confirm orders with recurring lines. OCA contract lets only accounting managers create
+        agreements and their lines, so they are created as superuser, and only once the user is checked to
+        be allowed to change these orders (access rights and record rules)."""
+        self.check_access("write")
+        return super(SaleOrder, self.sudo()).action_create_contract().with_env(self.env)
 
     def _get_psa_running_agreement_domain(self):
         """Hook for extensions: the customer agreements (OCA contract) this order's recurring lines may
-        land on."""
+        land on: those of the customer's commercial entity, so that an order of a contact lands on the
+        company's agreement."""
         self.ensure_one()
         today = fields.Date.context_today(self)
         return [
-            ("partner_id", "=", self.partner_id.id),
+            ("partner_id.commercial_partner_id", "=", self.partner_id.commercial_partner_id.id),
             ("company_id", "=", self.company_id.id),
             ("contract_type", "=", "sale"),
             ("is_terminated", "=", False),
@@ -166,8 +199,85 @@ class SaleOrder(models.Model):
             ("date_end", ">=", today),
         ]
 
+    def _psa_agreement_change_date(self):
+        """Hook for extensions: the date a scope change of the running agreement takes effect."""
+        self.ensure_one()
+        return self.psa_start_date or fields.Date.context_today(self)
+
+    def _psa_get_running_agreement_line(self, agreement, product, date):
+        """Hook for extensions: the agreement line of ``product`` running on ``date`` that a scope change
+        replaces, or an empty recordset."""
+        self.ensure_one()
+        return agreement.contract_line_ids.filtered(
+            lambda line: line.product_id == product
+            and not line.is_canceled
+            and not line.display_type
+            and (not line.date_end or line.date_end >= date)
+        ).sorted(lambda line: (line.date_start, line.id), reverse=True)[:1]
+
+    def _psa_plan_agreement_scope_change(self, lines, agreement):
+        """Values that make each recurring line of a change order replace the running agreement line of
+        its product from the order's start date.
+
+        OCA product_contract supports this cleanly through ``contract_line_id`` ("contract line to
+        replace"): when the agreement line is created it stops the replaced line the day before and plans
+        the new one as its successor (OCA contract_line_successor), so invoiced periods keep their
+        quantity. Updating the quantity in place would re-price periods already invoiced.
+
+        :return: ``{order line: values to write}``
+        :raise UserError: when the change cannot apply, before anything is written"""
+        self.ensure_one()
+        if self.psa_order_kind not in ("change_increase", "change_same", "change_decrease"):
+            return {}
+        date = self._psa_agreement_change_date()
+        plan = {}
+        for line in lines:
+            running = self._psa_get_running_agreement_line(agreement, line.product_id, date)
+            if not running:
+                continue
+            change = line.product_uom._compute_quantity(line.product_uom_qty, running.uom_id, raise_if_failure=False)
+            new_quantity = running.quantity + change
+            values = {
+                "order": self.name,
+                "product": line.product_id.display_name,
+                "agreement": agreement.display_name,
+            }
+            refusal = None
+            if new_quantity < 0:
+                refusal = self.env._(
+                    "%(order)s cannot remove %(change)s of %(product)s from agreement %(agreement)s: only %(running)s "
+                    "run on it (rule: a scope decrease never goes below zero).",
+                    change=-change,
+                    running=running.quantity,
+                    **values,
+                )
+            elif running.last_date_invoiced and date <= running.last_date_invoiced:
+                refusal = self.env._(
+                    "%(order)s changes %(product)s on agreement %(agreement)s from %(date)s, but it is already "
+                    "invoiced until %(invoiced)s: set a start date after that (rule: invoiced periods keep their "
+                    "quantity).",
+                    date=format_date(self.env, date),
+                    invoiced=format_date(self.env, running.last_date_invoiced),
+                    **values,
+                )
+            elif running.date_start < date and not running.is_stop_allowed:
+                refusal = self.env._(
+                    "%(order)s cannot change %(product)s on agreement %(agreement)s: its running line may not be "
+                    "stopped (rule: OCA contract line states).",
+                    **values,
+                )
+            if refusal:
+                raise UserError(refusal)
+            plan[line] = {
+                "contract_line_id": running.id,
+                "date_start": date,
+                "date_end": running.date_end,
+            }
+        return plan
+
     def _psa_link_running_agreement(self):
-        """Point the recurring lines that would create an agreement at the customer's running one."""
+        """Point the recurring lines that would create an agreement at the customer's running one; the
+        recurring lines of a change order replace the running line of their product."""
         for order in self:
             lines = order.order_line.filtered(lambda line: line.product_id.is_contract and not line.contract_id)
             if not lines:
@@ -184,20 +294,30 @@ class SaleOrder(models.Model):
                 lambda line, agreement=agreement: not agreement.contract_template_id
                 or line.contract_template_id == agreement.contract_template_id
             )
-            if lines:
-                lines.write({"contract_id": agreement.id})
+            if not lines:
+                continue
+            scope_plan = order._psa_plan_agreement_scope_change(lines, agreement)
+            # As superuser: OCA's checks on the line read the agreement, which salespeople may not read.
+            lines.sudo().write({"contract_id": agreement.id})
+            for line, values in scope_plan.items():
+                line.sudo().write(values)
+            added = lines - self.env["sale.order.line"].concat(*scope_plan)
+            if added:
                 order.message_post(
                     body=self.env._(
                         "Recurring lines %(products)s added to the running agreement %(agreement)s.",
-                        products=", ".join(lines.product_id.mapped("display_name")),
+                        products=", ".join(added.product_id.mapped("display_name")),
                         agreement=agreement.display_name,
                     )
                 )
+            for line in scope_plan:
+                order.message_post(body=line._psa_describe_agreement_scope_change())
 
-    def _psa_describe_effect(self, decrease_plan):
+    def _psa_describe_effect(self, decrease_plan, rate_plan=(), fixed_price_plan=()):
         """Hook for extensions: one readable sentence per thing confirming this order did to its project."""
         self.ensure_one()
-        lines = self.order_line
+        # Lines that changed what already existed: the tasks and project they now bill were not created.
+        lines = self.order_line - self.order_line._psa_engagement_change_lines()
         projects = lines.project_id | self.project_id
         tasks = self.env["project.task"].sudo().search([("sale_line_id", "in", lines.ids)])
         milestones = self.env["project.milestone"].sudo().search([("sale_line_id", "in", lines.ids)])
@@ -234,7 +354,24 @@ class SaleOrder(models.Model):
                         tasks=", ".join(task.name for task in new_allocated),
                     )
                 )
-        agreements = lines.filtered("product_id.is_contract").contract_id
+        for step in fixed_price_plan:
+            if step.line.order_id == self:
+                sentences.append(step.line._psa_describe_fixed_price_decrease(step))
+        for step in rate_plan:
+            if step.line.order_id == self:
+                sentences.append(
+                    self.env._(
+                        "Moved %(count)s entries, %(hours)s h from %(date)s of %(old_line)s to rate %(rate)s.",
+                        count=len(step.moving),
+                        hours=round(sum(step.moving.mapped("unit_amount")), 2),
+                        date=format_date(self.env, self.psa_effective_date),
+                        old_line=step.source.display_name,
+                        rate=format_amount(self.env, step.line.price_unit, self.currency_id),
+                    )
+                )
+        scope_changes = lines.filtered(lambda line: line.is_contract and line._psa_is_agreement_scope_change())
+        sentences.extend(line._psa_describe_agreement_scope_change() for line in scope_changes)
+        agreements = (lines - scope_changes).filtered("product_id.is_contract").contract_id.sudo()
         if agreements:
             sentences.append(
                 self.env._(
@@ -251,6 +388,8 @@ class SaleOrder(models.Model):
             )
         return " ".join(sentences)
 
-    def _psa_record_effect(self, decrease_plan):
+    def _psa_record_effect(self, decrease_plan, rate_plan=(), fixed_price_plan=()):
         for order in self:
-            order.psa_effect = order._psa_describe_effect(decrease_plan)
+            order.psa_effect = order._psa_describe_effect(
+                decrease_plan, rate_plan=rate_plan, fixed_price_plan=fixed_price_plan
+            )

@@ -1,3 +1,4 @@
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
 from .common import PsaOrdersCommon
@@ -81,3 +82,79 @@ class TestRunningAgreement(PsaOrdersCommon):
         order.action_confirm()
         self.assertEqual(len(self._contracts(self.customer)), 2)
         self.assertNotEqual(order.order_line.contract_id, self.agreement)
+
+
+@tagged("post_install", "-at_install")
+class TestAgreementScopeChange(TestRunningAgreement):
+    """A change order on a running agreement changes the quantity of the agreement line of its product from
+    the order's start date: the running line stops the day before and a successor carries the new quantity."""
+
+    def _change(self, quantity, user=None, **values):
+        order = self._create_order(
+            self.customer_contact,
+            [(self.device, quantity, 35.0)],
+            user=user or self.salesman,
+            psa_order_kind="change_increase" if quantity > 0 else "change_decrease",
+            psa_engagement_project_id=self.project.id,
+            psa_start_date="2026-03-01",
+            **values,
+        )
+        order.with_user(user or self.salesman).action_confirm()
+        return order
+
+    def _lines(self):
+        return self.agreement.contract_line_ids.sorted("date_start")
+
+    def test_increase_plans_a_successor_with_the_new_quantity(self):
+        """Three more devices from March for an order of a contact: the company's agreement goes from 12
+        to 15, the running line stops end of February; no second agreement, no second running line."""
+        order = self._change(3)
+        self.assertEqual(self._contracts(self.customer), self.agreement)
+        self.assertEqual(order.order_line.contract_id, self.agreement)
+        running, successor = self._lines()
+        self.assertEqual(str(running.date_end), "2026-02-28")
+        self.assertEqual(running.quantity, 12.0)
+        self.assertEqual(str(successor.date_start), "2026-03-01")
+        self.assertFalse(successor.date_end)
+        self.assertEqual(successor.quantity, 15.0)
+        self.assertEqual(running.successor_contract_line_id, successor)
+        self.assertIn("goes from 12.0 to 15.0", order.psa_effect)
+
+    def test_decrease_lowers_the_quantity(self):
+        self._change(-5)
+        self.assertEqual(self._lines().mapped("quantity"), [12.0, 7.0])
+
+    def test_decrease_to_nothing_stops_the_line(self):
+        self._change(-12)
+        self.assertEqual(len(self._lines()), 1)
+        self.assertEqual(str(self._lines().date_end), "2026-02-28")
+
+    def test_decrease_below_zero_is_refused(self):
+        with self.assertRaisesRegex(UserError, "only 12.0 run on it"):
+            self._change(-13)
+        self.assertEqual(len(self._lines()), 1)
+        self.assertFalse(self._lines().date_end)
+
+    def test_invoiced_period_is_not_changed(self):
+        self.agreement.contract_line_ids.write(
+            {"last_date_invoiced": "2026-03-31", "recurring_next_date": "2026-04-01"}
+        )
+        with self.assertRaisesRegex(UserError, "already invoiced until"):
+            self._change(2)
+        self.assertEqual(len(self._lines()), 1)
+
+    def test_salesperson_creates_an_agreement(self):
+        """A salesperson without accounting rights confirms an order that creates an agreement."""
+        self.assertFalse(self.salesman.has_group("account.group_account_manager"))
+        order = self._create_order(self.other_customer, [(self.device, 4, 35.0)], user=self.salesman)
+        order.with_user(self.salesman).action_confirm()
+        self.assertEqual(order.state, "sale")
+        self.assertEqual(self._contracts(self.other_customer).contract_line_ids.quantity, 4.0)
+
+    def test_other_users_orders_stay_out_of_reach(self):
+        """The superuser step only runs for orders the user may change."""
+        order = self._create_order(self.other_customer, [(self.device, 4, 35.0)], user=self.sales_manager)
+        order.user_id = self.sales_manager
+        with self.assertRaises(AccessError):
+            order.with_user(self.salesman).action_create_contract()
+        self.assertFalse(self._contracts(self.other_customer))
