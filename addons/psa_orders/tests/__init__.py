@@ -11,5 +11,6 @@ from . import (
     test_project_templates,
     test_rate_change,
     test_rate_change_arithmetic,
+    test_rights,
     test_scope,
 )
