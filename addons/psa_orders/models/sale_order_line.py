@@ -406,7 +406,15 @@ class SaleOrderLine(models.Model):
             engagement.sale_line_employee_ids.filtered(
                 lambda mapping, source=source: mapping.sale_line_id == source
             ).write({"sale_line_id": line.id})
-            step.moving.with_context(psa_rate_change=True).write({"so_line": line.id, "is_so_line_edited": True})
+            # The moving time follows Odoo's own rule (``_compute_so_line``) now that its task, project or
+            # mapping bills the new line; recomputing rather than writing also moves time already approved
+            # by a timesheet workflow that locks the fields people write.
+            moving = step.moving
+            moving.filtered("is_so_line_edited").write({"is_so_line_edited": False})
+            self.env.add_to_compute(moving._fields["so_line"], moving)
+            moving.flush_recordset(["so_line"])
+            # Time whose sale line Odoo determines otherwise (e.g. another employee mapping) is moved as said.
+            moving.filtered(lambda entry, line=line: entry.so_line != line).write({"so_line": line.id})
             source.with_context(no_update_allocated_hours=True).product_uom_qty = step.kept_qty
             line.sudo().project_id = engagement
             note = self.env._(

@@ -27,6 +27,9 @@ class TestRateChange(PsaOrdersCommon):
         cls.invoiced = invoiced
         cls.before = cls._log("2026-11-25", 1.0)
         cls.after = cls._log("2026-12-02", 3.0) | cls._log("2026-12-03", 2.5)
+        if hasattr(invoiced, "_psa_set_approval"):
+            # Approved but not invoiced time moves too, although approval locks the entries.
+            (cls.before | cls.after)._psa_set_approval("approved", "released for the rate change test")
 
     @classmethod
     def _log(cls, date, hours):
