@@ -11,6 +11,7 @@
         "sale_timesheet",
         "sale_crm",
         "product_contract",
+        "website_crm",
     ],
     "data": [
         "security/psa_orders_security.xml",

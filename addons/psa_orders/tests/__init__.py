@@ -13,4 +13,5 @@ from . import (
     test_rate_change_arithmetic,
     test_rights,
     test_scope,
+    test_website_form,
 )
