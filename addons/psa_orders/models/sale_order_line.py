@@ -310,7 +310,8 @@ class SaleOrderLine(models.Model):
                         order=order.name,
                     )
                 )
-            source = line._psa_get_rate_source_line(engagement._psa_engagement_sale_lines())
+            engagement_lines = engagement._psa_engagement_sale_lines()
+            source = line._psa_get_rate_source_line(engagement_lines)
             refusal = None
             if not line._psa_is_billed_on_timesheets():
                 refusal = self.env._(
@@ -319,7 +320,7 @@ class SaleOrderLine(models.Model):
                     order=order.name,
                     product=line.product_id.display_name,
                 )
-            elif source not in engagement._psa_engagement_sale_lines() or not source._psa_is_billed_on_timesheets():
+            elif source not in engagement_lines or not source._psa_is_billed_on_timesheets():
                 refusal = self.env._(
                     "%(order)s changes the rate of %(line)s, which has no remaining engagement on %(project)s "
                     "(rule: a rate change applies to a confirmed line billing time on its engagement).",
