@@ -174,9 +174,12 @@ class PsaPrepaidFund(models.Model):
         funds = self.sudo().search([("state", "=", "open")], order="date_start, id")
         for done, fund in enumerate(funds, start=1):
             # one run per fund at a time; the unique timesheet on draw-downs guards the rest
-            self.env.cr.execute("SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE SKIP LOCKED", (fund.id,))
+            self.env.cr.execute(
+                "SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE SKIP LOCKED", (fund.id,), log_exceptions=False
+            )
             if not self.env.cr.fetchone():
                 continue
+            fund._psa_lock()
             timesheets = (
                 self.env["account.analytic.line"]
                 .sudo()
@@ -221,7 +224,7 @@ class PsaPrepaidFund(models.Model):
         drawn = set()
         for fund in funds:
             # wait for a draw-down run on the same fund rather than drawing beside it
-            self.env.cr.execute("SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE", (fund.id,))
+            fund._psa_lock()
             line_ids = [
                 line_id
                 for line_id, day, company_id, project_id, partner_id in rows
@@ -239,8 +242,15 @@ class PsaPrepaidFund(models.Model):
         self.ensure_one()
         if not timesheets:
             return self.env["psa.prepaid.drawdown"]
-        # read under the fund's row lock: what a concurrent draw committed is counted
+        # read under the fund's row lock: what a concurrent draw committed is counted, and time it
+        # already drew is left out (else it would shrink the balance the other entries see)
         self.invalidate_recordset(["consumed_quantity", "remaining_quantity", "overage_quantity", "drawdown_ids"])
+        timesheets.invalidate_recordset(["psa_drawdown_ids"])
+        timesheets -= (
+            self.env["psa.prepaid.drawdown"].sudo().search([("timesheet_id", "in", timesheets.ids)]).timesheet_id
+        )
+        if not timesheets:
+            return self.env["psa.prepaid.drawdown"]
         remaining = self.remaining_quantity
         vals_list = []
         for timesheet in timesheets:
@@ -291,9 +301,20 @@ class PsaPrepaidFund(models.Model):
         return self.topup_product_id or self.sale_line_id.product_id
 
     def _psa_lock(self):
-        """Lock the funds' rows (waiting for a draw-down, top-up or settlement in progress)."""
+        """Lock the funds' rows by writing them, waiting for a draw-down, top-up or settlement in progress.
+
+        Odoo's transactions are REPEATABLE READ: after waiting for a plain ``SELECT ... FOR UPDATE`` a
+        transaction would go on with a snapshot that misses what the other one drew, and spend the same
+        balance twice. A row written by the other transaction makes the waiting one fail with a
+        serialization error instead: Odoo retries a request, the next run of a job picks the fund up again,
+        both with fresh data. (Not logged as a bad query: it is the expected outcome of a race.)
+        """
         if self.ids:
-            self.env.cr.execute("SELECT id FROM psa_prepaid_fund WHERE id = ANY(%s) FOR UPDATE", (self.ids,))
+            self.env.cr.execute(
+                "UPDATE psa_prepaid_fund SET write_date = write_date WHERE id = ANY(%s)",
+                (self.ids,),
+                log_exceptions=False,
+            )
         self.invalidate_recordset()
 
     @api.model

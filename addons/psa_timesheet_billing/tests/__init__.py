@@ -12,3 +12,4 @@ from . import test_billing_run_recurring
 from . import test_billing_run_expense
 from . import test_prepaid_topup
 from . import test_prepaid_portal
+from . import test_concurrency
