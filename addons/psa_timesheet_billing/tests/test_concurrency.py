@@ -248,12 +248,12 @@ class TestConcurrentApproval(TransactionCase):
             first_cr.close()
         second.join(30)
         self.assertNotIn("error", result)
-        self.assertEqual(result.get("retries"), 1, "it waited for the fund, failed to serialize, and was retried")
         state = self._state()
         self.assertEqual(state["drawn"], 5)
         self.assertEqual(state["consumed"], 5.0)
         self.assertEqual(state["overage"], 1.0, "4 h prepaid, 5 h drawn: 1 h overage, not 0 h")
         self.assertEqual(state["remaining"], 0.0)
+        self.assertEqual(result.get("retries"), 1, "it waited for the fund, failed to serialize, and was retried")
         with self.registry.cursor() as cr:
             self.assertEqual(self._env(cr, SUPERUSER_ID)["psa.prepaid.fund"].browse(fund_id).state, "exhausted")
 
