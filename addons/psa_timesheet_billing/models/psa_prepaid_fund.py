@@ -73,8 +73,11 @@ class PsaPrepaidFund(models.Model):
         domain="[('type', '=', 'service')]",
         help="Sold on the top-up quotation; empty: the product of the order line that opened the fund.",
     )
-    topup_order_ids = fields.One2many("sale.order", "psa_topup_fund_id", string="Top-up Quotations")
-    topup_order_count = fields.Integer(compute="_compute_topup_order_count")
+    # salespeople only: every internal user reads funds, not every one reads orders
+    topup_order_ids = fields.One2many(
+        "sale.order", "psa_topup_fund_id", string="Top-up Quotations", groups="sales_team.group_sale_salesman"
+    )
+    topup_order_count = fields.Integer(compute="_compute_topup_order_count", groups="sales_team.group_sale_salesman")
 
     _sql_constraints = [
         ("initial_quantity_positive", "CHECK(initial_quantity > 0)", "A prepaid fund holds a positive quantity."),

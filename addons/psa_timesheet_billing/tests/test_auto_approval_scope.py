@@ -66,7 +66,7 @@ class TestAutoApprovalScope(PsaTimesheetCommon):
         self.assertEqual(second.psa_approval_state, "to_approve")
         self.assertEqual(
             second.psa_approval_reason,
-            "not approved automatically: 5 h exceeds the 4 h left on the order line budget " "(rule Order line budget)",
+            "not approved automatically: 5 h exceeds the 4 h left on the order line budget (rule Order line budget)",
         )
         self.assertEqual(self.order_line.qty_delivered, 6.0, "only the approved time is delivered")
 

@@ -147,3 +147,9 @@ class TestPrepaidTopup(PsaTimesheetCommon):
             self.env["psa.prepaid.fund"].create(
                 {"name": "No product", "partner_id": self.customer.id, "initial_quantity": 5.0}
             )
+
+    def test_fund_form_opens_for_an_invoicing_user_without_sales_rights(self):
+        clerk = new_test_user(self.env, login="psa_topup_clerk", groups="account.group_account_invoice")
+        self._approved_time(9.0)
+        form = Form(self.fund.with_user(clerk))
+        self.assertEqual(form.remaining_quantity, 1.0)
