@@ -245,8 +245,9 @@ class PsaPrepaidFund(models.Model):
         self.ensure_one()
         if not timesheets:
             return self.env["psa.prepaid.drawdown"]
-        # read under the fund's row lock: what a concurrent draw committed is counted, and time it
-        # already drew is left out (else it would shrink the balance the other entries see)
+        # the caller wrote the fund's row (_psa_lock): no other draw on it committed since this
+        # transaction's snapshot. Time already drawn (earlier in this transaction, or by another fund)
+        # is left out, else it would shrink the balance the other entries see.
         self.invalidate_recordset(["consumed_quantity", "remaining_quantity", "overage_quantity", "drawdown_ids"])
         timesheets.invalidate_recordset(["psa_drawdown_ids"])
         timesheets -= (
