@@ -29,6 +29,8 @@
         "views/psa_billing_run_views.xml",
         "views/res_config_settings_views.xml",
         "data/psa_billing_run_cron.xml",
+        "views/psa_prepaid_topup_views.xml",
+        "views/psa_prepaid_portal_templates.xml",
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",

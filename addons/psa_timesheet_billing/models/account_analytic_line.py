@@ -115,8 +115,23 @@ class AccountAnalyticLine(models.Model):
         if not self.env.user.has_group("hr_timesheet.group_timesheet_manager"):
             raise UserError(self.env._("Only timesheet managers can approve, reject or reset time entries."))
 
+    def _psa_lock_for_decision(self):
+        """Lock the lines and read their approval state again.
+
+        A person and the approval job deciding on the same line at once: the second waits for the
+        first; if the first changed the line, the second fails with a serialization error (Odoo's
+        transactions are REPEATABLE READ) and Odoo retries it, so it sees the decision instead of
+        overwriting it.
+        """
+        if self.ids:
+            self.env.cr.execute(
+                "SELECT id FROM account_analytic_line WHERE id = ANY(%s) FOR UPDATE", (self.ids,), log_exceptions=False
+            )
+        self.invalidate_recordset(["psa_approval_state", "psa_approval_reason", "psa_approved_by_id"])
+
     def action_psa_approve(self, reason=None):
         self._psa_check_approver()
+        self._psa_lock_for_decision()
         to_approve = self.filtered(lambda line: line.psa_approval_state in ("to_approve", "rejected"))
         if self - to_approve:
             raise UserError(
@@ -132,12 +147,14 @@ class AccountAnalyticLine(models.Model):
         self._psa_check_approver()
         if not reason:
             raise UserError(self.env._("Say why the time is rejected: the employee sees the reason."))
+        self._psa_lock_for_decision()
         if self.filtered(lambda line: line.psa_approval_state == "invoiced"):
             raise UserError(self.env._("Invoiced time cannot be rejected: issue a credit note instead."))
         return self._psa_set_approval("rejected", reason)
 
     def action_psa_reset(self):
         self._psa_check_approver()
+        self._psa_lock_for_decision()
         if self.filtered(lambda line: line.psa_approval_state == "invoiced"):
             raise UserError(self.env._("Invoiced time cannot be reset: issue a credit note instead."))
         return self._psa_set_approval("to_approve", self.env._("reset by %(user)s", user=self.env.user.name))

@@ -47,6 +47,7 @@ class ProjectMilestone(models.Model):
             self.env.cr.execute(
                 "SELECT id FROM project_milestone WHERE id = ANY(%s) AND is_reached IS NOT TRUE FOR UPDATE SKIP LOCKED",
                 (chunk,),
+                log_exceptions=False,  # a concurrent tick fails this run (serialization): the next one skips it
             )
             milestones = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
             milestones._psa_release()

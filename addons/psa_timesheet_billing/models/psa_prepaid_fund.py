@@ -1,7 +1,7 @@
 import threading
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
@@ -56,6 +56,28 @@ class PsaPrepaidFund(models.Model):
     )
     settlement_note = fields.Char(readonly=True, copy=False)
     carried_from_id = fields.Many2one("psa.prepaid.fund", string="Carried Over From", readonly=True, copy=False)
+    topup_enabled = fields.Boolean(
+        string="Raise Top-up Quotation",
+        default=lambda self: self.env.company.psa_prepaid_topup,
+        tracking=True,
+        help="When the balance falls to the low-balance threshold, a draft top-up quotation is raised for the "
+        "customer (one at a time); confirming it adds the bought quantity to the fund.",
+    )
+    topup_quantity = fields.Float(
+        string="Top-up Quantity", help="Hours or amount offered on the top-up quotation; 0: the prepaid quantity."
+    )
+    topup_product_id = fields.Many2one(
+        "product.product",
+        string="Top-up Product",
+        check_company=True,
+        domain="[('type', '=', 'service')]",
+        help="Sold on the top-up quotation; empty: the product of the order line that opened the fund.",
+    )
+    # salespeople only: every internal user reads funds, not every one reads orders
+    topup_order_ids = fields.One2many(
+        "sale.order", "psa_topup_fund_id", string="Top-up Quotations", groups="sales_team.group_sale_salesman"
+    )
+    topup_order_count = fields.Integer(compute="_compute_topup_order_count", groups="sales_team.group_sale_salesman")
 
     _sql_constraints = [
         ("initial_quantity_positive", "CHECK(initial_quantity > 0)", "A prepaid fund holds a positive quantity."),
@@ -70,16 +92,40 @@ class PsaPrepaidFund(models.Model):
                     self.env._("Fund %(fund)s: the period ends before it starts.", fund=fund.display_name)
                 )
 
-    @api.depends("drawdown_ids.quantity", "initial_quantity")
+    @api.constrains("topup_enabled", "topup_product_id", "sale_line_id")
+    def _check_topup_product(self):
+        for fund in self:
+            if fund.topup_enabled and not fund._psa_topup_product():
+                raise ValidationError(
+                    self.env._(
+                        "Fund %(fund)s raises top-up quotations: choose the top-up product.", fund=fund.display_name
+                    )
+                )
+
+    @api.depends("drawdown_ids.quantity", "drawdown_ids.overage_quantity", "initial_quantity")
     def _compute_balance(self):
-        sums = dict(
-            self.env["psa.prepaid.drawdown"]._read_group([("fund_id", "in", self.ids)], ["fund_id"], ["quantity:sum"])
+        sums = {
+            fund: (quantity, overage)
+            for fund, quantity, overage in self.env["psa.prepaid.drawdown"]._read_group(
+                [("fund_id", "in", self.ids)], ["fund_id"], ["quantity:sum", "overage_quantity:sum"]
+            )
+        }
+        for fund in self:
+            consumed, overage = sums.get(fund._origin, (0.0, 0.0))
+            # the overage was billed at the rate: a later top-up does not pay for it again
+            covered = consumed - overage
+            fund.consumed_quantity = consumed
+            fund.remaining_quantity = max(fund.initial_quantity - covered, 0.0)
+            fund.overage_quantity = overage
+
+    def _compute_topup_order_count(self):
+        counts = dict(
+            self.env["sale.order"]._read_group(
+                [("psa_topup_fund_id", "in", self.ids)], ["psa_topup_fund_id"], ["__count"]
+            )
         )
         for fund in self:
-            consumed = sums.get(fund._origin, 0.0)
-            fund.consumed_quantity = consumed
-            fund.remaining_quantity = max(fund.initial_quantity - consumed, 0.0)
-            fund.overage_quantity = max(consumed - fund.initial_quantity, 0.0)
+            fund.topup_order_count = counts.get(fund, 0)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_drawn(self):
@@ -131,15 +177,20 @@ class PsaPrepaidFund(models.Model):
         funds = self.sudo().search([("state", "=", "open")], order="date_start, id")
         for done, fund in enumerate(funds, start=1):
             # one run per fund at a time; the unique timesheet on draw-downs guards the rest
-            self.env.cr.execute("SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE SKIP LOCKED", (fund.id,))
+            self.env.cr.execute(
+                "SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE SKIP LOCKED", (fund.id,), log_exceptions=False
+            )
             if not self.env.cr.fetchone():
                 continue
+            fund._psa_lock()
             timesheets = (
                 self.env["account.analytic.line"]
                 .sudo()
                 .search(self._get_drawable_timesheet_domain(fund), order="date, id", limit=batch_size)
             )
             fund._psa_draw(timesheets)
+            # a fund already low without new time (threshold raised, quotation cancelled then topped up)
+            fund._psa_raise_topup_quotations()
             self.env["ir.cron"]._notify_progress(done=done, remaining=len(funds) - done)
             if not getattr(threading.current_thread(), "testing", False):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -176,7 +227,7 @@ class PsaPrepaidFund(models.Model):
         drawn = set()
         for fund in funds:
             # wait for a draw-down run on the same fund rather than drawing beside it
-            self.env.cr.execute("SELECT id FROM psa_prepaid_fund WHERE id = %s FOR UPDATE", (fund.id,))
+            fund._psa_lock()
             line_ids = [
                 line_id
                 for line_id, day, company_id, project_id, partner_id in rows
@@ -194,7 +245,17 @@ class PsaPrepaidFund(models.Model):
         self.ensure_one()
         if not timesheets:
             return self.env["psa.prepaid.drawdown"]
-        remaining = self.initial_quantity - self.consumed_quantity
+        # the caller wrote the fund's row (_psa_lock): no other draw on it committed since this
+        # transaction's snapshot. Time already drawn (earlier in this transaction, or by another fund)
+        # is left out, else it would shrink the balance the other entries see.
+        self.invalidate_recordset(["consumed_quantity", "remaining_quantity", "overage_quantity", "drawdown_ids"])
+        timesheets.invalidate_recordset(["psa_drawdown_ids"])
+        timesheets -= (
+            self.env["psa.prepaid.drawdown"].sudo().search([("timesheet_id", "in", timesheets.ids)]).timesheet_id
+        )
+        if not timesheets:
+            return self.env["psa.prepaid.drawdown"]
+        remaining = self.remaining_quantity
         vals_list = []
         for timesheet in timesheets:
             vals = self._prepare_drawdown_vals(timesheet, remaining)
@@ -218,7 +279,9 @@ class PsaPrepaidFund(models.Model):
                 ),
                 subtype_xmlid="mail.mt_note",
             )
-        if self.remaining_quantity <= self.low_balance_threshold and not self.activity_ids:
+        # with top-ups on, the account manager's activity is on the quotation
+        self._psa_raise_topup_quotations()
+        if self.remaining_quantity <= self.low_balance_threshold and not self.topup_enabled and not self.activity_ids:
             self.activity_schedule(
                 "mail.mail_activity_data_todo",
                 user_id=self.user_id.id or self.env.user.id,
@@ -233,6 +296,215 @@ class PsaPrepaidFund(models.Model):
         if self.remaining_quantity <= 0 and self.state == "open":
             self.write({"state": "exhausted"})
             self.message_post(body=self.env._("Fund exhausted: further time is billed as overage."))
+
+    # ------------------------------------------------------------------------------------------
+    # Top-up quotations
+    # ------------------------------------------------------------------------------------------
+    def _psa_topup_product(self):
+        self.ensure_one()
+        return self.topup_product_id or self.sale_line_id.product_id
+
+    def _psa_lock(self):
+        """Lock the funds' rows by writing them, waiting for a draw-down, top-up or settlement in progress.
+
+        Odoo's transactions are REPEATABLE READ: after waiting for a plain ``SELECT ... FOR UPDATE`` a
+        transaction would go on with a snapshot that misses what the other one drew, and spend the same
+        balance twice. A row written by the other transaction makes the waiting one fail with a
+        serialization error instead: Odoo retries a request, the next run of a job picks the fund up again,
+        both with fresh data. (Not logged as a bad query: it is the expected outcome of a race.)
+        """
+        if self.ids:
+            self.env.cr.execute(
+                "UPDATE psa_prepaid_fund SET write_date = write_date WHERE id = ANY(%s)",
+                (self.ids,),
+                log_exceptions=False,
+            )
+        self.invalidate_recordset()
+
+    @api.model
+    def _get_topup_blocking_domain(self, funds):
+        """Hook for extensions: top-up orders that keep ``funds`` from raising another one.
+
+        An open quotation (one at a time) and a cancelled one (the customer declined: a person decides
+        whether to offer again; the next confirmed top-up lifts it).
+        """
+        return [("psa_topup_fund_id", "in", funds.ids), ("state", "in", ("draft", "sent", "cancel"))]
+
+    def _psa_funds_needing_topup(self, manual=False):
+        """The funds that should raise a top-up quotation now (read after their row lock)."""
+        candidates = self.filtered(
+            lambda fund: fund.topup_enabled
+            and fund.state in ("open", "exhausted")
+            and (manual or fund.remaining_quantity <= fund.low_balance_threshold)
+        )
+        if not candidates:
+            return candidates
+        latest = {}
+        for order in (
+            self.env["sale.order"].sudo().search([("psa_topup_fund_id", "in", candidates.ids)], order="id desc")
+        ):
+            latest.setdefault(order.psa_topup_fund_id, order)
+        blocking = self.env["sale.order"].sudo().search(self._get_topup_blocking_domain(candidates))
+        # only the latest top-up counts for a cancellation: a confirmed one after it lifts the block
+        blocked = {
+            order.psa_topup_fund_id
+            for order in blocking
+            if order.state in ("draft", "sent") or (not manual and latest.get(order.psa_topup_fund_id) == order)
+        }
+        return candidates.filtered(lambda fund: fund not in blocked)
+
+    def _prepare_topup_order_vals(self):
+        """Hook for extensions: the draft quotation that tops the fund up, at the fund's product and rate."""
+        self.ensure_one()
+        product = self._psa_topup_product()
+        quantity = self.topup_quantity or self.initial_quantity
+        line_vals = {"product_id": product.id, "psa_topup_fund_id": self.id}
+        if self.unit == "amount":
+            line_vals.update(product_uom_qty=1.0, price_unit=quantity)
+        else:
+            line_vals["product_uom_qty"] = quantity
+            if self.sale_line_id.product_id == product:
+                line_vals["price_unit"] = self.sale_line_id.price_unit
+        return {
+            "partner_id": self.partner_id.id,
+            "company_id": self.company_id.id,
+            "user_id": self.user_id.id,
+            "origin": self.name,
+            "psa_topup_fund_id": self.id,
+            "order_line": [Command.create(line_vals)],
+        }
+
+    def _psa_topup_reason(self):
+        self.ensure_one()
+        return self.env._(
+            "top-up quotation raised automatically: %(remaining)s %(unit)s left on %(fund)s, "
+            "at or below the low-balance threshold of %(threshold)s",
+            remaining=round(self.remaining_quantity, 2),
+            unit=dict(self._fields["unit"]._description_selection(self.env))[self.unit].lower(),
+            fund=self.name,
+            threshold=self.low_balance_threshold,
+        )
+
+    def _psa_raise_topup_quotations(self, manual=False):
+        """Raise one draft top-up quotation per fund that needs one; never a second while one is open.
+
+        Idempotent: the fund's row is locked and its top-up orders read again before anything is created.
+        Returns the quotations raised.
+        """
+        funds = self.sudo().filtered("topup_enabled")
+        if not funds:
+            return self.env["sale.order"]
+        funds._psa_lock()
+        funds = funds._psa_funds_needing_topup(manual=manual)
+        if not funds:
+            return self.env["sale.order"]
+        reasons = {
+            fund: (
+                self.env._("top-up quotation raised by %(user)s", user=self.env.user.name)
+                if manual
+                else fund._psa_topup_reason()
+            )
+            for fund in funds
+        }
+        orders = self.env["sale.order"].sudo().create([fund._prepare_topup_order_vals() for fund in funds])
+        for fund, order in zip(funds, orders, strict=True):
+            order.message_post(body=reasons[fund], subtype_xmlid="mail.mt_note")
+            order.activity_schedule(
+                "mail.mail_activity_data_todo",
+                user_id=fund.user_id.id or self.env.user.id,
+                summary=self.env._("Send the top-up quotation"),
+                note=reasons[fund],
+            )
+            fund.message_post(
+                body=self.env._("%(reason)s: %(order)s", reason=reasons[fund], order=order.name),
+                subtype_xmlid="mail.mt_note",
+            )
+        return orders
+
+    def action_psa_raise_topup(self):
+        """Raise a top-up quotation now (also after a declined one); not while one is open."""
+        if not self.env.user.has_group("sales_team.group_sale_salesman"):
+            raise UserError(self.env._("Only salespeople can raise a top-up quotation."))
+        if not all(self.mapped("topup_enabled")):
+            raise UserError(self.env._("Enable Raise Top-up Quotation on the fund first."))
+        orders = self._psa_raise_topup_quotations(manual=True)
+        if not orders:
+            raise UserError(self.env._("A top-up quotation is already open for this fund, or the fund is settled."))
+        return self.action_psa_view_topup_orders()
+
+    def action_psa_view_topup_orders(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("sale.action_quotations_with_onboarding")
+        action.update(domain=[("psa_topup_fund_id", "=", self.id)], context={"create": False})
+        return action
+
+    def _psa_topup_target(self):
+        """The fund a confirmed top-up goes to: this one, or the one its balance was carried over to."""
+        self.ensure_one()
+        fund = self
+        while fund.state == "settled":
+            successor = self.search([("carried_from_id", "=", fund.id)], limit=1)
+            if not successor:
+                return self.browse()
+            fund = successor
+        return fund
+
+    def _prepare_topup_fund_vals(self, quantity, order_line):
+        """Hook for extensions: the new fund a top-up opens when its fund expired meanwhile."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        return {
+            "name": self.env._("%(fund)s (top-up %(order)s)", fund=self.name, order=order_line.order_id.name),
+            "company_id": self.company_id.id,
+            "partner_id": self.partner_id.id,
+            "project_id": self.project_id.id,
+            "user_id": self.user_id.id,
+            "unit": self.unit,
+            "hourly_rate": self.hourly_rate,
+            "initial_quantity": quantity,
+            "date_start": today,
+            "date_end": today + (self.date_end - self.date_start) if self.date_end else False,
+            "sale_line_id": order_line.id,
+            "low_balance_threshold": self.low_balance_threshold,
+            "settlement_policy": self.settlement_policy,
+            "topup_enabled": self.topup_enabled,
+            "topup_quantity": self.topup_quantity,
+            "topup_product_id": self._psa_topup_product().id,
+        }
+
+    def _psa_receive_topup(self, quantity, order_line):
+        """Add a confirmed top-up to the fund (or its carried-over successor, or a new fund)."""
+        self.ensure_one()
+        if quantity <= 0:
+            return self.browse()
+        self._psa_lock()
+        fund = self._psa_topup_target()
+        if not fund:
+            fund = self.create(self._prepare_topup_fund_vals(quantity, order_line))
+            note = self.env._(
+                "%(order)s confirmed: %(fund)s had expired, so the top-up of %(quantity)s opened %(new)s",
+                order=order_line.order_id.name,
+                fund=self.name,
+                quantity=round(quantity, 2),
+                new=fund.name,
+            )
+            self.message_post(body=note, subtype_xmlid="mail.mt_note")
+        else:
+            fund._psa_lock()
+            fund.write({"initial_quantity": fund.initial_quantity + quantity})
+            if fund.state == "exhausted" and fund.remaining_quantity > 0:
+                fund.write({"state": "open"})
+            note = self.env._(
+                "topped up by %(quantity)s with %(order)s: %(remaining)s now left",
+                quantity=round(quantity, 2),
+                order=order_line.order_id.name,
+                remaining=round(fund.remaining_quantity, 2),
+            )
+            fund.message_post(body=note, subtype_xmlid="mail.mt_note")
+            if fund.remaining_quantity > fund.low_balance_threshold:
+                fund.activity_feedback(["mail.mail_activity_data_todo"], feedback=note)
+        order_line.order_id.message_post(body=note, subtype_xmlid="mail.mt_note")
+        return fund
 
     # ------------------------------------------------------------------------------------------
     # Settlement
@@ -267,6 +539,9 @@ class PsaPrepaidFund(models.Model):
             "settlement_policy": self.settlement_policy,
             "low_balance_threshold": self.low_balance_threshold,
             "carried_from_id": self.id,
+            "topup_enabled": self.topup_enabled,
+            "topup_quantity": self.topup_quantity,
+            "topup_product_id": self._psa_topup_product().id,
         }
 
     def action_psa_settle(self):

@@ -10,3 +10,7 @@ from . import test_billing_run_cron
 from . import test_billing_run_tools
 from . import test_billing_run_recurring
 from . import test_billing_run_expense
+from . import test_prepaid_topup
+from . import test_prepaid_portal
+from . import test_concurrency
+from . import test_auto_approval_scope
