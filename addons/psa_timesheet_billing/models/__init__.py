@@ -15,3 +15,5 @@ from . import psa_billing_key
 from . import psa_billing_run
 from . import psa_billing_run_line
 from . import res_config_settings
+from . import psa_billing_run_sources
+from . import res_company

@@ -1,0 +1,16 @@
+from odoo import fields, models
+
+from .psa_billing_run_sources import RUN_FREQUENCIES
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    psa_billing_run_frequency = fields.Selection(
+        RUN_FREQUENCIES,
+        string="Billing Run Frequency",
+        required=True,
+        default="monthly",
+        help="Monthly: a run up to the last day of the previous month is created on the 1st. "
+        "Weekly: a run up to the previous Sunday is created every Monday.",
+    )
