@@ -483,6 +483,10 @@ class PsaBillingRun(models.Model):
             ("timesheet_invoice_id", "=", False),
             ("timesheet_invoice_id.state", "=", "cancel"),
             ("date", "<=", self.period_end),
+            # time a prepaid fund paid for in full is not billed again (only the overage is)
+            "|",
+            ("psa_drawdown_ids", "=", False),
+            ("psa_drawdown_ids.overage_quantity", ">", 0),
             ("so_line.order_id.state", "=", "sale"),
             ("so_line.company_id", "in", self.company_ids.ids),
             ("so_line.qty_delivered_method", "=", "timesheet"),
@@ -537,11 +541,13 @@ class PsaBillingRun(models.Model):
             ._read_group(domain, ["so_line"], ["id:array_agg", "unit_amount:sum", "date:min", "date:max"])
         )
         vals_list = []
+        covered_by_line = self._psa_fund_covered_hours([ts_id for row in rows for ts_id in row[1]])
         for sale_line, timesheet_ids, hours, date_from, date_to in rows:
             company = sale_line.company_id
+            covered_hours, funds = covered_by_line.get(sale_line.id, (0.0, None))
             # time is logged in the company's time unit; bill it in the order line's unit
             quantity = company.project_time_mode_id._compute_quantity(
-                hours, sale_line.product_uom, raise_if_failure=False
+                hours - covered_hours, sale_line.product_uom, raise_if_failure=False
             )
             vals = self._psa_sale_line_vals(sale_line, quantity, "time")
             vals["explanation"] = self.env._(
@@ -556,6 +562,14 @@ class PsaBillingRun(models.Model):
                 order=sale_line.order_id.name,
                 period_end=self.period_end,
             )
+            if covered_hours:
+                vals["explanation"] += " " + self.env._(
+                    "%(covered)s h of them paid by prepaid fund %(funds)s: the %(overage)s h beyond it are billed "
+                    "at the agreed rate.",
+                    covered=round(covered_hours, 2),
+                    funds=", ".join(funds.mapped("name")),
+                    overage=round(hours - covered_hours, 2),
+                )
             vals["_timesheet_ids"] = sorted(timesheet_ids)
             vals["_keys"] = [billing_key("account.analytic.line", ts_id, "time") for ts_id in sorted(timesheet_ids)]
             vals_list.append(vals)
@@ -819,6 +833,7 @@ class PsaBillingRun(models.Model):
             if vals.get("sale_line_id") and vals.get("_invoice_line_vals") is None:
                 sale_line = self.env["sale.order.line"].browse(vals["sale_line_id"])
                 vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(sale_line, vals)
+        vals_list += self._psa_collect_downpayment_deductions(vals_list)
         self._psa_apply_po_rules(vals_list)
 
     def _prepare_billing_invoice_line_vals(self, sale_line, vals):

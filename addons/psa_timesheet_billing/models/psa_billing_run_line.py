@@ -6,6 +6,7 @@ SOURCE_TYPES = [
     ("service", "Service line"),
     ("recurring", "Agreement period"),
     ("expense", "Re-invoiced expense"),
+    ("downpayment", "Down payment deducted"),
 ]
 LINE_STATES = [
     ("pending", "To Bill"),

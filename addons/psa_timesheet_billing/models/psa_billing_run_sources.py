@@ -3,9 +3,11 @@ from datetime import timedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import groupby
+from odoo.tools import format_amount, groupby
 
 from odoo.addons.psa_orders.tools import po_rules
+
+from ..tools.billing_run import billing_key, quantity_watermark
 
 RUN_FREQUENCIES = [("monthly", "Monthly"), ("weekly", "Weekly")]
 
@@ -105,6 +107,84 @@ class PsaBillingRun(models.Model):
                 date=self.period_end,
             ),
         }
+
+    # ------------------------------------------------------------------------------------------
+    # Prepaid funds: time paid by a fund is not billed again, the overage is
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _psa_fund_covered_hours(self, timesheet_ids):
+        """``{sale line id: (hours paid by prepaid funds, funds)}`` for the given time entries."""
+        if not timesheet_ids:
+            return {}
+        rows = (
+            self.env["psa.prepaid.drawdown"]
+            .sudo()
+            ._read_group(
+                [("timesheet_id", "in", timesheet_ids), ("covered_hours", ">", 0)],
+                ["so_line_id"],
+                ["covered_hours:sum", "fund_id:recordset"],
+            )
+        )
+        return {sale_line.id: (hours, funds) for sale_line, hours, funds in rows if sale_line}
+
+    def _get_downpayments_to_deduct_domain(self, orders):
+        """Hook for extensions: invoiced down payments (prepayments) of ``orders`` not deducted yet."""
+        return [
+            ("order_id", "in", orders.ids),
+            ("is_downpayment", "=", True),
+            ("display_type", "=", False),
+            ("qty_to_invoice", "<", 0),
+        ]
+
+    def _psa_collect_downpayment_deductions(self, vals_list):
+        """Deduct the invoiced down payments of an order on the run's invoice of that order, as
+        Odoo's final invoice (``_create_invoices(final=True)``) does, when that invoice covers them;
+        otherwise they wait for a larger invoice (said in the preview)."""
+        bill = [vals for vals in vals_list if vals["kind"] == "bill" and vals.get("order_id")]
+        if not bill:
+            return []
+        group_of_order = {}
+        group_total = defaultdict(float)
+        for vals in vals_list:
+            if vals["kind"] == "bill":
+                group_total[vals["group_key"]] += vals["amount"]
+        for vals in bill:
+            group_of_order.setdefault(vals["order_id"], vals["group_key"])
+        orders = self.env["sale.order"].browse(list(group_of_order))
+        downpayments = self.env["sale.order.line"].search(
+            self._get_downpayments_to_deduct_domain(orders), order="order_id, id"
+        )
+        deductions = []
+        for line in downpayments:
+            group_key = group_of_order[line.order_id.id]
+            vals = self._psa_sale_line_vals(line, line.qty_to_invoice, "downpayment")
+            vals.pop("_order")
+            invoices = line.invoice_lines.move_id.filtered(lambda move: move.state != "cancel")
+            if line.currency_id.compare_amounts(group_total[group_key] + vals["amount"], 0.0) < 0:
+                vals.update(
+                    kind="skip",
+                    state="skipped",
+                    skip_reason=self.env._(
+                        "down payment of %(amount)s kept for a later invoice: this one is smaller",
+                        amount=format_amount(self.env, -vals["amount"], line.currency_id),
+                    ),
+                )
+                vals.pop("_invoice_line_vals")
+                deductions.append(vals)
+                continue
+            group_total[group_key] += vals["amount"]
+            vals["group_key"] = group_key
+            vals["explanation"] = self.env._(
+                "Down payment %(name)s invoiced on %(invoices)s, deducted: %(amount)s (order %(order)s).",
+                name=line.name,
+                invoices=", ".join(invoices.mapped("name")) or "-",
+                amount=format_amount(self.env, vals["amount"], line.currency_id),
+                order=line.order_id.name,
+            )
+            vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(line, vals)
+            vals["_keys"] = [billing_key("sale.order.line", line.id, quantity_watermark(line.qty_invoiced))]
+            deductions.append(vals)
+        return deductions
 
     # ------------------------------------------------------------------------------------------
     # Generic sources: other add-ons add what they bill

@@ -11,3 +11,4 @@ from . import test_billing_run_tools
 from . import test_billing_run_recurring
 from . import test_billing_run_expense
 from . import test_billing_run_sources
+from . import test_billing_run_funds
