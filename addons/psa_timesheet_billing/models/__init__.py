@@ -17,3 +17,4 @@ from . import psa_billing_run_line
 from . import res_config_settings
 from . import psa_billing_run_sources
 from . import res_company
+from . import contract_line

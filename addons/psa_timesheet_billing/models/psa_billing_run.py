@@ -710,7 +710,7 @@ class PsaBillingRun(models.Model):
         ]
 
     def _psa_collect_recurring(self, contract_lines=None):
-        """Agreement lines due up to the period end: one period per agreement and run, as OCA does.
+        """Agreement lines due up to the period end: one period per line and run, as OCA does.
 
         Nothing is written here (the preview uses it): the agreement's dates move on only when the
         invoice is created, in the same transaction as its keys.
@@ -722,7 +722,8 @@ class PsaBillingRun(models.Model):
         rules = dict(self.env["contract.line"]._fields["recurring_rule_type"]._description_selection(self.env))
         for contract in self.env["contract.contract"].search(domain, order="id"):
             date_ref = contract.recurring_next_date
-            lines = contract._get_lines_to_invoice(date_ref).filtered(lambda line: not line.display_type)
+            # every line due by the period end (a change-order line starting mid-period too), one period each
+            lines = contract._get_lines_to_invoice(self.period_end).filtered(lambda line: not line.display_type)
             if contract_lines is not None:
                 lines &= contract_lines
             if not lines:
@@ -736,6 +737,7 @@ class PsaBillingRun(models.Model):
                 line_vals.pop("company_id", None)
                 line_vals.pop("company_currency_id", None)
                 quantity = line_vals["quantity"]
+                price_unit = line_vals.get("price_unit", line.price_unit)
                 currency = contract.currency_id
                 explanation = self.env._(
                     "Agreement %(agreement)s, period %(start)s to %(end)s (%(rule)s, invoiced %(when)s): "
@@ -746,8 +748,19 @@ class PsaBillingRun(models.Model):
                     rule=rules.get(line.recurring_rule_type, ""),
                     when=line.recurring_invoicing_type,
                     qty=quantity,
-                    rate=format_amount(self.env, line.price_unit, currency),
+                    rate=format_amount(self.env, price_unit, currency),
                 )
+                proration = line._psa_proration(first_date, last_date)
+                if proration:
+                    explanation += " " + self.env._(
+                        "Prorated: the line runs %(covered)s of the period's %(full)s days (from %(start)s to "
+                        "%(end)s), full rate %(rate)s.",
+                        covered=proration[0],
+                        full=proration[1],
+                        start=first_date,
+                        end=last_date,
+                        rate=format_amount(self.env, line.price_unit, currency),
+                    )
                 line_vals["psa_billing_explanation"] = explanation
                 vals_list.append(
                     {
@@ -760,9 +773,9 @@ class PsaBillingRun(models.Model):
                         "contract_line_id": line.id,
                         "name": line_vals["name"],
                         "quantity": quantity,
-                        "price_unit": line.price_unit,
+                        "price_unit": price_unit,
                         "currency_id": currency.id,
-                        "amount": currency.round(quantity * line.price_unit * (1 - (line.discount or 0.0) / 100.0)),
+                        "amount": currency.round(quantity * price_unit * (1 - (line.discount or 0.0) / 100.0)),
                         "explanation": explanation,
                         "group_key": f"contract:{contract.id}:{date_ref}",
                         "_keys": [billing_key("contract.line", line.id, first_date)],

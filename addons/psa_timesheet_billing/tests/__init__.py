@@ -12,3 +12,4 @@ from . import test_billing_run_recurring
 from . import test_billing_run_expense
 from . import test_billing_run_sources
 from . import test_billing_run_funds
+from . import test_billing_run_proration
