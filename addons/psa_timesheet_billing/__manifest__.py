@@ -29,6 +29,7 @@
         "views/psa_billing_run_views.xml",
         "views/res_config_settings_views.xml",
         "data/psa_billing_run_cron.xml",
+        "data/psa_intercompany_data.xml",
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",

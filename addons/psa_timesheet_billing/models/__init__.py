@@ -18,3 +18,4 @@ from . import res_config_settings
 from . import psa_billing_run_sources
 from . import res_company
 from . import contract_line
+from . import psa_billing_run_intercompany

@@ -7,6 +7,7 @@ SOURCE_TYPES = [
     ("recurring", "Agreement period"),
     ("expense", "Re-invoiced expense"),
     ("downpayment", "Down payment deducted"),
+    ("intercompany", "Intercompany time"),
 ]
 LINE_STATES = [
     ("pending", "To Bill"),

@@ -14,3 +14,9 @@ class ResCompany(models.Model):
         help="Monthly: a run up to the last day of the previous month is created on the 1st. "
         "Weekly: a run up to the previous Sunday is created every Monday.",
     )
+    psa_intercompany_rate = fields.Monetary(
+        string="Intercompany Hourly Rate",
+        currency_field="currency_id",
+        help="Rate at which this company's billing run bills the time its employees log on other companies' "
+        "projects. Empty: the employee's hourly cost.",
+    )

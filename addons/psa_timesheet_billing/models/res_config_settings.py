@@ -20,3 +20,6 @@ class ResConfigSettings(models.TransientModel):
     psa_billing_run_frequency = fields.Selection(
         related="company_id.psa_billing_run_frequency", readonly=False, string="Billing Run Frequency"
     )
+    psa_intercompany_rate = fields.Monetary(
+        related="company_id.psa_intercompany_rate", readonly=False, currency_field="currency_id"
+    )

@@ -13,3 +13,4 @@ from . import test_billing_run_expense
 from . import test_billing_run_sources
 from . import test_billing_run_funds
 from . import test_billing_run_proration
+from . import test_billing_run_intercompany
