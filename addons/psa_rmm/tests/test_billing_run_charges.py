@@ -145,3 +145,12 @@ class TestBillingRunCharges(BaseCommon):
         lines = self._charge_lines(run)
         self.assertEqual(set(lines.mapped("state")), {"skipped"})
         self.assertEqual(len(self.charge_1.invoice_line_id), 1, "billed by one run only")
+
+    def test_charges_posting_would_refuse_for_a_po_rule_are_skipped(self):
+        self.customer.psa_po_policy = "always"
+        run = self._run()
+        lines = self._charge_lines(run)
+        self.assertEqual(set(lines.mapped("state")), {"skipped"})
+        self.assertIn("rule: PO always required", lines[0].skip_reason)
+        run.action_confirm()
+        self.assertFalse(self.charge_1.invoice_line_id, "nothing posting would refuse is invoiced")

@@ -248,12 +248,25 @@ class PsaBillingRun(models.Model):
         Groups of the same run billing the same PO count against its cap one after another.
         """
         bill_vals = [vals for vals in vals_list if vals["kind"] == "bill"]
+        governed = self._psa_po_governed_partners({vals["partner_id"] for vals in bill_vals})
+        bill_vals = [vals for vals in bill_vals if vals["partner_id"] in governed]
         consumed_in_run = defaultdict(float)
         for _group_key, group in groupby(bill_vals, key=lambda vals: vals["group_key"]):
             reason = self._psa_get_po_skip_reason(group, consumed_in_run)
             if reason:
                 for vals in group:
                     vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
+
+    @api.model
+    def _psa_po_governed_partners(self, partner_ids):
+        """The ids among ``partner_ids`` (commercial partners) a PO rule can apply to: a policy other than
+        *never*, or a registered PO. Two queries, so that runs for customers without PO rules pay nothing."""
+        if not partner_ids:
+            return set()
+        partners = self.env["res.partner"].sudo().browse(list(partner_ids))
+        governed = {partner.id for partner in partners if (partner.psa_po_policy or "never") != "never"}
+        pos = self.env["psa.customer.po"].sudo()._read_group([("partner_id", "in", partners.ids)], ["partner_id"])
+        return governed | {partner.id for (partner,) in pos}
 
     def _psa_get_po_skip_reason(self, group, consumed_in_run):
         """Hook for extensions: why the invoice of ``group`` (run-line values) would be refused at
