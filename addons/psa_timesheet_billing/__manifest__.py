@@ -31,6 +31,7 @@
         "data/psa_billing_run_cron.xml",
         "views/psa_prepaid_topup_views.xml",
         "views/psa_prepaid_portal_templates.xml",
+        "data/psa_intercompany_data.xml",
     ],
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",

@@ -12,3 +12,4 @@ from . import (
     psa_rmm_site,
     res_partner,
 )
+from . import psa_billing_run

@@ -18,3 +18,6 @@ from . import res_config_settings
 from . import res_company
 from . import res_config_settings_prepaid
 from . import sale_order_topup
+from . import psa_billing_run_sources
+from . import contract_line
+from . import psa_billing_run_intercompany

@@ -2,13 +2,13 @@ import copy
 import logging
 import threading
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import datetime, time, timedelta
 
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_amount, groupby
+from odoo.tools import float_compare, format_amount, groupby
 
 from ..tools.billing_run import billing_key, chunked, invoice_group_key, quantity_watermark
 
@@ -230,33 +230,10 @@ class PsaBillingRun(models.Model):
     # ------------------------------------------------------------------------------------------
     @api.model
     def _cron_create_monthly_runs(self, batch_size=50):
-        """Create (once per company and month) the run for last month and preview it.
-
-        Idempotent: a rerun finds the run it already created. Automatic runs are then invoiced by
-        the worker cron.
-        """
+        """Create (once per company and month) the run for last month and preview it, for the
+        companies billing monthly (``_psa_create_periodic_runs``)."""
         period_end = fields.Date.context_today(self).replace(day=1) - timedelta(days=1)
-        mode = self.env["ir.config_parameter"].sudo().get_param("psa_timesheet_billing.monthly_run_mode", "preview")
-        companies = self.env["res.company"].sudo().search([])
-        existing = self.sudo().search([("period_end", "=", period_end), ("company_id", "in", companies.ids)])
-        for company in companies - existing.company_id:
-            run = (
-                self.sudo()
-                .with_company(company)
-                .create(
-                    {
-                        "company_id": company.id,
-                        "company_ids": [Command.set(company.ids)],
-                        "period_end": period_end,
-                        "mode": mode if mode in ("preview", "automatic") else "preview",
-                    }
-                )
-            )
-            run.action_preview()
-            if run.mode == "automatic":
-                run._psa_start()
-            run.message_post(body=self.env._("Created by the monthly billing cron (%(mode)s).", mode=run.mode))
-            self._psa_commit()
+        self._psa_create_periodic_runs("monthly", period_end)
 
     @api.model
     def _cron_process_running(self, batch_size=50):
@@ -338,9 +315,25 @@ class PsaBillingRun(models.Model):
 
     @api.model
     def _psa_source_ref(self, vals):
+        """The ``(model, id)`` the values of a run line bill: a generic source, an agreement line
+        or an order line."""
+        if vals.get("source_model"):
+            return (vals["source_model"], vals["source_res_id"])
         if vals.get("contract_line_id"):
             return ("contract.line", vals["contract_line_id"])
         return ("sale.order.line", vals.get("sale_line_id"))
+
+    @api.model
+    def _psa_line_source_ref(self, line):
+        """``_psa_source_ref`` of a run line record."""
+        return self._psa_source_ref(
+            {
+                "source_model": line.source_model,
+                "source_res_id": line.source_res_id,
+                "contract_line_id": line.contract_line_id.id,
+                "sale_line_id": line.sale_line_id.id,
+            }
+        )
 
     def _psa_plan_groups(self, run_lines, fresh_by_source):
         """Match the previewed lines with what is billable now, one plan per future invoice.
@@ -350,6 +343,16 @@ class PsaBillingRun(models.Model):
         (time approved since the preview) is billed with today's figures, written on the line.
         """
         plans = []
+        extra_sources = self._psa_extra_sources_of(run_lines)
+        if extra_sources:
+            # generic sources (other add-ons) are collected again together with the rest of their groups
+            fresh = self._psa_collect(
+                sale_lines=run_lines.sale_line_id,
+                contract_lines=run_lines.contract_line_id,
+                only_sources=True,
+                extra_sources=extra_sources,
+            )
+            fresh_by_source = {self._psa_source_ref(vals): vals for vals in fresh}
         existing_keys = self.env["psa.billing.key"]._psa_existing(
             [key for vals in fresh_by_source.values() for key in vals.get("_keys", [])]
         )
@@ -357,15 +360,7 @@ class PsaBillingRun(models.Model):
             lines = self.env["psa.billing.run.line"].union(*lines)
             billable = []
             for line in lines:
-                ref = (
-                    ("contract.line", line.contract_line_id.id)
-                    if line.contract_line_id
-                    else (
-                        "sale.order.line",
-                        line.sale_line_id.id,
-                    )
-                )
-                vals = fresh_by_source.get(ref)
+                vals = fresh_by_source.get(self._psa_line_source_ref(line))
                 if not vals or vals["kind"] != "bill":
                     reason = (vals or {}).get("skip_reason") or self.env._("nothing left to bill (billed meanwhile)")
                     line.write({"state": "skipped", "skip_reason": reason})
@@ -394,10 +389,11 @@ class PsaBillingRun(models.Model):
         """Hook for extensions: the invoice values of one group ``[(run_line, fresh_vals), ...]``."""
         first_line, _first_vals = billable[0]
         contract_vals = [vals for _line, vals in billable if vals.get("contract_line_id")]
-        if contract_vals:
-            invoice_vals = dict(contract_vals[0]["_invoice_vals"])
+        orders = self.env["sale.order"].union(*[line.order_id for line, _vals in billable])
+        if contract_vals or not orders:
+            # agreements and generic sources bring their own invoice header
+            invoice_vals = dict(next(vals for _line, vals in billable if vals.get("_invoice_vals"))["_invoice_vals"])
         else:
-            orders = self.env["sale.order"].union(*[line.order_id for line, _vals in billable])
             invoice_vals = orders[0]._prepare_invoice()
             invoice_vals["invoice_origin"] = ", ".join(orders.mapped("name"))
             refs = [ref for ref in dict.fromkeys(orders.mapped("client_order_ref")) if ref]
@@ -487,6 +483,10 @@ class PsaBillingRun(models.Model):
             ("timesheet_invoice_id", "=", False),
             ("timesheet_invoice_id.state", "=", "cancel"),
             ("date", "<=", self.period_end),
+            # time a prepaid fund paid for in full is not billed again (only the overage is)
+            "|",
+            ("psa_drawdown_ids", "=", False),
+            ("psa_drawdown_ids.overage_quantity", ">", 0),
             ("so_line.order_id.state", "=", "sale"),
             ("so_line.company_id", "in", self.company_ids.ids),
             ("so_line.qty_delivered_method", "=", "timesheet"),
@@ -502,16 +502,18 @@ class PsaBillingRun(models.Model):
             ("display_type", "=", False),
             ("is_downpayment", "=", False),
             ("qty_to_invoice", ">", 0),
+            ("order_id.date_order", "<=", datetime.combine(self.period_end, time.max)),
             "|",
             ("qty_delivered_method", "!=", "timesheet"),
             ("product_id.invoice_policy", "=", "order"),
             *self._psa_customer_domain("order_id.partner_id.commercial_partner_id"),
         ]
 
-    def _psa_collect(self, sale_lines=None, contract_lines=None, only_sources=False):
+    def _psa_collect(self, sale_lines=None, contract_lines=None, only_sources=False, extra_sources=None):
         """Everything this run would bill or skip, as run-line values (plus private ``_*`` keys).
 
-        With ``only_sources`` only the given order / agreement lines are looked at (confirm).
+        With ``only_sources`` only the given order / agreement lines (and generic sources
+        ``extra_sources``, ``{model: [ids]}``) are looked at (confirm).
         """
         self.ensure_one()
         vals_list = []
@@ -524,6 +526,8 @@ class PsaBillingRun(models.Model):
         vals_list += self._psa_collect_sale_lines(line_domain)
         if not only_sources or contract_lines:
             vals_list += self._psa_collect_recurring(contract_lines if only_sources else None)
+        if not only_sources or extra_sources:
+            vals_list += self._psa_collect_extra_sources(extra_sources if only_sources else None)
         self._psa_apply_skip_rules(vals_list)
         if not only_sources:
             vals_list += self._psa_collect_unapproved_time()
@@ -537,11 +541,13 @@ class PsaBillingRun(models.Model):
             ._read_group(domain, ["so_line"], ["id:array_agg", "unit_amount:sum", "date:min", "date:max"])
         )
         vals_list = []
+        covered_by_line = self._psa_fund_covered_hours([ts_id for row in rows for ts_id in row[1]])
         for sale_line, timesheet_ids, hours, date_from, date_to in rows:
             company = sale_line.company_id
+            covered_hours, funds = covered_by_line.get(sale_line.id, (0.0, None))
             # time is logged in the company's time unit; bill it in the order line's unit
             quantity = company.project_time_mode_id._compute_quantity(
-                hours, sale_line.product_uom, raise_if_failure=False
+                hours - covered_hours, sale_line.product_uom, raise_if_failure=False
             )
             vals = self._psa_sale_line_vals(sale_line, quantity, "time")
             vals["explanation"] = self.env._(
@@ -556,6 +562,14 @@ class PsaBillingRun(models.Model):
                 order=sale_line.order_id.name,
                 period_end=self.period_end,
             )
+            if covered_hours:
+                vals["explanation"] += " " + self.env._(
+                    "%(covered)s h of them paid by prepaid fund %(funds)s: the %(overage)s h beyond it are billed "
+                    "at the agreed rate.",
+                    covered=round(covered_hours, 2),
+                    funds=", ".join(funds.mapped("name")),
+                    overage=round(hours - covered_hours, 2),
+                )
             vals["_timesheet_ids"] = sorted(timesheet_ids)
             vals["_keys"] = [billing_key("account.analytic.line", ts_id, "time") for ts_id in sorted(timesheet_ids)]
             vals_list.append(vals)
@@ -577,7 +591,16 @@ class PsaBillingRun(models.Model):
         for sale_line in sale_lines:
             is_milestone = sale_line.qty_delivered_method == "milestones"
             source_type = "milestone" if is_milestone else ("expense" if sale_line.is_expense else "service")
-            vals = self._psa_sale_line_vals(sale_line, sale_line.qty_to_invoice, source_type)
+            quantity = sale_line.qty_to_invoice
+            if is_milestone:
+                reached, later = self._psa_split_milestones_at_period_end(milestones[sale_line.id])
+                milestones[sale_line.id] = reached
+                quantity = self._psa_milestone_quantity_due(sale_line, reached)
+                if float_compare(quantity, 0.0, precision_rounding=sale_line.product_uom.rounding) <= 0:
+                    if later:
+                        vals_list.append(self._psa_milestones_after_period_vals(sale_line, later))
+                    continue
+            vals = self._psa_sale_line_vals(sale_line, quantity, source_type)
             rate = format_amount(self.env, sale_line.price_unit, sale_line.currency_id)
             if source_type == "expense":
                 line_expenses = expenses.get(sale_line.id, self.env["hr.expense"])
@@ -603,7 +626,7 @@ class PsaBillingRun(models.Model):
                         f"{milestone.name} ({milestone.reached_date or ''})" for milestone in milestones[sale_line.id]
                     )
                     or "-",
-                    qty=sale_line.qty_to_invoice,
+                    qty=quantity,
                     uom=sale_line.product_uom.name,
                     rate=rate,
                     order=sale_line.order_id.name,
@@ -687,7 +710,7 @@ class PsaBillingRun(models.Model):
         ]
 
     def _psa_collect_recurring(self, contract_lines=None):
-        """Agreement lines due up to the period end: one period per agreement and run, as OCA does.
+        """Agreement lines due up to the period end: one period per line and run, as OCA does.
 
         Nothing is written here (the preview uses it): the agreement's dates move on only when the
         invoice is created, in the same transaction as its keys.
@@ -699,7 +722,8 @@ class PsaBillingRun(models.Model):
         rules = dict(self.env["contract.line"]._fields["recurring_rule_type"]._description_selection(self.env))
         for contract in self.env["contract.contract"].search(domain, order="id"):
             date_ref = contract.recurring_next_date
-            lines = contract._get_lines_to_invoice(date_ref).filtered(lambda line: not line.display_type)
+            # every line due by the period end (a change-order line starting mid-period too), one period each
+            lines = contract._get_lines_to_invoice(self.period_end).filtered(lambda line: not line.display_type)
             if contract_lines is not None:
                 lines &= contract_lines
             if not lines:
@@ -713,6 +737,7 @@ class PsaBillingRun(models.Model):
                 line_vals.pop("company_id", None)
                 line_vals.pop("company_currency_id", None)
                 quantity = line_vals["quantity"]
+                price_unit = line_vals.get("price_unit", line.price_unit)
                 currency = contract.currency_id
                 explanation = self.env._(
                     "Agreement %(agreement)s, period %(start)s to %(end)s (%(rule)s, invoiced %(when)s): "
@@ -723,8 +748,19 @@ class PsaBillingRun(models.Model):
                     rule=rules.get(line.recurring_rule_type, ""),
                     when=line.recurring_invoicing_type,
                     qty=quantity,
-                    rate=format_amount(self.env, line.price_unit, currency),
+                    rate=format_amount(self.env, price_unit, currency),
                 )
+                proration = line._psa_proration(first_date, last_date)
+                if proration:
+                    explanation += " " + self.env._(
+                        "Prorated: the line runs %(covered)s of the period's %(full)s days (from %(start)s to "
+                        "%(end)s), full rate %(rate)s.",
+                        covered=proration[0],
+                        full=proration[1],
+                        start=first_date,
+                        end=last_date,
+                        rate=format_amount(self.env, line.price_unit, currency),
+                    )
                 line_vals["psa_billing_explanation"] = explanation
                 vals_list.append(
                     {
@@ -737,9 +773,9 @@ class PsaBillingRun(models.Model):
                         "contract_line_id": line.id,
                         "name": line_vals["name"],
                         "quantity": quantity,
-                        "price_unit": line.price_unit,
+                        "price_unit": price_unit,
                         "currency_id": currency.id,
-                        "amount": currency.round(quantity * line.price_unit * (1 - (line.discount or 0.0) / 100.0)),
+                        "amount": currency.round(quantity * price_unit * (1 - (line.discount or 0.0) / 100.0)),
                         "explanation": explanation,
                         "group_key": f"contract:{contract.id}:{date_ref}",
                         "_keys": [billing_key("contract.line", line.id, first_date)],
@@ -801,6 +837,8 @@ class PsaBillingRun(models.Model):
         """Turn into skips what may not be billed (customer on hold, PO rules); finish invoice lines."""
         for vals in vals_list:
             order = vals.pop("_order", None)
+            if vals["kind"] != "bill":
+                continue
             reason = self._psa_get_skip_reason(vals, order)
             if reason:
                 vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
@@ -808,6 +846,8 @@ class PsaBillingRun(models.Model):
             if vals.get("sale_line_id") and vals.get("_invoice_line_vals") is None:
                 sale_line = self.env["sale.order.line"].browse(vals["sale_line_id"])
                 vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(sale_line, vals)
+        vals_list += self._psa_collect_downpayment_deductions(vals_list)
+        self._psa_apply_po_rules(vals_list)
 
     def _prepare_billing_invoice_line_vals(self, sale_line, vals):
         """Hook for extensions: the invoice line of one billed order line."""
@@ -816,26 +856,12 @@ class PsaBillingRun(models.Model):
     def _psa_get_skip_reason(self, vals, order):
         """Hook for extensions: why a billable line must not be billed now (or ``False``).
 
-        Customer on hold here; PO rules only when the order / customer has such fields (psa_orders).
+        Customer on hold here; the purchase-order rules apply to whole invoices
+        (``_psa_apply_po_rules``).
         """
         partner = self.env["res.partner"].browse(vals["partner_id"])
         if partner.psa_billing_hold:
             return self.env._(
                 "customer on hold: %(reason)s", reason=partner.psa_billing_hold_reason or self.env._("no reason given")
             )
-        if order is None:
-            return False
-        return self._psa_get_po_skip_reason(order)
-
-    def _psa_get_po_skip_reason(self, order):
-        """Hook for extensions: PO missing or expired, when the models know about POs."""
-        partner = order.partner_id.commercial_partner_id
-        if "psa_po_required" in partner._fields and partner.psa_po_required and not order.client_order_ref:
-            return self.env._("PO missing on order %(order)s", order=order.name)
-        for record in (order, partner):
-            for field_name in ("psa_po_expiry_date", "psa_po_valid_until"):
-                if field_name in record._fields:
-                    expiry = record[field_name]
-                    if expiry and isinstance(expiry, date) and expiry < self.invoice_date:
-                        return self.env._("PO of order %(order)s expired on %(date)s", order=order.name, date=expiry)
         return False

@@ -6,6 +6,8 @@ SOURCE_TYPES = [
     ("service", "Service line"),
     ("recurring", "Agreement period"),
     ("expense", "Re-invoiced expense"),
+    ("downpayment", "Down payment deducted"),
+    ("intercompany", "Intercompany time"),
 ]
 LINE_STATES = [
     ("pending", "To Bill"),
@@ -32,6 +34,11 @@ class PsaBillingRunLine(models.Model):
     sale_line_id = fields.Many2one("sale.order.line", string="Order Line", index="btree_not_null")
     contract_id = fields.Many2one("contract.contract", string="Agreement", index="btree_not_null")
     contract_line_id = fields.Many2one("contract.line", string="Agreement Line", index="btree_not_null")
+    source_model = fields.Char(
+        string="Source Model", index="btree_not_null", help="For sources other than order and agreement lines."
+    )
+    source_res_id = fields.Many2oneReference(string="Source Record", model_field="source_model")
+    source_name = fields.Char(string="Source Record Name", help="The record this line bills, as it was named.")
     name = fields.Char(string="Description")
     quantity = fields.Float(digits="Product Unit of Measure")
     price_unit = fields.Float(string="Rate", digits="Product Price")

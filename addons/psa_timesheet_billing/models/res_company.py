@@ -1,9 +1,25 @@
 from odoo import fields, models
 
+from .psa_billing_run_sources import RUN_FREQUENCIES
+
 
 class ResCompany(models.Model):
     _inherit = "res.company"
 
+    psa_billing_run_frequency = fields.Selection(
+        RUN_FREQUENCIES,
+        string="Billing Run Frequency",
+        required=True,
+        default="monthly",
+        help="Monthly: a run up to the last day of the previous month is created on the 1st. "
+        "Weekly: a run up to the previous Sunday is created every Monday.",
+    )
+    psa_intercompany_rate = fields.Monetary(
+        string="Intercompany Hourly Rate",
+        currency_field="currency_id",
+        help="Rate at which this company's billing run bills the time its employees log on other companies' "
+        "projects. Empty: the employee's hourly cost.",
+    )
     psa_prepaid_topup = fields.Boolean(
         string="Raise Top-up Quotations",
         help="Default of new prepaid funds: a low balance raises a draft top-up quotation for the customer.",

@@ -17,3 +17,9 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="psa_timesheet_billing.run_batch_size",
         help="A billing run commits after each batch of this many invoices; a crash loses at most one batch.",
     )
+    psa_billing_run_frequency = fields.Selection(
+        related="company_id.psa_billing_run_frequency", readonly=False, string="Billing Run Frequency"
+    )
+    psa_intercompany_rate = fields.Monetary(
+        related="company_id.psa_intercompany_rate", readonly=False, currency_field="currency_id"
+    )

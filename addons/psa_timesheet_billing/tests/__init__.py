@@ -14,3 +14,7 @@ from . import test_prepaid_topup
 from . import test_prepaid_portal
 from . import test_concurrency
 from . import test_auto_approval_scope
+from . import test_billing_run_sources
+from . import test_billing_run_funds
+from . import test_billing_run_proration
+from . import test_billing_run_intercompany

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, datetime
 
 from odoo import Command
 from odoo.tests import new_test_user
@@ -16,6 +16,7 @@ class BillingRunCommon(BaseCommon):
 
     PERIOD_END = date(2026, 10, 31)
     INVOICE_DATE = date(2026, 11, 1)
+    ORDER_DATE = datetime(2026, 10, 1, 9, 0)
 
     @classmethod
     def setUpClass(cls):
@@ -61,6 +62,8 @@ class BillingRunCommon(BaseCommon):
             }
         )
         order.action_confirm()
+        # confirmed within the billed period (a run bills no order confirmed after its period end)
+        order.date_order = cls.ORDER_DATE
         return order
 
     @classmethod

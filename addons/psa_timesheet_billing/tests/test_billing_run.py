@@ -1,6 +1,8 @@
 from datetime import date
 from unittest.mock import patch
 
+from freezegun import freeze_time
+
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
@@ -114,7 +116,9 @@ class TestBillingRun(BillingRunCommon):
             }
         )
         milestone.quantity_percentage = 0.25
-        milestone.is_reached = True
+        with freeze_time("2026-10-20"):
+            milestone.is_reached = True
+            milestone.flush_recordset()
         run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)], grouping="order")
         run.action_preview()
         run.action_confirm()

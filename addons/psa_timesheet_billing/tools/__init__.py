@@ -1,2 +1,3 @@
 from . import approval_rules
 from . import billing_run
+from . import proration

@@ -1,0 +1,156 @@
+from datetime import date, datetime
+
+from odoo import Command
+from odoo.tests import new_test_user, tagged
+
+from odoo.addons.base.tests.common import BaseCommon
+
+
+@tagged("post_install", "-at_install")
+class TestBillingRunCharges(BaseCommon):
+    """Two auto-resolved alerts of Monitored Customer are charged in October (20.00, then 15.00
+    overage), a third on 5 November. The October billing run (up to 31 October, invoices dated
+    1 November) invoices the two October charges once, each line saying which alert it bills."""
+
+    PERIOD_END = date(2026, 10, 31)
+    INVOICE_DATE = date(2026, 11, 1)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.clerk = new_test_user(
+            cls.env,
+            login="psa_rmm_billing_clerk",
+            groups="account.group_account_invoice,sales_team.group_sale_salesman_all_leads",
+        )
+        cls.customer = cls.env["res.partner"].create({"name": "Charged Customer", "is_company": True})
+        cls.product = cls.env["product.product"].create(
+            {"name": "Auto-remediation (run)", "type": "service", "list_price": 20.0}
+        )
+        cls.integration = cls.env["psa.rmm.integration"].create(
+            {
+                "name": "Run RMM",
+                "kind": "native",
+                "secret": "run-secret",
+                "charge_product_id": cls.product.id,
+                "site_ids": [Command.create({"rmm_site_id": "run-site", "partner_id": cls.customer.id})],
+            }
+        )
+        cls.charge_1, cls.charge_2, cls.charge_november = cls._charge(
+            [(datetime(2026, 10, 3, 8, 0), 20.0), (datetime(2026, 10, 18, 22, 0), 15.0), (datetime(2026, 11, 5), 15.0)]
+        )
+        cls.fee_product = cls.env["product.product"].create(
+            {"name": "Monitoring onboarding", "type": "service", "invoice_policy": "order", "list_price": 300.0}
+        )
+        cls.order = cls.env["sale.order"].create(
+            {
+                "partner_id": cls.customer.id,
+                "order_line": [Command.create({"product_id": cls.fee_product.id, "price_unit": 300.0})],
+            }
+        )
+        cls.order.action_confirm()
+        cls.order.date_order = datetime(2026, 10, 1, 9, 0)
+
+    @classmethod
+    def _charge(cls, occurrences):
+        events = cls.env["psa.rmm.event"].create(
+            [
+                {
+                    "integration_id": cls.integration.id,
+                    "company_id": cls.env.company.id,
+                    "rmm_event_id": f"run-ev-{index}",
+                    "event_type": "alert.auto_resolved",
+                    "occurred_at": when,
+                    "alert_id": f"RUN-{index}",
+                    "title": f"Disk full #{index}",
+                    "partner_id": cls.customer.id,
+                    "state": "done",
+                }
+                for index, (when, _price) in enumerate(occurrences)
+            ]
+        )
+        return cls.env["psa.rmm.charge"].create(
+            [
+                {
+                    "event_id": event.id,
+                    "integration_id": cls.integration.id,
+                    "company_id": cls.env.company.id,
+                    "partner_id": cls.customer.id,
+                    "date": when.date(),
+                    "product_id": cls.product.id,
+                    "price_unit": price,
+                    "explanation": f"Alert {event.title} auto-resolved",
+                }
+                for event, (when, price) in zip(events, occurrences, strict=True)
+            ]
+        )
+
+    def _run(self, grouping="order"):
+        run = (
+            self.env["psa.billing.run"]
+            .with_user(self.clerk)
+            .create(
+                {
+                    "period_end": self.PERIOD_END,
+                    "invoice_date": self.INVOICE_DATE,
+                    "grouping": grouping,
+                    "partner_ids": [Command.set(self.customer.ids)],
+                }
+            )
+        )
+        run.action_preview()
+        return run
+
+    def _charge_lines(self, run):
+        return run.line_ids.filtered(lambda line: line.source_type == "rmm_charge")
+
+    def test_october_charges_are_previewed_invoiced_once_and_marked(self):
+        run = self._run()
+        lines = self._charge_lines(run)
+        self.assertEqual(lines.mapped("source_res_id"), (self.charge_1 | self.charge_2).ids)
+        self.assertAlmostEqual(sum(lines.mapped("amount")), 35.0)
+        self.assertIn("Disk full #0", lines[0].explanation)
+
+        run.action_confirm()
+        self.assertEqual(set(lines.mapped("state")), {"invoiced"})
+        invoice = lines.move_id
+        self.assertEqual(len(invoice), 1, "per-order grouping: the charges get their own invoice")
+        self.assertNotEqual(invoice, self.order.invoice_ids)
+        self.assertEqual(invoice.state, "posted")
+        self.assertEqual(invoice.partner_id, self.customer)
+        self.assertAlmostEqual(invoice.amount_untaxed, 35.0)
+        self.assertEqual((self.charge_1 | self.charge_2).mapped("state"), ["invoiced", "invoiced"])
+        self.assertEqual((self.charge_1 | self.charge_2).invoice_line_id.move_id, invoice)
+        for invoice_line in invoice.invoice_line_ids:
+            self.assertIn("RMM charge of 2026-10-", invoice_line.psa_billing_explanation)
+        self.assertEqual(self.charge_november.state, "to_invoice", "after the period end: next run")
+
+        rerun = self._run()
+        self.assertFalse(self._charge_lines(rerun), "a rerun bills no charge twice")
+
+    def test_charges_join_the_customer_invoice_when_grouping_per_customer(self):
+        run = self._run(grouping="customer")
+        run.action_confirm()
+        invoice = self.order.invoice_ids
+        self.assertEqual(len(invoice), 1)
+        self.assertAlmostEqual(invoice.amount_untaxed, 335.0)
+        self.assertEqual(self._charge_lines(run).move_id, invoice)
+        self.assertEqual(self.charge_1.invoice_line_id.move_id, invoice)
+
+    def test_charge_billed_meanwhile_is_skipped_at_confirm(self):
+        run = self._run()
+        other = self._run()
+        other.action_confirm()
+        run.action_confirm()
+        lines = self._charge_lines(run)
+        self.assertEqual(set(lines.mapped("state")), {"skipped"})
+        self.assertEqual(len(self.charge_1.invoice_line_id), 1, "billed by one run only")
+
+    def test_charges_posting_would_refuse_for_a_po_rule_are_skipped(self):
+        self.customer.psa_po_policy = "always"
+        run = self._run()
+        lines = self._charge_lines(run)
+        self.assertEqual(set(lines.mapped("state")), {"skipped"})
+        self.assertIn("rule: PO always required", lines[0].skip_reason)
+        run.action_confirm()
+        self.assertFalse(self.charge_1.invoice_line_id, "nothing posting would refuse is invoiced")

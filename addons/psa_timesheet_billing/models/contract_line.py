@@ -1,0 +1,33 @@
+from odoo import models
+from odoo.tools import float_round
+
+from ..tools.proration import proration_days
+
+
+class ContractLine(models.Model):
+    _inherit = "contract.line"
+
+    def _psa_proration(self, first_date, last_date):
+        """``(days billed, days in the full period)`` of one invoiced period, or ``None`` when the whole
+        period is billed. Variable quantities (device counts) prorate themselves and are left alone."""
+        self.ensure_one()
+        if not first_date or not last_date or self.display_type:
+            return None
+        if "qty_type" in self._fields and self.qty_type == "variable":
+            return None
+        covered, full = proration_days(first_date, last_date, self.recurring_rule_type, self.recurring_interval)
+        return (covered, full) if covered < full else None
+
+    def _prepare_invoice_line(self):
+        """A line that starts or ends inside the invoiced period (change order) bills its days only:
+        the rate is prorated, the quantity kept (OCA ``contract`` bills the full period)."""
+        vals = super()._prepare_invoice_line()
+        if "price_unit" not in vals:
+            return vals
+        first_date, last_date, _next = self._get_period_to_invoice(self.last_date_invoiced, self.recurring_next_date)
+        proration = self._psa_proration(first_date, last_date)
+        if proration:
+            covered, full = proration
+            digits = self.env["decimal.precision"].precision_get("Product Price")
+            vals["price_unit"] = float_round(vals["price_unit"] * covered / full, precision_digits=digits)
+        return vals
