@@ -10,3 +10,4 @@ from . import test_billing_run_cron
 from . import test_billing_run_tools
 from . import test_billing_run_recurring
 from . import test_billing_run_expense
+from . import test_billing_run_same_as_odoo
