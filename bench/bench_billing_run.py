@@ -254,6 +254,26 @@ def report(result):
     )
 
 
+def report_flatness(results):
+    """Cost per invoice of the largest run against the smallest (target: at most 1.3x)."""
+    if len(results) < 2:
+        return
+    small, large = min(results, key=lambda r: r["count"]), max(results, key=lambda r: r["count"])
+    small_ms, large_ms = 1000 * small["ours_s"] / small["count"], 1000 * large["ours_s"] / large["count"]
+    ratio = large_ms / small_ms
+    say(
+        f"cost per invoice, {large['count']} vs {small['count']} orders: {large_ms:.1f} / {small_ms:.1f} ms "
+        f"= {ratio:.2f}x (target <= 1.3x)"
+    )
+    bench_line(
+        figure=f"billing run: ms per invoice at {large['count']} / at {small['count']} orders",
+        ours=round(ratio, 2),
+        unit="x",
+        target="<= 1.3x",
+        met=ratio <= 1.3,
+    )
+
+
 def check_concurrency(registry, count, product, employee):
     """Two runs over the same customers confirmed at the same moment, each in its own transaction.
 
@@ -369,11 +389,14 @@ def main():
             )
             employee = env["hr.employee"].create({"name": "Bench consultant"})
             cr.commit()
+            results = []
             for count in sizes:
                 with_odoo = count <= options.odoo_up_to
                 sets = "2 x " if with_odoo else ""
                 say(f"building {sets}{count} orders x {LINES_PER_ORDER} approved timesheet lines ...")
-                report(measure(env, count, product, employee, with_odoo=with_odoo))
+                results.append(measure(env, count, product, employee, with_odoo=with_odoo))
+                report(results[-1])
+            report_flatness(results)
         if options.race:
             check_concurrency(registry, options.race, product, employee)
     finally:

@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import float_compare, format_amount, groupby
+from odoo.tools import SQL, float_compare, format_amount, groupby
 
 from ..tools.billing_run import billing_key, chunked, invoice_group_key, quantity_watermark
 
@@ -258,17 +258,25 @@ class PsaBillingRun(models.Model):
 
         Each batch commits (outside tests) together with its exactly-once keys, so a crash leaves
         the run in ``running`` and the next call resumes where it stopped.
+
+        Each batch works on records browsed for that batch only and the cache is emptied after
+        it: a batch then costs the same whether it is the first or the fiftieth of a run (the
+        ORM otherwise prefetches and re-checks the records of every earlier batch).
         """
         self.ensure_one()
-        pending = self.line_ids.filtered(lambda line: line.state == "pending" and line.kind == "bill")
-        group_keys = list(dict.fromkeys(pending.sorted(lambda line: (line.group_key, line.id)).mapped("group_key")))
-        for chunk in chunked(group_keys, max(batch_size, 1)):
-            chunk_lines = pending.filtered(lambda line, keys=set(chunk): line.group_key in keys)
+        groups = self._psa_pending_groups()
+        for chunk in chunked(groups, max(batch_size, 1)):
+            chunk_lines = self.env["psa.billing.run.line"].browse(
+                sorted(line_id for _group_key, line_ids in chunk for line_id in line_ids)
+            )
             self._psa_bill_groups(chunk_lines)
             self.progress_done = min(self.progress_done + len(chunk), self.progress_total)
-            remaining = len(set(self.line_ids.filtered(lambda line: line.state == "pending").mapped("group_key")))
-            self.env["ir.cron"]._notify_progress(done=self.progress_done, remaining=remaining)
+            self.env["ir.cron"]._notify_progress(
+                done=self.progress_done, remaining=max(self.progress_total - self.progress_done, 0)
+            )
             self._psa_commit()
+            self.env.flush_all()
+            self.env.invalidate_all()
             self._psa_after_batch()
         failed = self.line_ids.filtered(lambda line: line.state == "failed")
         self.state = "failed" if failed else "done"
@@ -283,6 +291,17 @@ class PsaBillingRun(models.Model):
             )
         )
         self._psa_commit()
+
+    def _psa_pending_groups(self):
+        """The run's groups still to bill, in a stable order: ``[(group_key, [run line ids]), ...]``."""
+        self.ensure_one()
+        rows = self.env["psa.billing.run.line"]._read_group(
+            [("run_id", "=", self.id), ("state", "=", "pending"), ("kind", "=", "bill")],
+            ["group_key"],
+            ["id:array_agg"],
+            order="group_key",
+        )
+        return [(group_key, sorted(line_ids)) for group_key, line_ids in rows]
 
     def _psa_after_batch(self):
         """Hook for extensions: called after each batch is committed (tests simulate a crash here)."""
@@ -417,14 +436,26 @@ class PsaBillingRun(models.Model):
         """Hook for extensions: values every invoice of this run gets."""
         return {"invoice_date": self.invoice_date, "move_type": "out_invoice"}
 
+    def _psa_move_context(self):
+        """Hook for extensions: context of the invoices' creation and posting.
+
+        No "Invoice created" chatter line per invoice (the run's own message says what it billed,
+        and each invoice line explains itself); field tracking still runs.
+        """
+        return {"default_move_type": "out_invoice", "mail_create_nolog": True}
+
     def _psa_invoice_plans(self, plans):
-        """Create, key, link, post and queue for sending the invoices of ``plans`` (one transaction)."""
+        """Create, key, link, post and queue for sending the invoices of ``plans`` (one transaction).
+
+        Everything is done for the whole batch at once: one ``create`` per company, one insert of
+        the exactly-once keys, one statement linking the time entries, one ``_post``.
+        """
         moves = self.env["account.move"]
         for company, company_plans in groupby(plans, key=lambda plan: plan["company"]):
             created = (
                 self.env["account.move"]
                 .with_company(company)
-                .with_context(default_move_type="out_invoice")
+                .with_context(**self._psa_move_context())
                 .create([copy.deepcopy(plan["invoice_vals"]) for plan in company_plans])
             )
             keys_by_move = {}
@@ -437,28 +468,107 @@ class PsaBillingRun(models.Model):
                     self.env._("%(count)s source(s) were billed by another run at the same time.", count=taken)
                 )
             moves |= created
-        timesheets = self.env["account.analytic.line"].sudo()
         for plan in plans:
             if plan["contract_lines"]:
                 # the agreement moves on to its next period with the invoice, as OCA's own run does
                 plan["contract_lines"].sudo()._update_last_date_invoiced()
             if plan["receipt_ids"]:
                 self._psa_attach_receipts(plan["move"], plan["receipt_ids"])
-            if plan["timesheet_ids"]:
-                timesheets.browse(plan["timesheet_ids"]).write({"timesheet_invoice_id": plan["move"].id})
+        self._psa_link_timesheets(plans)
         if self.post_invoices:
-            moves.action_post()
+            self._psa_subscribe_customers(moves)
+            moves.with_context(**self._psa_move_context()).action_post()
             if self.send_invoices:
                 moves.sending_data = {
                     "author_user_id": self.env.user.id,
                     "author_partner_id": self.env.user.partner_id.id,
                 }
-        for plan in plans:
-            plan["run_lines"].write({"state": "invoiced", "move_id": plan["move"].id, "skip_reason": False})
+        self._psa_write_back(plans)
         self.env.flush_all()
         if self.post_invoices and self.send_invoices:
             self.env.ref("account.ir_cron_account_move_send")._trigger()
         return moves
+
+    def _psa_link_timesheets(self, plans):
+        """Link the billed time entries to their invoice in one statement.
+
+        What the ORM would recompute on the time entries (partner, project of time not billed
+        yet) does not apply to billed time, so only the caches are told.
+        """
+        timesheet_ids, move_ids = [], []
+        for plan in plans:
+            timesheet_ids.extend(plan["timesheet_ids"])
+            move_ids.extend([plan["move"].id] * len(plan["timesheet_ids"]))
+        if not timesheet_ids:
+            return
+        timesheets = self.env["account.analytic.line"].sudo().browse(timesheet_ids)
+        timesheets.flush_recordset(["timesheet_invoice_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE account_analytic_line line
+                   SET timesheet_invoice_id = link.move_id, write_uid = %s, write_date = NOW() AT TIME ZONE 'UTC'
+                  FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS move_id) link
+                 WHERE line.id = link.id
+                """,
+                self.env.uid,
+                timesheet_ids,
+                move_ids,
+            )
+        )
+        timesheets.invalidate_recordset(["timesheet_invoice_id", "write_uid", "write_date"])
+        self.env["account.move"].browse(set(move_ids)).invalidate_recordset(["timesheet_ids"])
+
+    def _psa_subscribe_customers(self, moves):
+        """Make each invoice's customer a follower before posting, in one insert for the batch.
+
+        Posting does the same invoice by invoice (several queries each); the subtypes are Odoo's
+        defaults for a customer, exactly as posting would choose them.
+        """
+        wanted = {(move.id, move.partner_id.id) for move in moves if move.partner_id.active}
+        if not wanted:
+            return
+        partner_ids = list({partner_id for _move_id, partner_id in wanted})
+        new, _update = (
+            self.env["mail.followers"]
+            .sudo()
+            ._add_default_followers("account.move", list({move_id for move_id, _p in wanted}), partner_ids)
+        )
+        vals_list = [
+            {**vals, "res_id": move_id}
+            for move_id, follower_vals in new.items()
+            for vals in follower_vals
+            if (move_id, vals["partner_id"]) in wanted
+        ]
+        self.env["mail.followers"].sudo().create(vals_list)
+        moves.invalidate_recordset(["message_follower_ids", "message_partner_ids"])
+
+    def _psa_write_back(self, plans):
+        """Mark the billed run lines invoiced, each with its invoice, in one statement."""
+        line_ids, move_ids = [], []
+        for plan in plans:
+            line_ids.extend(plan["run_lines"].ids)
+            move_ids.extend([plan["move"].id] * len(plan["run_lines"]))
+        if not line_ids:
+            return
+        lines = self.env["psa.billing.run.line"].browse(line_ids)
+        lines.flush_recordset()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE psa_billing_run_line line
+                   SET state = 'invoiced', move_id = done.move_id, skip_reason = NULL,
+                       write_uid = %s, write_date = NOW() AT TIME ZONE 'UTC'
+                  FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS move_id) done
+                 WHERE line.id = done.id
+                """,
+                self.env.uid,
+                line_ids,
+                move_ids,
+            )
+        )
+        lines.invalidate_recordset(["state", "move_id", "skip_reason", "write_uid", "write_date"])
+        self.invalidate_recordset()
 
     def _psa_attach_receipts(self, move, attachment_ids):
         """Copy the expense receipts onto the invoice; they also go with the email that sends it."""

@@ -18,3 +18,4 @@ from . import test_billing_run_sources
 from . import test_billing_run_funds
 from . import test_billing_run_proration
 from . import test_billing_run_intercompany
+from . import test_billing_run_same_as_odoo

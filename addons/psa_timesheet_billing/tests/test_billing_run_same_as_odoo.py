@@ -1,0 +1,95 @@
+from datetime import date
+
+from odoo import Command
+from odoo.tests import tagged
+
+from .billing_run_common import BillingRunCommon
+
+ENTRIES = [(date(2026, 10, 5), 2.0), (date(2026, 10, 6), 3.5), (date(2026, 10, 19), 1.25)]
+
+
+@tagged("post_install", "-at_install")
+class TestBillingRunSameAsOdoo(BillingRunCommon):
+    """Two identical orders (time and materials plus an onboarding fee, a 15 % tax): one billed by
+    the run, one by Odoo's own "Create invoice". The batched creation and posting of the run must
+    give the same invoice, line by line, and the same followers and time links."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tax = cls.env["account.tax"].create({"name": "Run VAT 15%", "amount": 15.0, "type_tax_use": "sale"})
+        (cls.product_time | cls.product_fixed).write({"taxes_id": [Command.set(cls.tax.ids)]})
+        cls.orders = {}
+        for label, partner in (("run", cls.customer_a), ("odoo", cls.customer_b)):
+            order = cls._create_order(
+                partner, [(cls.product_time, 40, 120.0), (cls.product_fixed, 1, 500.0)], po=f"PO-{label}"
+            )
+            time_line = order.order_line.filtered(lambda sol: sol.product_id == cls.product_time)
+            cls._log_time(time_line, cls._create_project(time_line), ENTRIES)
+            cls.orders[label] = order
+
+    def _line_facts(self, invoice):
+        return [
+            (
+                line.display_type,
+                line.product_id,
+                line.account_id,
+                line.tax_ids,
+                line.tax_line_id,
+                line.quantity,
+                line.price_unit,
+                line.debit,
+                line.credit,
+                line.analytic_distribution and sorted(line.analytic_distribution.values()),
+                line.sale_line_ids.product_id,
+                line.date_maturity,
+            )
+            for line in invoice.line_ids.sorted(lambda line: (line.display_type, line.product_id.id, line.balance))
+        ]
+
+    def test_run_invoice_is_the_invoice_odoo_makes(self):
+        run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)], mode="automatic")
+        run.action_confirm()
+        ours = run.invoice_ids
+        theirs = self.orders["odoo"]._create_invoices()
+        theirs.invoice_date = ours.invoice_date  # the run dates its invoices; finance would date Odoo's too
+        theirs.action_post()
+        self.assertEqual(len(ours), 1)
+        self.assertEqual(ours.state, "posted")
+        for field in ("amount_untaxed", "amount_tax", "amount_total", "amount_residual"):
+            self.assertAlmostEqual(ours[field], theirs[field], msg=field)
+        self.assertEqual(self._line_facts(ours), self._line_facts(theirs))
+        self.assertEqual(ours.journal_id, theirs.journal_id)
+        self.assertEqual(ours.invoice_payment_term_id, theirs.invoice_payment_term_id)
+        self.assertEqual(ours.fiscal_position_id, theirs.fiscal_position_id)
+        self.assertTrue(ours.name.startswith(ours.sequence_prefix))
+        self.assertEqual(ours.payment_reference, ours.name, "the payment reference is the invoice number, as Odoo's")
+        self.assertEqual(theirs.payment_reference, theirs.name)
+        self.assertEqual(ours.ref, "PO-run")
+        self.assertEqual(self.customer_a, ours.message_partner_ids & self.customer_a, "the customer follows it")
+        self.assertIn(self.customer_b, theirs.message_partner_ids)
+        time_line_ours = self.orders["run"].order_line.filtered(lambda sol: sol.product_id == self.product_time)
+        time_line_theirs = self.orders["odoo"].order_line.filtered(lambda sol: sol.product_id == self.product_time)
+        self.assertEqual(time_line_ours.qty_invoiced, time_line_theirs.qty_invoiced)
+        self.assertEqual(time_line_ours.invoice_status, time_line_theirs.invoice_status)
+        self.assertEqual(ours.timesheet_count, 3)
+        self.assertEqual(ours.timesheet_count, theirs.timesheet_count)
+        # the clerk may not read other people's time: check as the timesheet manager would
+        for invoice in (ours, theirs):
+            timesheets = (
+                self.env["account.analytic.line"]
+                .with_user(self.ts_manager)
+                .search([("timesheet_invoice_id", "=", invoice.id)])
+            )
+            self.assertEqual(len(timesheets), 3)
+            self.assertEqual(set(timesheets.mapped("psa_approval_state")), {"invoiced"})
+
+    def test_batch_invoices_take_consecutive_numbers(self):
+        run = self._new_run(partner_ids=[Command.set((self.customer_a | self.customer_b).ids)], mode="automatic")
+        run.action_confirm()
+        invoices = run.invoice_ids.sorted("sequence_number")
+        self.assertEqual(len(invoices), 2)
+        self.assertEqual(len(set(invoices.mapped("sequence_prefix"))), 1)
+        first, second = invoices.mapped("sequence_number")
+        self.assertEqual(second, first + 1)
+        self.assertEqual(set(run.line_ids.filtered(lambda line: line.kind == "bill").mapped("state")), {"invoiced"})
