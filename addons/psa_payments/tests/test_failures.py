@@ -249,3 +249,25 @@ class TestChargeFailures(LocalStripeCommon):
         self.assertIn(attempt.transaction_id.reference, attempt.provider_reason)
         self.assertEqual(len(invoice.psa_attempt_ids), 1)
         self.assertEqual(self._localstripe_stats(), before, "nothing sent to Stripe")
+
+    def test_lost_decline_resolved_by_webhook_keeps_its_reason(self):
+        """The answer of a charge on an expired card is lost; Stripe's payment_failed webhook brings the reason."""
+        partner = self.env["res.partner"].create(
+            {"name": "Avocet Dental", "is_company": True, "email": "ap@avocet.example"}
+        )
+        token = self._create_stripe_token(partner, GOOD_CARD)
+        mandate = self._create_mandate(partner=partner, token=token)
+        self._localstripe_decline_card(token, "expired_card", "Your card has expired.", decline_code="expired_card")
+        invoice = self._create_invoice(52.0, date.today(), due_date=date.today(), partner=partner)
+        self._localstripe_delay_next_charge(STRIPE_RESPONSE_TIMEOUT + 1.5)
+        self._run_cron()
+        attempt = invoice.psa_attempt_ids
+        self.assertEqual(attempt.state, "unknown")
+        [intent] = self._intents_for(attempt.transaction_id.reference, token)
+        self.assertEqual(intent["last_payment_error"]["decline_code"], "expired_card")
+        self.assertEqual(self._post_webhook("payment_intent.payment_failed", intent).status_code, 200)
+        self.assertEqual(attempt.state, "failed")
+        self.assertEqual(attempt.failure_code, "expired_card")
+        self.assertEqual(attempt.failure_policy, "new_card")
+        self.assertEqual(mandate.state, "suspended")
+        self.assertEqual(len(self._mails_to(partner, invoice)), 1)
