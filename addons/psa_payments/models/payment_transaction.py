@@ -2,6 +2,8 @@ import logging
 
 from odoo import fields, models
 
+from ..tools import decline_reasons
+
 _logger = logging.getLogger(__name__)
 
 
@@ -33,6 +35,25 @@ class PaymentTransaction(models.Model):
         if code and code != self.psa_failure_code:
             self.psa_failure_code = code
         return super()._process_notification_data(notification_data)
+
+    def _psa_on_answer_without_outcome(self):
+        """Hook for extensions: the provider answered an off-session charge, yet the transaction is still draft.
+
+        Dispatches to ``_psa_<code>_on_answer_without_outcome``. By default the attempt stays pending: the
+        provider's notification (or, after an hour, a status query) gives the outcome.
+        """
+        self.ensure_one()
+        method = getattr(self, f"_psa_{self.provider_code}_on_answer_without_outcome", None)
+        if method:
+            method()
+
+    def _psa_stripe_on_answer_without_outcome(self):
+        # The payment intent requires an action: the bank wants the customer to authenticate, which cannot
+        # happen off-session.
+        self.psa_failure_code = decline_reasons.AUTHENTICATION_REQUIRED
+        self._set_error(
+            self.env._("The card needs the customer's authentication: the customer must pay from the link.")
+        )
 
     def _psa_query_status(self):
         """Hook for extensions: ask the provider for the outcome of a charge whose answer was lost.

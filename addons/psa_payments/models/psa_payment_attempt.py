@@ -147,11 +147,7 @@ class PsaPaymentAttempt(models.Model):
         except (UserError, ValidationError) as error:
             transaction._set_error(str(error))
         if transaction.state == "draft":
-            # Answered without an outcome: the bank wants the customer to authenticate, impossible off-session.
-            transaction.psa_failure_code = decline_reasons.AUTHENTICATION_REQUIRED
-            transaction._set_error(
-                self.env._("The card needs the customer's authentication: the customer must pay from the link.")
-            )
+            transaction._psa_on_answer_without_outcome()
         self._sync_from_transaction()
 
     @api.model

@@ -104,3 +104,18 @@ class TestDemoProviderFlows(DemoProviderCommon):
         invoice.with_user(self.billing_user).action_psa_charge_now()
         self.assertEqual(invoice.psa_attempt_ids.state, "done")
         self.assertTrue(self._paid(invoice))
+
+    def test_pending_charge_waits_for_the_provider_notification(self):
+        """A provider that answers "pending": nothing is charged again until its notification settles it."""
+        heron = self.env["res.partner"].create({"name": "Heron Legal", "is_company": True, "email": "ap@heron.example"})
+        self._create_mandate(partner=heron, token=self._create_demo_token(heron, "pending"))
+        with freeze_time("2026-03-31"):
+            invoice = self._create_invoice(70.0, date(2026, 3, 1), partner=heron, due_date=date(2026, 3, 31))
+            self._run_cron()
+            attempt = invoice.psa_attempt_ids
+            self.assertEqual(attempt.state, "pending")
+            self._run_cron()
+        self.assertEqual(invoice.psa_attempt_ids, attempt, "one open attempt: no second charge")
+        attempt.transaction_id.action_demo_set_done()  # the provider's notification
+        self.assertEqual(attempt.state, "done")
+        self.assertTrue(self._paid(invoice))
