@@ -33,6 +33,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADDONS_DIR = os.path.join(REPO, "addons")
 PSA_MODULES = ["psa_orders", "psa_timesheet_billing", "psa_payments", "psa_rmm"]
+# Installed with our add-ons by ``test`` and ``module`` only, never a manifest dependency: psa_payments proves
+# it is provider-agnostic against Odoo's ``payment_demo`` provider.
+TEST_EXTRA_MODULES = ["payment_demo"]
 LOCAL_DIR = os.path.join(REPO, ".local")
 ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
 # A log line of Odoo is "<date> <time> <pid> <LEVEL> <db> <logger>: <message>".
@@ -395,7 +398,7 @@ def cmd_test(options):
             "-d",
             dbname,
             "-i",
-            ",".join(modules),
+            ",".join([*modules, *TEST_EXTRA_MODULES]),
             "--test-enable",
             "--test-tags",
             ",".join(f"/{m}" for m in modules),
@@ -571,7 +574,7 @@ def cmd_template(options):
             "-d",
             dbname,
             "-i",
-            ",".join(modules),
+            ",".join([*modules, *TEST_EXTRA_MODULES]),
             "--test-enable",
             "--test-tags",
             ",".join(f"/{m}" for m in modules) if not options.tags else options.tags,

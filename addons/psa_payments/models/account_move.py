@@ -1,9 +1,12 @@
 import logging
 import threading
 
+from psycopg2 import IntegrityError
+from psycopg2.errors import SerializationFailure
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, split_every
+from odoo.tools import SQL, mute_logger, split_every
 
 from ..tools import autopay
 
@@ -130,9 +133,34 @@ class AccountMove(models.Model):
         by_partner = self._psa_mandate_by_partner(mandates)
         moves = self._psa_lock_for_charge()
         vals_list = [move._psa_prepare_attempt_vals(by_partner[move.commercial_partner_id.id]) for move in moves]
-        attempts = self.env["psa.payment.attempt"].sudo().create(vals_list)
+        attempts = self._psa_create_attempts(vals_list)
         attempts._send()
         return attempts
+
+    @api.model
+    def _psa_create_attempts(self, vals_list):
+        """Open the attempts, one insert for the batch; invoices another run opened an attempt on meanwhile are
+        skipped.
+
+        The row lock of ``_psa_lock_for_charge`` keeps two runs apart while neither has committed, but a run
+        commits its pending attempts before sending them, which releases the lock; a run whose snapshot predates
+        that commit does not see them. PostgreSQL's unique index "one open attempt per invoice" refuses its
+        insert: the batch is retried invoice by invoice and the refused ones are left to the run that holds them.
+        """
+        attempts = self.env["psa.payment.attempt"].sudo()
+        try:
+            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+                return attempts.create(vals_list)
+        except (IntegrityError, SerializationFailure):
+            # the cache may still hold the rolled-back rows
+            self.env.invalidate_all()
+            if len(vals_list) == 1:
+                _logger.info("auto-pay: invoice %s is being charged by another run, skipped", vals_list[0]["move_id"])
+                return attempts
+        created = attempts
+        for vals in vals_list:
+            created |= self._psa_create_attempts([vals])
+        return created
 
     def _psa_prepare_attempt_vals(self, mandate):
         """Hook for extensions: the next attempt for this invoice, charging what is still due."""
@@ -161,6 +189,12 @@ class AccountMove(models.Model):
     def _psa_send_payment_link_email(self):
         """Hook for extensions: email the customer a link to pay the invoice online."""
         template = self.env.ref("psa_payments.mail_template_autopay_failed", raise_if_not_found=False)
+        if template:
+            template.sudo().send_mail_batch(self.ids)
+
+    def _psa_send_new_card_email(self):
+        """Hook for extensions: email the customer that the saved card cannot be charged any more."""
+        template = self.env.ref("psa_payments.mail_template_autopay_new_card", raise_if_not_found=False)
         if template:
             template.sudo().send_mail_batch(self.ids)
 

@@ -21,6 +21,53 @@ class PsaProviderUnreachableError(ValidationError):
 class PaymentProvider(models.Model):
     _inherit = "payment.provider"
 
+    # ------------------------------------------------------------------
+    # Provider hooks of auto-pay: generic entry points dispatching to ``_psa_<provider code>_*``
+    # ------------------------------------------------------------------
+
+    def _psa_dispatch(self, hook, *args, default=None):
+        """Call ``_psa_<code>_<hook>`` of this provider when it exists, else return ``default``."""
+        self.ensure_one()
+        method = getattr(self, f"_psa_{self.code}_{hook}", None)
+        return method(*args) if method else default
+
+    def _psa_autopay_refusal(self):
+        """Hook for extensions: why auto-pay cannot be active on this provider, or an empty string.
+
+        Providers add ``_psa_<code>_autopay_refusal``; without one, any provider that can charge a token works.
+        """
+        return self._psa_dispatch("autopay_refusal", default="")
+
+    def _psa_replay_window_hours(self):
+        """Hook for extensions: hours during which a lost charge may be replayed with its idempotency key.
+
+        Zero (the default) means the provider has no such window: an unknown charge is only resolved by the
+        provider's own notification or status query, never by a replay.
+        """
+        return self._psa_dispatch("replay_window_hours", default=0)
+
+    def _psa_stripe_autopay_refusal(self):
+        if not self.stripe_webhook_secret:
+            return self.env._(
+                "Auto-pay cannot be active on %(provider)s without a webhook secret: set it on the payment provider "
+                "first (rule: verified webhooks).",
+                provider=self.name,
+            )
+        return ""
+
+    def _psa_stripe_failure_code(self, notification_data):
+        """Stripe puts the reason of a failed charge in the payment intent's ``last_payment_error``: the
+        ``decline_code`` when the bank gave one (e.g. ``insufficient_funds``), else the ``code``."""
+        intent = notification_data.get("payment_intent")
+        error = intent.get("last_payment_error") if isinstance(intent, dict) else None
+        if not isinstance(error, dict):
+            return None
+        return error.get("decline_code") or error.get("code")
+
+    def _psa_stripe_replay_window_hours(self):
+        # Stripe keeps idempotency keys for 24 hours; an hour of margin.
+        return 23
+
     @api.model
     def _psa_stripe_api_base(self):
         """Hook for extensions: the Stripe API root, from the ``psa_payments.stripe_api_base`` parameter.

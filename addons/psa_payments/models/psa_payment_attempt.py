@@ -7,7 +7,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from ..tools import autopay
+from ..tools import autopay, decline_reasons
 from .payment_provider import PsaProviderUnreachableError
 
 _logger = logging.getLogger(__name__)
@@ -42,6 +42,17 @@ class PsaPaymentAttempt(models.Model):
         index=True,
     )
     provider_reason = fields.Char(help="What the provider said, or why the outcome is not known yet.")
+    failure_reason = fields.Char(readonly=True, help="Why the charge failed, in plain words.")
+    failure_code = fields.Char(readonly=True, help="The provider's code for the failure, e.g. expired_card.")
+    failure_policy = fields.Selection(
+        [
+            (decline_reasons.RETRY, "Retried on schedule"),
+            (decline_reasons.NEW_CARD, "New card needed"),
+            (decline_reasons.CUSTOMER_ACTION, "Customer pays online"),
+        ],
+        readonly=True,
+        help="What auto-pay does after this failure; it depends on the reason.",
+    )
     transaction_id = fields.Many2one("payment.transaction", readonly=True, index="btree_not_null")
     provider_reference = fields.Char(related="transaction_id.provider_reference")
     next_retry_date = fields.Date(help="When a failed attempt is retried; empty after the last retry.")
@@ -136,10 +147,7 @@ class PsaPaymentAttempt(models.Model):
         except (UserError, ValidationError) as error:
             transaction._set_error(str(error))
         if transaction.state == "draft":
-            # Answered without an outcome: the bank wants the customer to authenticate, impossible off-session.
-            transaction._set_error(
-                self.env._("The card needs the customer's authentication: the customer must pay from the link.")
-            )
+            transaction._psa_on_answer_without_outcome()
         self._sync_from_transaction()
 
     @api.model
@@ -168,16 +176,18 @@ class PsaPaymentAttempt(models.Model):
     def _resolve_unknown(self):
         """Ask the provider what happened to attempts whose answer was lost; never charges twice.
 
-        Stripe keeps idempotency keys for 24 hours: past that, a charge whose payment intent id is unknown is
-        left to a person (its reason says so) rather than replayed.
+        Past the provider's replay window (Stripe keeps idempotency keys for 24 hours) a charge whose provider
+        reference is unknown is left to a person (its reason says so) rather than replayed.
         """
-        replay_limit = fields.Datetime.subtract(fields.Datetime.now(), hours=23)
+        now = fields.Datetime.now()
         for attempt in self.filtered(lambda a: a.state == "unknown"):
             transaction = attempt.transaction_id.with_context(psa_idempotency_key=attempt.idempotency_key)
+            window = transaction.provider_id._psa_replay_window_hours()
             if (
-                transaction.state in ("draft", "pending")
+                window
+                and transaction.state in ("draft", "pending")
                 and not transaction.provider_reference
-                and attempt.create_date < replay_limit
+                and attempt.create_date < fields.Datetime.subtract(now, hours=window)
             ):
                 attempt.provider_reason = self.env._(
                     "Outcome still unknown after a day: check the payment with reference %(reference)s at the "
@@ -208,7 +218,9 @@ class PsaPaymentAttempt(models.Model):
             if transaction.state == "done":
                 attempt._on_success()
             elif transaction.state in ("error", "cancel"):
-                attempt._on_failure(transaction.state_message or transaction.state)
+                attempt._on_failure(
+                    transaction.state_message or transaction.state, failure_code=transaction.psa_failure_code
+                )
             elif resolving:
                 attempt.provider_reason = self.env._(
                     "Still unknown: the provider reports %(state)s.", state=transaction.state
@@ -231,33 +243,93 @@ class PsaPaymentAttempt(models.Model):
         self.move_id.write({"psa_autopay_note": reason})
         self.move_id.message_post(body=reason)
 
-    def _on_failure(self, provider_reason):
+    def _on_failure(self, provider_message, failure_code=None):
+        """Record why the charge failed in plain words and apply the policy of that reason.
+
+        See ``tools/decline_reasons.py``: retry on schedule, ask for a new card (mandate suspended at once), or
+        ask the customer to pay online (no retry, mandate kept).
+        """
         self.ensure_one()
         move = self.move_id
-        retry_days = autopay.parse_retry_days(self.env["ir.config_parameter"].sudo().get_param(RETRY_DAYS_PARAM, "3,7"))
-        failures = move.psa_attempt_ids.filtered(lambda a: a.state == "failed" and a.mandate_id == self.mandate_id)
-        failures |= self
-        first_failure = min(failures.mapped("attempt_date"))
-        retry_date = autopay.next_retry_date(first_failure, len(failures), retry_days)
-        self.write({"state": "failed", "provider_reason": provider_reason, "next_retry_date": retry_date})
-        if retry_date:
+        words, policy = decline_reasons.classify(failure_code)
+        words = str(words)
+        reason = self.env._(
+            "%(words)s Provider: %(message)s", words=words, message=" ".join(str(provider_message).split())
+        )
+        retry_date = False
+        if policy == decline_reasons.RETRY:
+            retry_days = autopay.parse_retry_days(
+                self.env["ir.config_parameter"].sudo().get_param(RETRY_DAYS_PARAM, "3,7")
+            )
+            failures = move.psa_attempt_ids.filtered(lambda a: a.state == "failed" and a.mandate_id == self.mandate_id)
+            failures |= self
+            first_failure = min(failures.mapped("attempt_date"))
+            retry_date = autopay.next_retry_date(first_failure, len(failures), retry_days)
+        self.write(
+            {
+                "state": "failed",
+                "provider_reason": reason,
+                "failure_reason": words,
+                "failure_code": failure_code or False,
+                "failure_policy": policy,
+                "next_retry_date": retry_date,
+            }
+        )
+        values = {"number": self.number, "reason": words}
+        if policy == decline_reasons.NEW_CARD:
             note = self.env._(
-                "Charge attempt %(number)s failed: %(reason)s. Next try on %(date)s; the customer got a pay link.",
-                number=self.number,
-                reason=provider_reason,
+                "Charge attempt %(number)s failed: %(reason)s No retry on this card: mandate suspended, the "
+                "customer was asked to save a new card and got a pay link.",
+                **values,
+            )
+            self._on_card_unusable(words)
+        elif policy == decline_reasons.CUSTOMER_ACTION:
+            note = self.env._(
+                "Charge attempt %(number)s failed: %(reason)s No automatic retry: the customer got a link to pay "
+                "online; the mandate stays active for the next invoices.",
+                **values,
+            )
+        elif retry_date:
+            note = self.env._(
+                "Charge attempt %(number)s failed: %(reason)s Next try on %(date)s; the customer got a pay link.",
                 date=retry_date,
+                **values,
             )
         else:
             note = self.env._(
-                "Charge attempt %(number)s failed: %(reason)s. That was the last retry: mandate suspended, "
+                "Charge attempt %(number)s failed: %(reason)s That was the last retry: mandate suspended, "
                 "the salesperson has an activity; the customer got a pay link.",
-                number=self.number,
-                reason=provider_reason,
+                **values,
             )
-            self._on_last_failure(provider_reason)
+            self._on_last_failure(words)
         move.write({"psa_autopay_note": note})
         move.message_post(body=note)
-        move._psa_send_payment_link_email()
+        if policy == decline_reasons.NEW_CARD:
+            move._psa_send_new_card_email()
+        else:
+            move._psa_send_payment_link_email()
+
+    def _on_card_unusable(self, reason):
+        """Hook for extensions: the card cannot be charged any more; suspend the mandate and hand over."""
+        self.ensure_one()
+        move = self.move_id
+        self.mandate_id.action_suspend(
+            reason=self.env._(
+                "Suspended automatically: %(reason)s (%(invoice)s). The customer was asked to save a new card; "
+                "create a new mandate with it.",
+                reason=reason,
+                invoice=move.name,
+            )
+        )
+        self._schedule_handover_activity(
+            self.env._("Auto-pay: new card needed"),
+            self.env._(
+                "%(invoice)s could not be charged: %(reason)s The mandate is suspended; once the customer saved a "
+                "new card, create a new mandate with it.",
+                invoice=move.name,
+                reason=reason,
+            ),
+        )
 
     def _on_last_failure(self, provider_reason):
         """Hook for extensions: after the last retry, suspend the mandate and hand over to a person."""
@@ -271,16 +343,25 @@ class PsaPaymentAttempt(models.Model):
                 reason=provider_reason,
             )
         )
-        move.activity_schedule(
-            "mail.mail_activity_data_todo",
-            summary=self.env._("Auto-pay failed: contact the customer"),
-            note=self.env._(
-                "%(invoice)s could not be charged after %(count)s attempts: %(reason)s. The auto-pay mandate "
+        self._schedule_handover_activity(
+            self.env._("Auto-pay failed: contact the customer"),
+            self.env._(
+                "%(invoice)s could not be charged after %(count)s attempts: %(reason)s The auto-pay mandate "
                 "is suspended.",
                 invoice=move.name,
                 count=self.number,
                 reason=provider_reason,
             ),
+        )
+
+    def _schedule_handover_activity(self, summary, note):
+        """Hook for extensions: a to-do for the invoice's salesperson (else the customer's, else the runner)."""
+        self.ensure_one()
+        move = self.move_id
+        move.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=note,
             user_id=(move.invoice_user_id or move.partner_id.user_id or self.env.user).id,
         )
 

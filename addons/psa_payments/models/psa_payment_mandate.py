@@ -72,18 +72,12 @@ class PsaPaymentMandate(models.Model):
             )
 
     @api.constrains("state", "token_id")
-    def _check_provider_webhook_secret(self):
-        """Rule "verified webhooks": a Stripe mandate needs the webhook secret to resolve charges safely."""
+    def _check_provider_ready(self):
+        """Each provider states what auto-pay needs from it (Stripe: a webhook secret, rule "verified webhooks")."""
         for mandate in self.filtered(lambda m: m.state == "active"):
-            provider = mandate.token_id.provider_id.sudo()
-            if provider.code == "stripe" and not provider.stripe_webhook_secret:
-                raise ValidationError(
-                    self.env._(
-                        "Auto-pay cannot be active on %(provider)s without a webhook secret: set it on the "
-                        "payment provider first (rule: verified webhooks).",
-                        provider=provider.name,
-                    )
-                )
+            refusal = mandate.token_id.provider_id.sudo()._psa_autopay_refusal()
+            if refusal:
+                raise ValidationError(refusal)
 
     @api.constrains("partner_id", "token_id")
     def _check_token_partner(self):

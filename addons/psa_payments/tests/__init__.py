@@ -6,3 +6,5 @@ from . import test_charge
 from . import test_failures
 from . import test_invoice_buttons
 from . import test_portal
+from . import test_demo_provider
+from . import test_multi_company

@@ -5,12 +5,13 @@ import socket
 import subprocess
 import sys
 import time
+import unittest
 from pathlib import Path
 
 import requests
 
 from odoo import Command, fields
-from odoo.tests import HttpCase, new_test_user
+from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 LOCALSTRIPE_SCRIPT = Path(__file__).with_name("localstripe_server.py")
 SECRET_KEY = "sk_test_psa_autopay"
@@ -26,7 +27,68 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-class LocalStripeCommon(HttpCase):
+class AutopayFixtures:
+    """Odoo data shared by the provider-specific fixtures: needs ``customer``, ``token``, ``salesperson`` and
+    ``product`` on the class."""
+
+    @classmethod
+    def _create_mandate(cls, partner=None, token=None, company=None, **values):
+        return (
+            cls.env["psa.payment.mandate"]
+            .with_company(company or cls.env.company)
+            .create(
+                {
+                    "partner_id": (partner or cls.customer).id,
+                    "token_id": (token or cls.token).id,
+                    **values,
+                }
+            )
+        )
+
+    @classmethod
+    def _create_invoice(cls, amount, invoice_date, due_date=None, partner=None, post=True, company=None):
+        invoice = (
+            cls.env["account.move"]
+            .with_company(company or cls.env.company)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": (partner or cls.customer).id,
+                    "invoice_user_id": cls.salesperson.id,
+                    "invoice_date": invoice_date,
+                    "invoice_payment_term_id": False,
+                    "invoice_date_due": due_date or invoice_date,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": cls.product.id,
+                                "quantity": 1,
+                                "price_unit": amount,
+                                "tax_ids": [Command.clear()],
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        if post:
+            invoice.action_post()
+        return invoice
+
+    def _run_cron(self):
+        return self.env["account.move"]._cron_charge_due_invoices(batch_size=10)
+
+    def _mails_to(self, partner, invoice):
+        return self.env["mail.mail"].search(
+            [("recipient_ids", "in", partner.ids), ("model", "=", "account.move"), ("res_id", "=", invoice.id)]
+        )
+
+    def _paid(self, invoice):
+        invoice.invalidate_recordset()
+        return invoice.payment_state in ("paid", "in_payment")
+
+
+class LocalStripeCommon(AutopayFixtures, HttpCase):
     """A real localstripe server on loopback, the Stripe provider pointed at it, and a customer with a card.
 
     Scenario: Northwind IT bills "Kestrel Dental", whose card is saved as an Odoo token (a Stripe customer and
@@ -146,6 +208,20 @@ class LocalStripeCommon(HttpCase):
         requests.post(f"{cls.localstripe_url}/_config/psa/delay", json={"seconds": seconds}, timeout=5)
 
     @classmethod
+    def _localstripe_decline_card(cls, token, code, message, decline_code=None):
+        """From now on, charges on this saved card are declined with Stripe's codes (expired since saved...)."""
+        requests.post(
+            f"{cls.localstripe_url}/_config/psa/decline",
+            json={
+                "payment_method": token.stripe_payment_method,
+                "code": code,
+                "decline_code": decline_code,
+                "message": message,
+            },
+            timeout=5,
+        ).raise_for_status()
+
+    @classmethod
     def _intents_for(cls, reference, token):
         intents = cls._stripe("GET", "payment_intents", {"limit": 100})["data"]
         return [
@@ -153,49 +229,6 @@ class LocalStripeCommon(HttpCase):
             for intent in intents
             if intent.get("description") == reference and intent.get("customer") == token.provider_ref
         ]
-
-    # ------------------------------------------------------------------
-    # Odoo data
-    # ------------------------------------------------------------------
-
-    @classmethod
-    def _create_mandate(cls, partner=None, token=None, **values):
-        return cls.env["psa.payment.mandate"].create(
-            {
-                "partner_id": (partner or cls.customer).id,
-                "token_id": (token or cls.token).id,
-                **values,
-            }
-        )
-
-    @classmethod
-    def _create_invoice(cls, amount, invoice_date, due_date=None, partner=None, post=True):
-        invoice = cls.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": (partner or cls.customer).id,
-                "invoice_user_id": cls.salesperson.id,
-                "invoice_date": invoice_date,
-                "invoice_payment_term_id": False,
-                "invoice_date_due": due_date or invoice_date,
-                "invoice_line_ids": [
-                    Command.create(
-                        {
-                            "product_id": cls.product.id,
-                            "quantity": 1,
-                            "price_unit": amount,
-                            "tax_ids": [Command.clear()],
-                        }
-                    )
-                ],
-            }
-        )
-        if post:
-            invoice.action_post()
-        return invoice
-
-    def _run_cron(self):
-        return self.env["account.move"]._cron_charge_due_invoices(batch_size=10)
 
     def _post_webhook(self, event_type, stripe_object, secret=WEBHOOK_SECRET):
         payload = json.dumps({"type": event_type, "data": {"object": stripe_object}})
@@ -210,3 +243,55 @@ class LocalStripeCommon(HttpCase):
     @staticmethod
     def _today():
         return fields.Date.today()
+
+
+class DemoProviderCommon(AutopayFixtures, TransactionCase):
+    """The same customer and flows with Odoo's ``payment_demo`` provider, to prove auto-pay is provider-agnostic.
+
+    A demo token carries the outcome of every charge made with it (``demo_simulated_state``). ``payment_demo``
+    is installed for the tests by ``scripts/psa_dev.py`` (it is not a dependency of the add-on).
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.env["ir.module.module"]._get("payment_demo").state != "installed":
+            raise unittest.SkipTest("payment_demo is not installed (scripts/psa_dev.py installs it for the tests)")
+        cls.env["ir.config_parameter"].sudo().set_param("psa_payments.retry_days", "3,7")
+        cls.company = cls.env.company
+        cls.demo_method = cls.env.ref("payment_demo.payment_method_demo")
+        cls.provider = cls._create_demo_provider(cls.company)
+        cls.salesperson = new_test_user(
+            cls.env, login="psa_demo_sales", groups="sales_team.group_sale_salesman,account.group_account_invoice"
+        )
+        cls.billing_user = new_test_user(cls.env, login="psa_demo_billing", groups="account.group_account_invoice")
+        cls.customer = cls.env["res.partner"].create(
+            {"name": "Kestrel Dental", "is_company": True, "email": "ap@kestrel-dental.example"}
+        )
+        cls.token = cls._create_demo_token(cls.customer, "done")
+        cls.product = cls.env["product.product"].create({"name": "Managed support", "type": "service"})
+
+    @classmethod
+    def _create_demo_provider(cls, company):
+        return cls.env["payment.provider"].create(
+            {
+                "name": f"Demo cards ({company.name})",
+                "code": "demo",
+                "state": "test",
+                "company_id": company.id,
+                "payment_method_ids": [Command.set(cls.demo_method.ids)],
+            }
+        )
+
+    @classmethod
+    def _create_demo_token(cls, partner, simulated_state, provider=None):
+        return cls.env["payment.token"].create(
+            {
+                "provider_id": (provider or cls.provider).id,
+                "payment_method_id": cls.demo_method.id,
+                "partner_id": partner.id,
+                "payment_details": f"demo {simulated_state}",
+                "provider_ref": f"demo-{partner.id}-{simulated_state}",
+                "demo_simulated_state": simulated_state,
+            }
+        )

@@ -10,7 +10,12 @@ What it adds to localstripe (all things real Stripe does, or test switches):
 - ``Idempotency-Key``: a POST replayed with the same key returns the first answer and does nothing;
 - ``POST /_config/psa/delay`` ``{"seconds": N}``: the next payment intent is created, then its answer is held
   N seconds, so the client times out although the charge happened (a lost response);
-- ``GET /_config/psa/stats``: how many payment intents were created (to prove "never charged twice").
+- ``GET /_config/psa/stats``: how many payment intents were created (to prove "never charged twice");
+- ``POST /_config/psa/decline`` ``{"payment_method": "pm_...", "code": ..., "decline_code": ..., "message": ...}``:
+  from now on charges on that saved card are declined with Stripe's error code and decline code (a card that
+  was fine when saved and has since expired, been reported lost or run out of funds);
+- a charge refused while creating a payment intent answers like Stripe: the error carries ``decline_code`` and
+  the ``payment_intent`` (with ``last_payment_error``), so the client learns the intent id and the reason.
 """
 
 import argparse
@@ -31,6 +36,51 @@ def _payment_intent_init(self, description=None, shipping=None, **kwargs):
 
 
 resources.PaymentIntent.__init__ = _payment_intent_init
+
+_declines = {}  # payment method id -> {"code", "decline_code", "message"}
+_original_charging_is_declined = resources.PaymentMethod._charging_is_declined
+_original_set_auth_failure = resources.Charge._set_auth_failure
+_original_last_payment_error = resources.PaymentIntent.last_payment_error
+_original_report_failure = resources.PaymentIntent._report_failure
+
+
+def _charging_is_declined(self):
+    return self.id in _declines or _original_charging_is_declined(self)
+
+
+def _set_auth_failure(self):
+    _original_set_auth_failure(self)
+    decline = _declines.get(self.payment_method)
+    if decline:
+        self.failure_code = decline["code"]
+        self.failure_message = decline["message"]
+        self._decline_code = decline.get("decline_code")
+
+
+def _last_payment_error(self):
+    error = _original_last_payment_error.fget(self)
+    decline_code = getattr(self.latest_charge, "_decline_code", None) if self.latest_charge else None
+    if error and decline_code:
+        error["decline_code"] = decline_code
+    return error
+
+
+def _report_failure(self):
+    try:
+        _original_report_failure(self)
+    except resources.UserError as error:
+        decline_code = getattr(self.latest_charge, "_decline_code", None)
+        if decline_code:
+            error.body["error"]["decline_code"] = decline_code
+        error.body["error"]["type"] = "card_error"
+        error.body["error"]["payment_intent"] = self._export()
+        raise
+
+
+resources.PaymentMethod._charging_is_declined = _charging_is_declined
+resources.Charge._set_auth_failure = _set_auth_failure
+resources.PaymentIntent.last_payment_error = property(_last_payment_error)
+resources.PaymentIntent._report_failure = _report_failure
 
 _state = {"delay": 0.0, "created": 0, "replayed": 0, "keys": {}}
 
@@ -62,6 +112,16 @@ async def set_delay(request):
     return web.json_response({"delay": _state["delay"]})
 
 
+async def set_decline(request):
+    data = await request.json()
+    _declines[data["payment_method"]] = {
+        "code": data.get("code") or "card_declined",
+        "decline_code": data.get("decline_code"),
+        "message": data.get("message") or "Your card was declined.",
+    }
+    return web.json_response(_declines[data["payment_method"]])
+
+
 async def stats(request):
     return web.json_response({"created": _state["created"], "replayed": _state["replayed"]})
 
@@ -74,6 +134,7 @@ def main():
     # Outermost, so that refused requests (answered by localstripe's error middleware) are cached too.
     app.middlewares.insert(0, psa_middleware)
     app.router.add_post("/_config/psa/delay", set_delay)
+    app.router.add_post("/_config/psa/decline", set_decline)
     app.router.add_get("/_config/psa/stats", stats)
     web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
 

@@ -2,7 +2,7 @@ from datetime import date
 
 from odoo.tests import BaseCase, tagged
 
-from ..tools import autopay
+from ..tools import autopay, decline_reasons
 
 
 @tagged("post_install", "-at_install")
@@ -38,3 +38,13 @@ class TestAutopayTools(BaseCase):
         self.assertNotEqual(key, autopay.idempotency_key("0123456789abcdef", 42, 2))
         self.assertNotEqual(key, autopay.idempotency_key("0123456789abcdef", 43, 1))
         self.assertNotEqual(key, autopay.idempotency_key("fedcba9876543210", 42, 1))
+
+    def test_decline_reasons_choose_the_policy(self):
+        words, policy = decline_reasons.classify("expired_card")
+        self.assertEqual((str(words), policy), ("The card has expired.", decline_reasons.NEW_CARD))
+        self.assertEqual(decline_reasons.classify("stolen_card")[1], decline_reasons.NEW_CARD)
+        self.assertEqual(decline_reasons.classify(" Insufficient_Funds ")[1], decline_reasons.RETRY)
+        self.assertEqual(decline_reasons.classify("authentication_required")[1], decline_reasons.CUSTOMER_ACTION)
+        # no code, or one we do not know: a bounded retry that ends with a person
+        self.assertEqual(decline_reasons.classify(None), decline_reasons.UNKNOWN)
+        self.assertEqual(decline_reasons.classify("something_new")[1], decline_reasons.RETRY)

@@ -1,4 +1,5 @@
 from datetime import date
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -17,10 +18,6 @@ class TestChargeDueInvoices(LocalStripeCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.mandate = cls._create_mandate()
-
-    def _paid(self, invoice):
-        invoice.invalidate_recordset()
-        return invoice.payment_state in ("paid", "in_payment")
 
     def test_due_invoice_is_charged_and_reconciled(self):
         with freeze_time("2026-03-01"):
@@ -121,3 +118,21 @@ class TestChargeDueInvoices(LocalStripeCommon):
             self.assertFalse(listed_by_run_b._psa_charge(mandates))
         self.assertEqual(len(invoice.psa_attempt_ids), 1)
         self.assertEqual(self._localstripe_stats()["created"], created + 1)
+
+    def test_run_with_a_stale_snapshot_is_refused_by_the_database(self):
+        """Run A commits its pending attempt before charging, which releases its row lock; run B, whose
+        REPEATABLE READ snapshot predates that commit, locks the invoice and does not see the attempt. Simulated
+        by skipping B's re-read under lock: PostgreSQL refuses B's second open attempt, B skips that invoice,
+        charges the others, and nothing is charged twice."""
+        with freeze_time("2026-03-31"):
+            taken = self._create_invoice(45.0, date(2026, 3, 1), due_date=date(2026, 3, 31))
+            free = self._create_invoice(55.0, date(2026, 3, 1), due_date=date(2026, 3, 31))
+            attempt_of_run_a = self.env["psa.payment.attempt"].create(taken._psa_prepare_attempt_vals(self.mandate))
+            created = self._localstripe_stats()["created"]
+            with patch.object(type(self.env["account.move"]), "_psa_lock_for_charge", lambda moves: moves):
+                attempts_of_run_b = (taken + free)._psa_charge(self.mandate)
+        self.assertEqual(attempts_of_run_b.move_id, free)
+        self.assertEqual(attempts_of_run_b.state, "done")
+        self.assertEqual(taken.psa_attempt_ids, attempt_of_run_a, "run A's attempt is the only one")
+        self.assertEqual(attempt_of_run_a.state, "pending")
+        self.assertEqual(self._localstripe_stats()["created"], created + 1, "only the free invoice was charged")

@@ -24,11 +24,6 @@ class TestChargeFailures(LocalStripeCommon):
         cls.declining_token = cls._create_stripe_token(cls.osprey, DECLINED_CARD)
         cls.declining_mandate = cls._create_mandate(partner=cls.osprey, token=cls.declining_token)
 
-    def _mails_to(self, partner, invoice):
-        return self.env["mail.mail"].search(
-            [("recipient_ids", "in", partner.ids), ("model", "=", "account.move"), ("res_id", "=", invoice.id)]
-        )
-
     def test_decline_retries_on_schedule_then_suspends(self):
         with freeze_time("2026-03-31"):
             invoice = self._create_invoice(120.0, date(2026, 3, 1), partner=self.osprey, due_date=date(2026, 3, 31))
@@ -131,19 +126,79 @@ class TestChargeFailures(LocalStripeCommon):
         self.assertEqual(len(invoice.psa_attempt_ids), 1)
 
     def test_authentication_required_is_a_failure_with_pay_link(self):
+        """The bank wants the customer present: no off-session retry, a pay link, the mandate stays active."""
         partner = self.env["res.partner"].create(
             {"name": "Wren Studio", "is_company": True, "email": "ap@wren.example"}
         )
         token = self._create_stripe_token(partner, AUTHENTICATION_CARD)
-        self._create_mandate(partner=partner, token=token)
+        mandate = self._create_mandate(partner=partner, token=token)
         with freeze_time("2026-03-31"):
             invoice = self._create_invoice(64.0, date(2026, 3, 1), partner=partner, due_date=date(2026, 3, 31))
             self._run_cron()
         attempt = invoice.psa_attempt_ids
         self.assertEqual(attempt.state, "failed")
-        self.assertIn("authentication", attempt.provider_reason)
+        self.assertIn("authenticate", attempt.failure_reason)
+        self.assertEqual(attempt.failure_policy, "customer_action")
+        self.assertFalse(attempt.next_retry_date, "an off-session retry would ask for authentication again")
+        self.assertEqual(mandate.state, "active", "the next invoices may go through")
+        mails = self._mails_to(partner, invoice)
+        self.assertEqual(len(mails), 1)
+        self.assertIn(f"/my/invoices/{invoice.id}", mails.body_html)
+        with freeze_time("2026-04-03"):
+            self._run_cron()
+        self.assertEqual(len(invoice.psa_attempt_ids), 1)
+
+    def test_expired_card_asks_for_a_new_card_and_suspends(self):
+        """A card saved last year has expired since: no retry of that card, the customer is asked for a new one."""
+        partner = self.env["res.partner"].create(
+            {"name": "Plover Labs", "is_company": True, "email": "ap@plover.example"}
+        )
+        token = self._create_stripe_token(partner, GOOD_CARD)
+        mandate = self._create_mandate(partner=partner, token=token)
+        self._localstripe_decline_card(token, "expired_card", "Your card has expired.", decline_code="expired_card")
+        with freeze_time("2026-03-31"):
+            invoice = self._create_invoice(140.0, date(2026, 3, 1), partner=partner, due_date=date(2026, 3, 31))
+            created = self._localstripe_stats()["created"]
+            self._run_cron()
+        attempt = invoice.psa_attempt_ids
+        self.assertEqual(attempt.state, "failed")
+        self.assertEqual(attempt.failure_code, "expired_card")
+        self.assertEqual(attempt.failure_reason, "The card has expired.")
+        self.assertEqual(attempt.failure_policy, "new_card")
+        self.assertIn("Your card has expired", attempt.provider_reason)
+        self.assertFalse(attempt.next_retry_date)
+        self.assertTrue(attempt.provider_reference, "Stripe's error carried the payment intent")
+        self.assertEqual(mandate.state, "suspended")
+        self.assertIn("The card has expired", mandate.reason)
+        self.assertIn("new card", invoice.psa_autopay_note)
+        mail = self._mails_to(partner, invoice)
+        self.assertEqual(len(mail), 1)
+        self.assertIn("/my/payment_method", mail.body_html)
+        self.assertIn("The card has expired", mail.body_html)
+        self.assertIn(f"/my/invoices/{invoice.id}", mail.body_html, "and a link to pay this invoice now")
+        self.assertEqual(invoice.activity_ids.user_id, self.salesperson)
+        with freeze_time("2026-04-07"):
+            self._run_cron()
+        self.assertEqual(len(invoice.psa_attempt_ids), 1, "the expired card is never tried again")
+        self.assertEqual(self._localstripe_stats()["created"], created + 1)
+
+    def test_insufficient_funds_is_retried_on_schedule(self):
+        partner = self.env["res.partner"].create({"name": "Tern Works", "is_company": True, "email": "ap@tern.example"})
+        token = self._create_stripe_token(partner, GOOD_CARD)
+        mandate = self._create_mandate(partner=partner, token=token)
+        self._localstripe_decline_card(
+            token, "card_declined", "Your card has insufficient funds.", decline_code="insufficient_funds"
+        )
+        with freeze_time("2026-03-31"):
+            invoice = self._create_invoice(95.0, date(2026, 3, 1), partner=partner, due_date=date(2026, 3, 31))
+            self._run_cron()
+        attempt = invoice.psa_attempt_ids
+        self.assertEqual(attempt.failure_code, "insufficient_funds")
+        self.assertEqual(attempt.failure_reason, "The card has insufficient funds.")
+        self.assertEqual(attempt.failure_policy, "retry")
         self.assertEqual(attempt.next_retry_date, date(2026, 4, 3))
-        self.assertEqual(len(self._mails_to(partner, invoice)), 1)
+        self.assertEqual(mandate.state, "active")
+        self.assertIn("insufficient funds", invoice.psa_autopay_note)
 
     def test_interrupted_run_is_resolved_before_any_retry(self):
         """A run that died after opening its attempt: an hour later the next run asks Stripe, charges once."""
@@ -194,3 +249,25 @@ class TestChargeFailures(LocalStripeCommon):
         self.assertIn(attempt.transaction_id.reference, attempt.provider_reason)
         self.assertEqual(len(invoice.psa_attempt_ids), 1)
         self.assertEqual(self._localstripe_stats(), before, "nothing sent to Stripe")
+
+    def test_lost_decline_resolved_by_webhook_keeps_its_reason(self):
+        """The answer of a charge on an expired card is lost; Stripe's payment_failed webhook brings the reason."""
+        partner = self.env["res.partner"].create(
+            {"name": "Avocet Dental", "is_company": True, "email": "ap@avocet.example"}
+        )
+        token = self._create_stripe_token(partner, GOOD_CARD)
+        mandate = self._create_mandate(partner=partner, token=token)
+        self._localstripe_decline_card(token, "expired_card", "Your card has expired.", decline_code="expired_card")
+        invoice = self._create_invoice(52.0, date.today(), due_date=date.today(), partner=partner)
+        self._localstripe_delay_next_charge(STRIPE_RESPONSE_TIMEOUT + 1.5)
+        self._run_cron()
+        attempt = invoice.psa_attempt_ids
+        self.assertEqual(attempt.state, "unknown")
+        [intent] = self._intents_for(attempt.transaction_id.reference, token)
+        self.assertEqual(intent["last_payment_error"]["decline_code"], "expired_card")
+        self.assertEqual(self._post_webhook("payment_intent.payment_failed", intent).status_code, 200)
+        self.assertEqual(attempt.state, "failed")
+        self.assertEqual(attempt.failure_code, "expired_card")
+        self.assertEqual(attempt.failure_policy, "new_card")
+        self.assertEqual(mandate.state, "suspended")
+        self.assertEqual(len(self._mails_to(partner, invoice)), 1)
