@@ -127,6 +127,20 @@ class HelpdeskTicket(models.Model):
         done = self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_done", raise_if_not_found=False)
         return done if done in stages else stages[:1]
 
+    def _psa_rmm_open_note(self, event):
+        """Hook for extensions: the note saying which RMM event opened the ticket (its reason)."""
+        self.ensure_one()
+        return Markup("<p>%s</p>") % self.env._(
+            "Opened automatically from RMM event %(event)s of %(integration)s: alert %(alert)s raised on "
+            "%(device)s at %(when)s (severity %(severity)s).",
+            event=event.rmm_event_id,
+            integration=event.integration_id.name,
+            alert=event.alert_id,
+            device=event.device_name or event.rmm_device_id,
+            when=fields.Datetime.to_string(event.occurred_at),
+            severity=event.severity,
+        )
+
     def _psa_rmm_repeat_note(self, event):
         """A repeated alert: raise the priority if it got worse; return the note for the ticket."""
         self.ensure_one()
