@@ -14,6 +14,13 @@ class HelpdeskTicket(models.Model):
     psa_device_id = fields.Many2one("psa.device", string="Device", index=True, tracking=True)
     psa_rmm_integration_id = fields.Many2one("psa.rmm.integration", string="RMM Integration", index=True)
     psa_rmm_alert_ref = fields.Char(string="RMM Alert ID", index=True, copy=False)
+    psa_inactivity_warned_at = fields.Datetime(
+        string="Inactivity Warning Sent",
+        copy=False,
+        readonly=True,
+        help="When the customer was last warned that this waiting ticket will close; one warning per waiting "
+        "period (a stage change or a customer reply starts a new one).",
+    )
 
     # --- first e-mail from an unknown sender --------------------------------------------------
 
