@@ -8,3 +8,4 @@ from . import (
     test_rmm_endpoint,
     test_rmm_tools,
 )
+from . import test_portal
