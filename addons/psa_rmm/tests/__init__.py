@@ -1,5 +1,4 @@
 from . import (
-    test_bench_events,
     test_device_billing,
     test_device_register,
     test_dormant_tickets,
