@@ -69,3 +69,9 @@ class TestPortalDevices(PsaRmmCommon):
         self.assertEqual(
             self.env["helpdesk.ticket"].with_user(self.portal_b).search([("id", "in", self.ticket_a.ids)]).ids, []
         )
+
+    def test_portal_home_links_the_devices_and_counts_them(self):
+        self.authenticate("psa_portal_a", "psa_portal_a")
+        self.assertIn('href="/my/devices"', self.url_open("/my/home").text)
+        counters = self.make_jsonrpc_request("/my/counters", {"counters": ["psa_device_count"]})
+        self.assertEqual(counters["psa_device_count"], 2)
