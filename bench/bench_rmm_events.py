@@ -6,7 +6,8 @@ upserts, 200 new alerts, 100 repeats, 100 auto-resolves, as an RMM would post th
 ``POST /psa/rmm/<integration>/events``. Timed from the first request to the last answer (target: under 60 s).
 Then the RMM retries the first batch with a new signature (every event must come back "duplicate", nothing
 created), replays the very same signed request (409), and posts one request 4 times at the same moment
-(exactly one 200, no 5xx, one ticket, no ERROR line in the server log).
+(exactly one 200, no 5xx, one ticket, no ERROR line in the server log), and the same 50 new events in two
+differently signed requests at once (50 tickets: one answer "done", the other "duplicate").
 
 Prints human lines and ``BENCH {...}`` JSON lines (the format ``scripts/psa_dev.py bench`` collects).
 
@@ -270,6 +271,17 @@ def run(registry, base_url, log_path):
         futures = [pool.submit(signed_post, url, secret, race_body, race_timestamp) for _ in range(RACERS)]
         race_statuses = sorted(future.result()[0] for future in futures)
     race_tickets = count_records(registry, integration_id)["tickets"] - after_retry["tickets"]
+    # the same new events in two differently signed requests at once (an RMM retrying while the first is
+    # still being processed): one processes them, the other answers each as a duplicate
+    twin_body = json.dumps(
+        [event(f"twin-{n}", "alert.raised", "dev-twin", alert_id=f"alert-twin-{n}") for n in range(50)]
+    ).encode()
+    before_twins = count_records(registry, integration_id)["tickets"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(signed_post, url, secret, twin_body, race_timestamp + n + 1) for n in range(2)]
+        twin_answers = [future.result() for future in futures]
+    twin_summaries = sorted(json.dumps(answer.get("summary")) for _status, answer in twin_answers)
+    twin_tickets = count_records(registry, integration_id)["tickets"] - before_twins
     with open(log_path, encoding="utf-8", errors="replace") as log:
         error_lines = [line.rstrip() for line in log if ERROR_LINE.match(line)]
 
@@ -285,6 +297,10 @@ def run(registry, base_url, log_path):
     say(
         f"{RACERS} identical requests at once: statuses {race_statuses}, {race_tickets} ticket(s) created; "
         f"{len(error_lines)} ERROR/CRITICAL line(s) in the server log"
+    )
+    say(
+        f"same 50 new events in 2 requests at once: statuses {[status for status, _a in twin_answers]}, "
+        f"summaries {twin_summaries}, {twin_tickets} ticket(s) created"
     )
     for line in error_lines[:10]:
         say(f"    {line}")
@@ -309,6 +325,15 @@ def run(registry, base_url, log_path):
         unit="",
         target="0",
         met=race_statuses == [200] + [409] * (RACERS - 1) and race_tickets == 1 and not error_lines,
+    )
+    bench_line(
+        figure="psa_rmm: same 50 new events in 2 requests at once, tickets created",
+        ours=twin_tickets,
+        unit="tickets",
+        target="50",
+        met=twin_tickets == 50
+        and [status for status, _a in twin_answers] == [200, 200]
+        and twin_summaries == ['{"done": 50}', '{"duplicate": 50}'],
     )
 
 
