@@ -187,3 +187,17 @@ def test_oversized_bodies_are_refused(admin, rmm, lead_source):
     )
     assert admin("psa.rmm.event", "search_count", []) == events
     assert admin("crm.lead", "search_count", []) == leads
+
+
+def test_identical_requests_at_the_same_moment_create_one_ticket(admin, rmm):
+    """Four deliveries of the same signed request race each other: one is processed, the others are refused
+    as replays, none fails (the server log is checked for ERROR lines at the end of the session)."""
+    import concurrent.futures
+
+    body = json.dumps(_alert_event("evt-e2e-race", alert_id="alert-race")).encode()
+    headers = signed_headers(rmm["secret"], body)
+    before = admin("helpdesk.ticket", "search_count", [("partner_id", "=", rmm["partner_id"])])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(f.result()[0] for f in [pool.submit(post, rmm["url"], body, headers) for _ in range(4)])
+    assert statuses == [200, 409, 409, 409], statuses
+    assert admin("helpdesk.ticket", "search_count", [("partner_id", "=", rmm["partner_id"])]) == before + 1

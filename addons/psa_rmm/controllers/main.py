@@ -1,7 +1,7 @@
 import json
 import logging
 
-from odoo import SUPERUSER_ID, http
+from odoo import SUPERUSER_ID, api, http
 from odoo.http import request
 
 from ..tools.events import EventError
@@ -10,6 +10,8 @@ _logger = logging.getLogger(__name__)
 
 TIMESTAMP_HEADER = "X-PSA-Timestamp"
 SIGNATURE_HEADER = "X-PSA-Signature"
+# first key of the transaction-level advisory lock that serializes the deliveries of one integration
+DELIVERY_LOCK_NAMESPACE = 0x50534152  # "PSAR"
 
 
 class PsaRmmController(http.Controller):
@@ -38,14 +40,23 @@ class PsaRmmController(http.Controller):
             )
         body = request.httprequest.get_data(cache=False)
         signature = request.httprequest.headers.get(SIGNATURE_HEADER)
-        try:
-            integration._psa_authenticate(request.httprequest.headers.get(TIMESTAMP_HEADER), signature, body)
-            normalized = integration._psa_parse(body)
-        except EventError as error:
-            # never log the secret or the signature: the code and the integration are enough
-            _logger.info("RMM request refused for integration %s: %s", integration.id, error.code)
-            return self._json(error.status, error.as_dict())
-        results = integration._psa_receive(normalized, signature, body_size=len(body))
+        # Two identical requests (or two carrying the same event ids) may arrive at the same moment. The
+        # request's own transaction took its REPEATABLE READ snapshot before anything here could wait, so it
+        # cannot see what a twin commits: it only holds the per-integration lock (until the request ends),
+        # and the delivery is handled in a fresh transaction started once the lock is ours. The twin then
+        # reads the committed delivery and events and answers "replay" / "duplicate", without a failed query.
+        request.env.cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (DELIVERY_LOCK_NAMESPACE, integration.id))
+        with request.env.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            integration = env["psa.rmm.integration"].browse(integration.id).with_company(integration.company_id.id)
+            try:
+                integration._psa_authenticate(request.httprequest.headers.get(TIMESTAMP_HEADER), signature, body)
+                normalized = integration._psa_parse(body)
+            except EventError as error:
+                # never log the secret or the signature: the code and the integration are enough
+                _logger.info("RMM request refused for integration %s: %s", integration.id, error.code)
+                return self._json(error.status, error.as_dict())
+            results = integration._psa_receive(normalized, signature, body_size=len(body))
         summary = {}
         for result in results:
             summary[result["status"]] = summary.get(result["status"], 0) + 1

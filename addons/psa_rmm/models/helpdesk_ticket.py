@@ -14,6 +14,13 @@ class HelpdeskTicket(models.Model):
     psa_device_id = fields.Many2one("psa.device", string="Device", index=True, tracking=True)
     psa_rmm_integration_id = fields.Many2one("psa.rmm.integration", string="RMM Integration", index=True)
     psa_rmm_alert_ref = fields.Char(string="RMM Alert ID", index=True, copy=False)
+    psa_inactivity_warned_at = fields.Datetime(
+        string="Inactivity Warning Sent",
+        copy=False,
+        readonly=True,
+        help="When the customer was last warned that this waiting ticket will close; one warning per waiting "
+        "period (a stage change or a customer reply starts a new one).",
+    )
 
     # --- first e-mail from an unknown sender --------------------------------------------------
 
@@ -126,6 +133,20 @@ class HelpdeskTicket(models.Model):
         stages = team._get_applicable_stages().filtered("closed")
         done = self.env.ref("helpdesk_mgmt.helpdesk_ticket_stage_done", raise_if_not_found=False)
         return done if done in stages else stages[:1]
+
+    def _psa_rmm_open_note(self, event):
+        """Hook for extensions: the note saying which RMM event opened the ticket (its reason)."""
+        self.ensure_one()
+        return Markup("<p>%s</p>") % self.env._(
+            "Opened automatically from RMM event %(event)s of %(integration)s: alert %(alert)s raised on "
+            "%(device)s at %(when)s (severity %(severity)s).",
+            event=event.rmm_event_id,
+            integration=event.integration_id.name,
+            alert=event.alert_id,
+            device=event.device_name or event.rmm_device_id,
+            when=fields.Datetime.to_string(event.occurred_at),
+            severity=event.severity,
+        )
 
     def _psa_rmm_repeat_note(self, event):
         """A repeated alert: raise the priority if it got worse; return the note for the ticket."""

@@ -231,9 +231,11 @@ class PsaRmmEvent(models.Model):
             ):
                 openers |= event
                 opener_refs.add(event.alert_id)
+        notes = defaultdict(list)
         if openers:
             for event, ticket in zip(openers, open_tickets_for(openers), strict=True):
                 ticket_by_ref[event.alert_id] = ticket
+                notes[ticket.id].append(ticket._psa_rmm_open_note(event))
                 event.write(
                     {
                         "ticket_id": ticket.id,
@@ -241,7 +243,6 @@ class PsaRmmEvent(models.Model):
                         "reason": self.env._("Ticket %(ticket)s opened.", ticket=ticket.number),
                     }
                 )
-        notes = defaultdict(list)
         to_close = ticket_model
         to_charge = self.env["psa.rmm.event"]
         for event in self - openers:
@@ -262,6 +263,7 @@ class PsaRmmEvent(models.Model):
                 # raised again after an auto-resolve earlier in this same batch
                 ticket = open_tickets_for(event)
                 ticket_by_ref[event.alert_id] = ticket
+                notes[ticket.id].append(ticket._psa_rmm_open_note(event))
                 reason = self.env._("Ticket %(ticket)s opened.", ticket=ticket.number)
             event.write({"ticket_id": ticket.id if ticket else False, "state": "done", "reason": reason})
         if to_close and closed_stage:

@@ -1,5 +1,4 @@
 from . import (
-    test_bench_events,
     test_device_billing,
     test_device_register,
     test_dormant_tickets,
@@ -9,3 +8,4 @@ from . import (
     test_rmm_tools,
 )
 from . import test_billing_run_charges
+from . import test_portal

@@ -86,3 +86,46 @@ class TestDormantTickets(BaseCommon):
         with freeze_time("2026-11-09 10:00:00"):
             self.team.close_team_inactive_tickets()
         self.assertTrue(ticket.closed)
+
+    def test_missed_cron_still_warns_once_per_waiting_period(self):
+        """The warning goes out N days or more after the ticket started waiting, once per waiting period: a
+        cron missed on day N still warns the next day, reruns send nothing, a new waiting period warns again."""
+        with freeze_time("2026-11-02 09:00:00"):
+            ticket = self._waiting_ticket("Missed cron")
+        sent = []
+        with freeze_time("2026-11-04 06:00:00"):
+            self.assertFalse(self.team.close_team_inactive_tickets()["warning_email_ids"], "2 days: too early")
+        # no cron run on the 5th (day N): the run of the 6th warns, its rerun and the next day's do not
+        for moment in ("2026-11-06 06:00:00", "2026-11-06 18:00:00", "2026-11-07 06:00:00"):
+            with freeze_time(moment):
+                sent.append(self.team.close_team_inactive_tickets()["warning_email_ids"])
+        self.assertEqual(self.env["mail.mail"].browse(sent[0]).mapped("res_id"), [ticket.id])
+        self.assertEqual(sent[1:], [[], []])
+        self.assertTrue(any("closes in 3 days" in (m.body or "") for m in ticket.message_ids))
+        self.assertEqual(str(ticket.psa_inactivity_warned_at), "2026-11-06 06:00:00")
+        # the customer answers, the agent asks again: a new waiting period, warned again after 3 days
+        with freeze_time("2026-11-07 10:00:00"):
+            ticket.message_post(body="Which log?", author_id=self.contact.id, message_type="email")
+        with freeze_time("2026-11-07 12:00:00"):
+            ticket.with_user(self.agent).stage_id = self.awaiting
+        with freeze_time("2026-11-09 06:00:00"):
+            self.assertFalse(self.team.close_team_inactive_tickets()["warning_email_ids"])
+        with freeze_time("2026-11-10 06:00:00"):
+            self.assertEqual(
+                self.env["mail.mail"].browse(self.team.close_team_inactive_tickets()["warning_email_ids"]).res_id,
+                ticket.id,
+            )
+        with freeze_time("2026-11-13 06:00:00"):
+            self.team.close_team_inactive_tickets()
+        self.assertFalse(ticket.closed, "7 days have not passed since the ticket went back to waiting")
+        with freeze_time("2026-11-14 13:00:00"):
+            self.team.close_team_inactive_tickets()
+        self.assertTrue(ticket.closed)
+
+    def test_ticket_due_to_close_is_closed_not_warned(self):
+        with freeze_time("2026-11-02 09:00:00"):
+            ticket = self._waiting_ticket("Forgotten")
+        with freeze_time("2026-11-12 10:00:00"):
+            result = self.team.close_team_inactive_tickets()
+        self.assertFalse(result["warning_email_ids"])
+        self.assertTrue(ticket.closed)

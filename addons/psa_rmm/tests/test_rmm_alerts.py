@@ -22,6 +22,22 @@ class TestRmmAlerts(PsaRmmCommon):
         # the agent sees the ticket and its device
         self.assertEqual(ticket.with_user(self.agent).psa_device_id.name, "HOST-dev-9")
 
+    def test_each_ticket_says_which_event_opened_it(self):
+        response = self._post(
+            [
+                self._event("o1", alert_id="A-1", device="dev-1", severity="critical"),
+                self._event("o2", alert_id="A-2", device="dev-2", site="site-2"),
+            ]
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        for alert, event, device in (("A-1", "o1", "HOST-dev-1"), ("A-2", "o2", "HOST-dev-2")):
+            ticket = self._tickets(alert)
+            opened = ticket.message_ids.filtered(lambda m: "Opened automatically from RMM event" in (m.body or ""))
+            self.assertEqual(len(opened), 1, ticket.message_ids.mapped("body"))
+            self.assertIn(f"event {event} of Test RMM", opened.body)
+            self.assertIn(device, opened.body)
+        self.assertIn("severity critical", self._tickets("A-1").message_ids.mapped("body")[-1])
+
     def test_known_device_is_matched_not_duplicated(self):
         device = self.env["psa.device"].create(
             {

@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""10,000 RMM events through the real, signed batch endpoint of psa_rmm (issue 7).
+
+A live Odoo HTTP server on 127.0.0.1 receives 10 signed batches of 1,000 events (per batch: 600 device
+upserts, 200 new alerts, 100 repeats, 100 auto-resolves, as an RMM would post them) on
+``POST /psa/rmm/<integration>/events``. Timed from the first request to the last answer (target: under 60 s).
+Then the RMM retries the first batch with a new signature (every event must come back "duplicate", nothing
+created), replays the very same signed request (409), and posts one request 4 times at the same moment
+(exactly one 200, no 5xx, one ticket, no ERROR line in the server log), and the same 50 new events in two
+differently signed requests at once (50 tickets: one answer "done", the other "duplicate").
+
+Prints human lines and ``BENCH {...}`` JSON lines (the format ``scripts/psa_dev.py bench`` collects).
+
+Database:
+* under ``scripts/psa_dev.py bench``: ``PSA_ODOO_CONFIG`` and ``PSA_DB_NAME`` name a database that
+  already has the add-ons;
+* stand-alone: ``python3 bench/bench_rmm_events.py --dev-pg /work/main/.local/devpg`` creates a database
+  from that dev cluster's dependency template (``tpl_*``), installs psa_rmm (no demo data), measures, and
+  drops the database again.
+"""
+
+import argparse
+import concurrent.futures
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
+BATCHES = 10
+BATCH_SIZE = 1000
+TARGET_SECONDS = 60.0
+RACERS = 4
+
+
+def say(message):
+    print(message, flush=True)
+
+
+def bench_line(**values):
+    print("BENCH " + json.dumps(values), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Stand-alone database on the dev cluster
+# ------------------------------------------------------------------------------------------------
+def addons_path():
+    import odoo.addons
+
+    paths = [os.path.join(REPO, "addons")]
+    for path in odoo.addons.__path__:
+        if os.path.isdir(path) and path not in paths:
+            paths.append(path)
+    odoo_root = os.path.dirname(os.path.dirname(os.path.abspath(odoo.addons.__file__)))
+    core_addons = os.path.join(os.path.dirname(odoo_root), "addons")
+    if os.path.isdir(core_addons) and core_addons not in paths:
+        paths.append(core_addons)
+    return paths
+
+
+def psql(dev_pg, port, sql, dbname="postgres"):
+    cmd = ["psql", "-h", os.path.join(dev_pg, "socket"), "-p", str(port), "-U", "odoo", "-d", dbname]
+    return subprocess.run([*cmd, "-tAc", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def prepare_dev_database(dev_pg, work):
+    """Create ``bench_rmm_<pid>`` from the dependency template and install psa_rmm in it (no demo data)."""
+    port = int(open(os.path.join(dev_pg, "port")).read().strip())  # noqa: SIM115
+    templates = psql(dev_pg, port, "SELECT datname FROM pg_database WHERE datname LIKE 'tpl_%' ORDER BY oid DESC")
+    if not templates:
+        sys.exit("no tpl_* database in the dev cluster: run scripts/psa_dev.py module once first")
+    template = templates.splitlines()[0]
+    dbname = f"bench_rmm_{os.getpid()}"
+    psql(dev_pg, port, f'CREATE DATABASE "{dbname}" TEMPLATE "{template}"')
+    data_dir = os.path.join(work, "data")
+    source_store = os.path.join(dev_pg, "data", "filestore", template)
+    if os.path.isdir(source_store):
+        shutil.copytree(source_store, os.path.join(data_dir, "filestore", dbname))
+    config = os.path.join(work, "odoo.conf")
+    with open(config, "w", encoding="utf-8") as handle:
+        handle.write(
+            "[options]\n"
+            f"addons_path = {','.join(addons_path())}\n"
+            f"data_dir = {data_dir}\n"
+            f"db_host = {os.path.join(dev_pg, 'socket')}\n"
+            f"db_port = {port}\n"
+            "db_user = odoo\n"
+            "db_password = False\n"
+            "http_interface = 127.0.0.1\n"
+            "max_cron_threads = 0\n"
+            "log_level = info\n"
+        )
+    say(f"installing psa_rmm in {dbname} (from {template})")
+    subprocess.run(
+        [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "-i", "psa_rmm"]
+        + ["--without-demo", "all", "--stop-after-init", "--no-http", "--log-level", "warn"],
+        check=True,
+    )
+
+    def drop():
+        import odoo.sql_db
+
+        odoo.sql_db.close_db(dbname)
+        psql(dev_pg, port, f'DROP DATABASE IF EXISTS "{dbname}"')
+        say(f"dropped {dbname}")
+
+    return config, dbname, drop
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(config, dbname, log_path, timeout=180):
+    """Odoo's threaded HTTP server on a free loopback port; returns (process, base url)."""
+    port = free_port()
+    log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - kept for the process' lifetime
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "--db-filter", f"^{dbname}$"]
+        + ["--http-interface", "127.0.0.1", "--http-port", str(port), "--max-cron-threads", "0", "--workers", "0"]
+        + ["--log-level", "info"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"Odoo exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"{url}/web/login", timeout=5) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    sys.exit(f"Odoo did not answer on {url} within {timeout}s; see {log_path}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Data, requests, measures
+# ------------------------------------------------------------------------------------------------
+def setup_integration(registry):
+    """A native integration (one site, one customer) charging auto-resolved alerts; returns (id, secret)."""
+    import odoo
+
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        suffix = uuid.uuid4().hex[:6]
+        customer = env["res.partner"].create({"name": f"Bench RMM customer {suffix}", "is_company": True})
+        team = env["helpdesk.ticket.team"].create({"name": f"Bench RMM desk {suffix}"})
+        product = env["product.product"].create({"name": "Bench auto-remediation", "type": "service"})
+        integration = env["psa.rmm.integration"].create(
+            {
+                "name": f"Bench RMM {suffix}",
+                "kind": "native",
+                "team_id": team.id,
+                "charge_product_id": product.id,
+                "event_price": 20.0,
+                "included_events": 50,
+                "overage_price": 15.0,
+                "max_body_bytes": 50_000_000,
+                "site_ids": [(0, 0, {"rmm_site_id": "bench-site", "partner_id": customer.id})],
+            }
+        )
+        return integration.id, integration.secret
+
+
+def count_records(registry, integration_id):
+    import odoo
+
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        domain = [("psa_rmm_integration_id", "=", integration_id)]
+        return {
+            "tickets": env["helpdesk.ticket"].search_count(domain),
+            "events": env["psa.rmm.event"].search_count([("integration_id", "=", integration_id)]),
+            "charges": env["psa.rmm.charge"].search_count([("integration_id", "=", integration_id)]),
+        }
+
+
+def event(event_id, event_type, device, alert_id=None):
+    payload = {
+        "id": event_id,
+        "type": event_type,
+        "occurred_at": "2026-11-10T08:00:00Z",
+        "site_id": "bench-site",
+        "device": {"id": device, "name": f"BENCH-{device}", "type": "workstation"},
+    }
+    if alert_id:
+        payload["alert"] = {"id": alert_id, "severity": "warning", "title": "Disk almost full", "message": "9% free"}
+    return payload
+
+
+def make_batch(number):
+    events = []
+    for index in range(BATCH_SIZE):
+        kind = index % 10
+        device = f"dev-{(number * BATCH_SIZE + index) % 2000}"
+        event_id = f"b{number}-{index}"
+        if kind < 6:
+            events.append(event(event_id, "device.upserted", device))
+            continue
+        alert = f"alert-{number}-{index // 10}" + ("-b" if kind == 7 else "")
+        event_type = {6: "alert.raised", 7: "alert.raised", 8: "alert.updated", 9: "alert.auto_resolved"}[kind]
+        events.append(event(event_id, event_type, device, alert_id=alert))
+    return {"events": events}
+
+
+def signed_post(url, secret, body, timestamp=None, timeout=600):
+    timestamp = str(timestamp or int(time.time()))
+    signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return post(url, body, {"X-PSA-Timestamp": timestamp, "X-PSA-Signature": signature}, timeout)
+
+
+def post(url, body, headers, timeout=600):
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw or b"null")
+        except ValueError:
+            return error.code, raw[:300]
+
+
+def run(registry, base_url, log_path):
+    integration_id, secret = setup_integration(registry)
+    url = f"{base_url}/psa/rmm/{integration_id}/events"
+    bodies = [json.dumps(make_batch(number)).encode() for number in range(BATCHES)]
+    say(f"posting {BATCHES} signed batches of {BATCH_SIZE} events to {url}")
+    summary, started = {}, time.perf_counter()
+    for body in bodies:
+        status, answer = signed_post(url, secret, body)
+        if status != 200:
+            sys.exit(f"batch refused: {status} {answer}")
+        for key, value in answer["summary"].items():
+            summary[key] = summary.get(key, 0) + value
+    seconds = time.perf_counter() - started
+    counts = count_records(registry, integration_id)
+
+    # the RMM retries the first batch later: new timestamp, new signature, same event ids
+    time.sleep(1)
+    status, retry = signed_post(url, secret, bodies[0])
+    duplicates = retry["summary"].get("duplicate", 0) if status == 200 else 0
+    # the very same signed request again: a replay
+    timestamp = int(time.time())
+    replay_statuses = [signed_post(url, secret, bodies[1], timestamp=timestamp)[0] for _ in range(2)]
+    after_retry = count_records(registry, integration_id)
+
+    # one new alert posted RACERS times at the same moment (an RMM's parallel retries)
+    race_body = json.dumps(event("race-1", "alert.raised", "dev-race", alert_id="alert-race")).encode()
+    race_timestamp = int(time.time())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=RACERS) as pool:
+        futures = [pool.submit(signed_post, url, secret, race_body, race_timestamp) for _ in range(RACERS)]
+        race_statuses = sorted(future.result()[0] for future in futures)
+    race_tickets = count_records(registry, integration_id)["tickets"] - after_retry["tickets"]
+    # the same new events in two differently signed requests at once (an RMM retrying while the first is
+    # still being processed): one processes them, the other answers each as a duplicate
+    twin_body = json.dumps(
+        [event(f"twin-{n}", "alert.raised", "dev-twin", alert_id=f"alert-twin-{n}") for n in range(50)]
+    ).encode()
+    before_twins = count_records(registry, integration_id)["tickets"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(signed_post, url, secret, twin_body, race_timestamp + n + 1) for n in range(2)]
+        twin_answers = [future.result() for future in futures]
+    twin_summaries = sorted(json.dumps(answer.get("summary")) for _status, answer in twin_answers)
+    twin_tickets = count_records(registry, integration_id)["tickets"] - before_twins
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        error_lines = [line.rstrip() for line in log if ERROR_LINE.match(line)]
+
+    rate = BATCHES * BATCH_SIZE / seconds
+    say(
+        f"{BATCHES * BATCH_SIZE} events in {seconds:.1f} s ({rate:.0f} events/s): {summary}; "
+        f"{counts['tickets']} tickets, {counts['charges']} charges"
+    )
+    say(
+        f"retry of a batch: {duplicates}/{BATCH_SIZE} duplicates, nothing created "
+        f"({after_retry['events'] - counts['events']} new events); replay of a signed request: {replay_statuses}"
+    )
+    say(
+        f"{RACERS} identical requests at once: statuses {race_statuses}, {race_tickets} ticket(s) created; "
+        f"{len(error_lines)} ERROR/CRITICAL line(s) in the server log"
+    )
+    say(
+        f"same 50 new events in 2 requests at once: statuses {[status for status, _a in twin_answers]}, "
+        f"summaries {twin_summaries}, {twin_tickets} ticket(s) created"
+    )
+    for line in error_lines[:10]:
+        say(f"    {line}")
+    bench_line(
+        figure=f"psa_rmm: {BATCHES * BATCH_SIZE:,} signed events through the batch endpoint",
+        ours=round(seconds, 1),
+        unit="s",
+        target=f"< {TARGET_SECONDS:.0f} s",
+        met=seconds < TARGET_SECONDS and summary == {"done": BATCHES * BATCH_SIZE},
+    )
+    bench_line(figure="psa_rmm: events per second through the endpoint", ours=round(rate), unit="events/s")
+    bench_line(
+        figure=f"psa_rmm: retried batch of {BATCH_SIZE}, events answered duplicate",
+        ours=duplicates,
+        unit="events",
+        target=str(BATCH_SIZE),
+        met=duplicates == BATCH_SIZE and after_retry["events"] == counts["events"] and replay_statuses == [200, 409],
+    )
+    bench_line(
+        figure=f"psa_rmm: {RACERS} identical requests at once, 5xx / extra tickets / ERROR lines",
+        ours=sum(1 for s in race_statuses if s >= 500) + abs(race_tickets - 1) + len(error_lines),
+        unit="",
+        target="0",
+        met=race_statuses == [200] + [409] * (RACERS - 1) and race_tickets == 1 and not error_lines,
+    )
+    bench_line(
+        figure="psa_rmm: same 50 new events in 2 requests at once, tickets created",
+        ours=twin_tickets,
+        unit="tickets",
+        target="50",
+        met=twin_tickets == 50
+        and [status for status, _a in twin_answers] == [200, 200]
+        and twin_summaries == ['{"done": 50}', '{"duplicate": 50}'],
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dev-pg", help="dev cluster directory (socket/, port); stand-alone mode")
+    options = parser.parse_args()
+
+    work = tempfile.mkdtemp(prefix="psa-bench-rmm-")
+    drop, server = None, None
+    try:
+        if os.environ.get("PSA_ODOO_CONFIG") and not options.dev_pg:
+            config, dbname = os.environ["PSA_ODOO_CONFIG"], os.environ["PSA_DB_NAME"]
+        elif options.dev_pg:
+            config, dbname, drop = prepare_dev_database(options.dev_pg, work)
+        else:
+            sys.exit("give --dev-pg <dir> or run under scripts/psa_dev.py bench")
+
+        import odoo
+        from odoo.modules.registry import Registry
+        from odoo.tools import config as odoo_config
+
+        odoo_config.parse_config(["-c", config, "--log-level=warn"])
+        registry = Registry(dbname)
+        log_path = os.path.join(work, "odoo-http.log")
+        server, base_url = start_server(config, dbname, log_path)
+        try:
+            run(registry, base_url, log_path)
+        finally:
+            server.terminate()
+            server.wait(60)
+            odoo.sql_db.close_db(dbname)
+    finally:
+        if drop:
+            drop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
