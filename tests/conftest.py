@@ -5,6 +5,8 @@ the ``odoo_server`` fixture starts Odoo's HTTP server on a free loopback port ag
 stops it at the end. Point PSA_ODOO_URL at a running server to skip starting one.
 """
 
+import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -212,6 +214,13 @@ def post_json(url, body, headers, timeout=60):
             return error.code, json.loads(raw or b"null")
         except ValueError:
             return error.code, raw
+
+
+def rmm_headers(secret, body, timestamp=None):
+    """The RMM endpoint's signature headers: HMAC-SHA256 of ``"<timestamp>.<raw body>"``."""
+    timestamp = str(timestamp or int(time.time()))
+    signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-PSA-Timestamp": timestamp, "X-PSA-Signature": f"sha256={signature}"}
 
 
 class LocalStripe:
