@@ -462,7 +462,7 @@ def cmd_test(options):
     selection = ["-k", options.k] if options.k else []
     started = time.time()
     run_pytest(
-        ["-q", "-p", "no:odoo", *selection, os.path.join(REPO, "tests")],
+        ["-q", "-p", "no:odoo", "--durations=8", *selection, os.path.join(REPO, "tests")],
         env,
         tally,
         "end-to-end (XML-RPC)",

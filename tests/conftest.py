@@ -3,6 +3,17 @@
 ``make test`` installs the add-ons in a fresh database and exports its connection settings (PSA_DB_*);
 the ``odoo_server`` fixture starts Odoo's HTTP server on a free loopback port against that database and
 stops it at the end. Point PSA_ODOO_URL at a running server to skip starting one.
+
+Fast loop: ``PSA_DEV_PG=<dev cluster> python3 scripts/psa_dev.py test --only-e2e --no-install [-k expr]``.
+
+Server logs: every start of a server writes its own file (``odoo-http-<port>-<n>.log`` in PSA_WORK_DIR) and
+the ERROR/CRITICAL lines of all of them fail the suite, like the Odoo runner phase. The fault tests kill a
+server with SIGKILL, which leaves no line behind, so nothing is excused: a restarted server that logs an
+ERROR while resuming fails the suite too.
+
+Helpers for the scenarios: ``create_user`` (a user with exactly the groups named), ``trigger_cron`` (runs a
+scheduled action as the scheduler would), ``post_json`` / ``rmm_headers`` (signed HTTP posts) and the
+``localstripe`` fixture (a Stripe-compatible server on loopback, Odoo's Stripe provider pointed at it).
 """
 
 import hashlib

@@ -12,6 +12,7 @@ cron collects it from the saved card (localstripe).
 """
 
 import json
+import time
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -105,9 +106,9 @@ def msp(admin, odoo_server, localstripe):
     }
 
 
-def _send(msp, events):
+def _send(msp, events, timestamp=None):
     body = json.dumps({"events": events}).encode()
-    status, answer = post_json(msp["url"], body, rmm_headers(msp["secret"], body))
+    status, answer = post_json(msp["url"], body, rmm_headers(msp["secret"], body, timestamp))
     assert status == 200, answer
     return answer
 
@@ -170,8 +171,8 @@ def test_rmm_feeds_tickets_and_charges(admin, msp):
     tickets = _tickets(admin, msp)
     assert len(tickets) == 3
     assert [t["priority"] for t in tickets] == ["3", "2", "0"], "severity becomes priority"
-    # the RMM retries the batch (new signature): duplicates, no new ticket
-    assert _send(msp, raised)["summary"].get("duplicate") == 3
+    # the RMM retries the batch a second later (a new signature, not a replay): duplicates, no new ticket
+    assert _send(msp, raised, timestamp=int(time.time()) + 1)["summary"].get("duplicate") == 3
     assert len(_tickets(admin, msp)) == 3
 
     resolved = [
