@@ -659,7 +659,8 @@ def cmd_bench(options):
                 print("   ", line)
         if proc.returncode:
             sys.stderr.write(proc.stderr[-4000:])
-            rows.append({"script": os.path.basename(script), "figure": "(script failed)", "met": False})
+            name = os.path.basename(script)
+            rows.append({"script": name, "figure": f"({name} failed, exit {proc.returncode})", "met": False})
     header = ("figure", "ours", "odoo", "ratio", "target", "met")
     table = []
     for row in rows:
@@ -673,7 +674,7 @@ def cmd_bench(options):
                 f"{ours} {unit}".strip() if ours is not None else "",
                 f"{odoo_value} {unit}".strip() if odoo_value is not None else "",
                 ratio,
-                row.get("target", ""),
+                row.get("target") or "",
                 {True: "yes", False: "NO", None: ""}[row.get("met")],
             )
         )
