@@ -177,8 +177,9 @@ def test_lead_to_cash(admin, odoo_server, localstripe, world):
         "create",
         {"partner_id": customer_id, "opportunity_id": answer["id"], "psa_start_date": str(start), "order_line": lines},
     )
-    with pytest.raises(xmlrpc.client.Fault, match=r"(?i)purchase order|PO"):
+    with pytest.raises(xmlrpc.client.Fault, match=r"rule: PO always required"):
         sales("sale.order", "action_confirm", [order_id])
+    assert sales("sale.order", "read", [order_id], fields=["state"])[0]["state"] in ("draft", "sent")
     sales("sale.order", "write", [order_id], {"client_order_ref": po_ref})
     sales("sale.order", "action_confirm", [order_id])
     order = sales("sale.order", "read", [order_id], fields=["state", "amount_untaxed", "order_line", "project_ids"])[0]
@@ -335,6 +336,18 @@ def test_lead_to_cash(admin, odoo_server, localstripe, world):
         assert invoice["amount_untaxed"] == untaxed
         assert invoice["amount_tax"] == cents(untaxed * TAX_PERCENT / 100)
         assert invoice["amount_total"] == cents(untaxed * (1 + TAX_PERCENT / 100))
+    # every billed amount says where it comes from
+    explanations = {
+        line["sale_line_id"][0]: line["explanation"]
+        for line in admin(
+            "psa.billing.run.line",
+            "search_read",
+            [("run_id", "=", runs[0]["id"]), ("order_id", "in", list(expected)), ("kind", "=", "bill")],
+            fields=["sale_line_id", "explanation"],
+        )
+    }
+    assert f"{len(LOGGED)} approved time entries, {approved_hours} h" in explanations[hour_line["id"]]
+    assert "Design signed off" in explanations[rollout_line["id"]]
     refused = consultant("account.analytic.line", "read", [refused_id], fields=["timesheet_invoice_id"])[0]
     assert not refused["timesheet_invoice_id"], "refused time is never billed"
 
