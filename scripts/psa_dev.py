@@ -363,7 +363,7 @@ def pytest_counts(output):
     return passed, failed
 
 
-def run_pytest(args, env, tally, name):
+def run_pytest(args, env, tally, name, note_started=None):
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
     say(" ".join(cmd))
     proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, errors="replace")
@@ -372,44 +372,13 @@ def run_pytest(args, env, tally, name):
     passed, failed = pytest_counts(proc.stdout)
     if proc.returncode not in (0, 5) and not failed:
         failed = 1  # crashed or interrupted: count it
-    tally.add(name, passed, failed)
+    tally.add(name, passed, failed, f"({time.time() - note_started:.0f}s)" if note_started else "")
 
 
-def cmd_test(options):
-    check_odoo()
-    if not options.no_install:
-        install_requirements()
-    tally = Tally()
-    work = tempfile.mkdtemp(prefix="psa-test-")
-    register_cleanup(lambda: shutil.rmtree(work, ignore_errors=True))
-    cluster = throwaway_cluster()
-    dbname = "psa_test"
-    modules = options.modules or PSA_MODULES
-    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, os.path.join(work, "data"))
-    log_path = os.path.join(LOCAL_DIR, "logs", "odoo-test.log")
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-
-    # 1. Install the add-ons in a fresh database with demo data, running their Odoo tests.
-    say(f"installing {', '.join(modules)} in a fresh database and running their Odoo tests (log: {log_path})")
-    started = time.time()
-    rc, lines = run_odoo(
-        config,
-        [
-            "-d",
-            dbname,
-            "-i",
-            ",".join([*modules, *TEST_EXTRA_MODULES]),
-            "--test-enable",
-            "--test-tags",
-            ",".join(f"/{m}" for m in modules),
-            "--stop-after-init",
-            "--no-http",
-        ],
-        log_path=log_path,
-    )
+def tally_odoo_runner(tally, rc, lines, started):
+    """Count the Odoo runner's tests; any ERROR/CRITICAL line fails it. False when nothing installed."""
     errors = error_lines(lines)
-    results = [ODOO_RESULT_RE.search(line) for line in lines]
-    results = [m for m in results if m]
+    results = [m for m in (ODOO_RESULT_RE.search(line) for line in lines) if m]
     if results:
         failed_tests = int(results[-1].group(1)) + int(results[-1].group(2))
         ran = int(results[-1].group(3))
@@ -422,10 +391,52 @@ def cmd_test(options):
             print("  ", line)
         say(f"Odoo exited with {rc}, {len(errors)} ERROR/CRITICAL log line(s), {ran} test(s) ran")
     tally.add("odoo tests (Odoo runner)", ran - min(ran, failed_tests), failed_tests, f"({time.time() - started:.0f}s)")
-    if rc != 0 and not ran:
-        say("the add-ons did not install: skipping the live-server phases")
-        return tally.finish()
+    return not (rc != 0 and not ran)
 
+
+def cmd_test(options):
+    check_odoo()
+    if not options.no_install:
+        install_requirements()
+    tally = Tally()
+    work = tempfile.mkdtemp(prefix="psa-test-")
+    register_cleanup(lambda: shutil.rmtree(work, ignore_errors=True))
+    modules = options.modules or PSA_MODULES
+    only_e2e = options.only_e2e
+    if only_e2e and os.environ.get("PSA_DEV_PG"):
+        # Fast loop: a fresh database copied from the cached dependency template of the developer cluster.
+        prepared = dev_database(work)
+        if isinstance(prepared, int):
+            return prepared
+        cluster, dbname, data_dir = prepared
+    else:
+        cluster, dbname, data_dir = throwaway_cluster(), "psa_test", os.path.join(work, "data")
+    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, data_dir)
+    log_path = os.path.join(LOCAL_DIR, "logs", "odoo-test.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+
+    # 1. Install the add-ons in a fresh database with demo data, running their Odoo tests.
+    started = time.time()
+    install = ["-d", dbname, "-i", ",".join([*modules, *TEST_EXTRA_MODULES]), "--stop-after-init", "--no-http"]
+    if only_e2e:
+        say(f"installing {', '.join(modules)} with demo data in a fresh database {dbname} (log: {log_path})")
+        rc, lines = run_odoo(config, install, log_path=log_path)
+        errors = error_lines(lines)
+        for line in errors[:40]:
+            print("  ", line)
+        tally.add(
+            "install with demo", int(not (rc or errors)), int(bool(rc or errors)), f"({time.time() - started:.0f}s)"
+        )
+        if rc:
+            say("the add-ons did not install: skipping the live-server phase")
+            return tally.finish()
+    else:
+        say(f"installing {', '.join(modules)} in a fresh database and running their Odoo tests (log: {log_path})")
+        tags = ",".join(f"/{m}" for m in modules)
+        rc, lines = run_odoo(config, [*install, "--test-enable", "--test-tags", tags], log_path=log_path)
+        if not tally_odoo_runner(tally, rc, lines, started):
+            say("the add-ons did not install: skipping the live-server phases")
+            return tally.finish()
     env = {
         **cluster.env(),
         "PSA_DB_NAME": dbname,
@@ -434,7 +445,7 @@ def cmd_test(options):
         "PSA_WORK_DIR": work,
     }
     # 2. The same add-ons' Odoo tests again, from pytest (pytest-odoo), on the installed database.
-    if not options.skip_pytest_odoo:
+    if not (options.skip_pytest_odoo or only_e2e):
         pytest_config = write_odoo_config(
             os.path.join(work, "odoo-pytest.conf"), cluster, os.path.join(work, "data"), extra={"test_enable": True}
         )
@@ -451,9 +462,17 @@ def cmd_test(options):
             "odoo tests (pytest-odoo)",
         )
     # 3. End-to-end tests over XML-RPC against a live server (tests/conftest.py starts it).
-    run_pytest(["-q", "-p", "no:odoo", os.path.join(REPO, "tests")], env, tally, "end-to-end (XML-RPC)")
+    selection = ["-k", options.k] if options.k else []
+    started = time.time()
+    run_pytest(
+        ["-q", "-p", "no:odoo", "--durations=8", *selection, os.path.join(REPO, "tests")],
+        env,
+        tally,
+        "end-to-end (XML-RPC)",
+        note_started=started,
+    )
     # 4. Linters.
-    if not options.skip_lint:
+    if not (options.skip_lint or only_e2e):
         for name, ok in run_linters():
             tally.add(f"lint: {name}", int(ok), int(not ok))
     return tally.finish()
@@ -531,13 +550,13 @@ def cmd_run(options):
         return proc.wait()
 
 
-def cmd_template(options):
-    """Prepare (once) a database with every dependency installed, then a copy with our add-ons.
+def dev_database(work):
+    """A fresh database copied from the cached dependency template of the developer cluster.
 
-    For fast development loops: ``scripts/psa_dev.py module psa_orders`` reuses the
-    dependency template and only installs + tests the named add-on(s).
+    Returns (cluster, dbname, data_dir), or Odoo's exit code when the template could not be built. The
+    cluster (``PSA_DEV_PG``, else ``.local/devpg``) is shared between runs and left running; the database is
+    dropped at exit.
     """
-    check_odoo()
     base = os.environ.get("PSA_DEV_PG") or os.path.join(LOCAL_DIR, "devpg")
     os.makedirs(base, exist_ok=True)
     lock = open(os.path.join(base, ".lock"), "w")  # noqa: SIM115
@@ -550,9 +569,7 @@ def cmd_template(options):
     if not os.path.exists(os.path.join(cluster.socket_dir, f".s.PGSQL.{port}")):
         cluster.start()
     cluster.started = False  # shared between runs: leave it running
-    work = tempfile.mkdtemp(prefix="psa-dev-")
-    register_cleanup(lambda: shutil.rmtree(work, ignore_errors=True))
-    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, os.path.join(base, "data"))
+    config = write_odoo_config(os.path.join(work, "odoo-template.conf"), cluster, os.path.join(base, "data"))
     deps = external_dependencies(PSA_MODULES)
     template = "tpl_" + hashlib.sha1(",".join(sorted(deps)).encode()).hexdigest()[:10]
     if cluster.psql(f"SELECT 1 FROM pg_database WHERE datname = '{template}'") != "1":
@@ -567,6 +584,23 @@ def cmd_template(options):
     if os.path.isdir(os.path.join(filestore, template)):
         shutil.copytree(os.path.join(filestore, template), os.path.join(filestore, dbname))
     register_cleanup(lambda: cluster.psql(f'DROP DATABASE IF EXISTS "{dbname}"'))
+    return cluster, dbname, os.path.join(base, "data")
+
+
+def cmd_template(options):
+    """Prepare (once) a database with every dependency installed, then a copy with our add-ons.
+
+    For fast development loops: ``scripts/psa_dev.py module psa_orders`` reuses the
+    dependency template and only installs + tests the named add-on(s).
+    """
+    check_odoo()
+    work = tempfile.mkdtemp(prefix="psa-dev-")
+    register_cleanup(lambda: shutil.rmtree(work, ignore_errors=True))
+    prepared = dev_database(work)
+    if isinstance(prepared, int):
+        return prepared
+    cluster, dbname, data_dir = prepared
+    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, data_dir)
     modules = options.modules or PSA_MODULES
     rc, lines = run_odoo(
         config,
@@ -614,7 +648,9 @@ def cmd_bench(options):
     )
     if rc:
         return rc
-    env = {**os.environ, **cluster.env(), "PSA_DB_NAME": dbname, "PSA_ODOO_CONFIG": config}
+    # The issue's sizes: 50, 200 and 1,000 orders (Odoo's own invoicing is timed up to 200).
+    env = {"PSA_BENCH_SIZES": "50,200,1000", **os.environ, **cluster.env(), "PSA_DB_NAME": dbname}
+    env["PSA_ODOO_CONFIG"] = config
     rows = []
     for script in scripts:
         say(f"bench: {os.path.relpath(script, REPO)}")
@@ -626,7 +662,8 @@ def cmd_bench(options):
                 print("   ", line)
         if proc.returncode:
             sys.stderr.write(proc.stderr[-4000:])
-            rows.append({"script": os.path.basename(script), "figure": "(script failed)", "met": False})
+            name = os.path.basename(script)
+            rows.append({"script": name, "figure": f"({name} failed, exit {proc.returncode})", "met": False})
     header = ("figure", "ours", "odoo", "ratio", "target", "met")
     table = []
     for row in rows:
@@ -640,7 +677,7 @@ def cmd_bench(options):
                 f"{ours} {unit}".strip() if ours is not None else "",
                 f"{odoo_value} {unit}".strip() if odoo_value is not None else "",
                 ratio,
-                row.get("target", ""),
+                row.get("target") or "",
                 {True: "yes", False: "NO", None: ""}[row.get("met")],
             )
         )
@@ -699,6 +736,13 @@ def main():
     test.add_argument("--no-install", action="store_true", help="do not pip install the requirements")
     test.add_argument("--skip-lint", action="store_true")
     test.add_argument("--skip-pytest-odoo", action="store_true")
+    test.add_argument(
+        "--only-e2e",
+        action="store_true",
+        help="install with demo data (no Odoo tests, no pytest-odoo, no lint), then run tests/ only; "
+        "with PSA_DEV_PG set, the fresh database is copied from the cached dependency template",
+    )
+    test.add_argument("-k", help="pytest -k expression for tests/")
     run = sub.add_parser("run", help="serve the suite with demo data on http://localhost:8069")
     run.add_argument("--db", default="psa")
     run.add_argument("--http-port", type=int, default=int(os.environ.get("PSA_HTTP_PORT", "8069")))

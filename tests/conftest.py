@@ -3,21 +3,46 @@
 ``make test`` installs the add-ons in a fresh database and exports its connection settings (PSA_DB_*);
 the ``odoo_server`` fixture starts Odoo's HTTP server on a free loopback port against that database and
 stops it at the end. Point PSA_ODOO_URL at a running server to skip starting one.
+
+Fast loop: ``PSA_DEV_PG=<dev cluster> python3 scripts/psa_dev.py test --only-e2e --no-install [-k expr]``.
+
+Server logs: every start of a server writes its own file (``odoo-http-<port>-<n>.log`` in PSA_WORK_DIR) and
+the ERROR/CRITICAL lines of all of them fail the suite, like the Odoo runner phase. The fault tests kill a
+server with SIGKILL, which leaves no line behind, so nothing is excused: a restarted server that logs an
+ERROR while resuming fails the suite too.
+
+Helpers for the scenarios: ``create_user`` (a user with exactly the groups named), ``trigger_cron`` (runs a
+scheduled action as the scheduler would), ``post_json`` / ``rmm_headers`` (signed HTTP posts) and the
+``localstripe`` fixture (a Stripe-compatible server on loopback, Odoo's Stripe provider pointed at it).
 """
 
+import hashlib
+import hmac
+import itertools
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 import xmlrpc.client
+from pathlib import Path
 
 import pytest
 
 ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
 ODOO_ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
+REPO = Path(__file__).resolve().parents[1]
+LOCALSTRIPE_SCRIPT = REPO / "addons" / "psa_payments" / "tests" / "localstripe_server.py"
+STRIPE_SECRET_KEY = "sk_test_psa_e2e"
+STRIPE_WEBHOOK_SECRET = "whsec_psa_e2e"
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000341"  # attaches fine, every charge is declined (localstripe)
 
 
 def _free_port():
@@ -36,10 +61,18 @@ class OdooServer:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
-        self.log_path = os.path.join(os.environ.get("PSA_WORK_DIR", "/tmp"), f"odoo-http-{self.port}.log")
+        self.starts = itertools.count(1)
+        self.log_paths = []
+        self.log_path = None
 
     def start(self, timeout=180):
-        log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - kept for the process' lifetime
+        # One log per start: the log of a killed server ends where it was killed, the next start begins
+        # a fresh file; ``error_lines()`` reads them all.
+        self.log_path = os.path.join(
+            os.environ.get("PSA_WORK_DIR", "/tmp"), f"odoo-http-{self.port}-{next(self.starts)}.log"
+        )
+        self.log_paths.append(self.log_path)
+        log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 - kept for the process' lifetime
         self.proc = subprocess.Popen(
             [
                 self.python,
@@ -90,6 +123,14 @@ class OdooServer:
         self.kill()
         return self.start()
 
+    def error_lines(self):
+        """ERROR and CRITICAL lines of every log this server wrote (one per start)."""
+        errors = []
+        for path in self.log_paths:
+            with open(path, encoding="utf-8", errors="replace") as log:
+                errors += [line for line in log if ODOO_ERROR_LINE.match(line)]
+        return errors
+
 
 class Rpc:
     """XML-RPC session of one user (``execute_kw`` with keyword arguments)."""
@@ -123,13 +164,184 @@ def odoo_server():
     server.start()
     yield server
     server.stop()
-    # Like the Odoo runner phase: an ERROR or CRITICAL line in the server's log fails the suite.
-    with open(server.log_path, encoding="utf-8", errors="replace") as log:
-        errors = [line for line in log if ODOO_ERROR_LINE.match(line)]
+    check_server_log(server)
+
+
+def check_server_log(server):
+    """Like the Odoo runner phase: an ERROR or CRITICAL line in a server's log fails the suite."""
+    errors = server.error_lines()
     if errors:
-        pytest.fail(f"{len(errors)} ERROR/CRITICAL line(s) in {server.log_path}:\n" + "".join(errors[:20]))
+        pytest.fail(f"{len(errors)} ERROR/CRITICAL line(s) in {', '.join(server.log_paths)}:\n" + "".join(errors[:20]))
 
 
 @pytest.fixture(scope="session")
 def admin(odoo_server):
     return Rpc(odoo_server.url, odoo_server.dbname, "admin", os.environ.get("PSA_ADMIN_PASSWORD", "admin"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers shared by the scenarios: users, references, crons, HTTP posts, localstripe
+# ------------------------------------------------------------------------------------------------
+def ref(rpc, xmlid):
+    """The database id of an XML id (``module.name``), read over XML-RPC."""
+    module, name = xmlid.split(".", 1)
+    rows = rpc("ir.model.data", "search_read", [("module", "=", module), ("name", "=", name)], fields=["res_id"])
+    if not rows:
+        raise LookupError(xmlid)
+    return rows[0]["res_id"]
+
+
+def create_user(admin, odoo_server, login, groups, **values):
+    """A user with exactly the groups named (XML ids), logged in over XML-RPC; returns its ``Rpc``."""
+    login = f"{login}-{uuid.uuid4().hex[:6]}"
+    admin(
+        "res.users",
+        "create",
+        {
+            "name": login.replace("-", " ").title(),
+            "login": login,
+            "password": login,
+            "groups_id": [(6, 0, [ref(admin, group) for group in groups])],
+            **values,
+        },
+    )
+    return Rpc(odoo_server.url, odoo_server.dbname, login, login)
+
+
+def trigger_cron(admin, xmlid):
+    """Run a scheduled action now, the way the scheduler would (as the cron's user, its own commits)."""
+    return admin("ir.cron", "method_direct_trigger", [ref(admin, xmlid)])
+
+
+def post_json(url, body, headers, timeout=60):
+    """POST raw bytes as JSON; return (status, decoded JSON answer or raw bytes)."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw or b"null")
+        except ValueError:
+            return error.code, raw
+
+
+def rmm_headers(secret, body, timestamp=None):
+    """The RMM endpoint's signature headers: HMAC-SHA256 of ``"<timestamp>.<raw body>"``."""
+    timestamp = str(timestamp or int(time.time()))
+    signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-PSA-Timestamp": timestamp, "X-PSA-Signature": f"sha256={signature}"}
+
+
+class LocalStripe:
+    """A localstripe server on loopback (``addons/psa_payments/tests/localstripe_server.py``)."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(LOCALSTRIPE_SCRIPT), "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.stats()
+                return self
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("localstripe did not start") from None
+                time.sleep(0.2)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def stats(self):
+        with urllib.request.urlopen(f"{self.url}/_config/psa/stats", timeout=2) as response:
+            return json.loads(response.read())
+
+    def api(self, method, path, data=None):
+        body = urllib.parse.urlencode(data or {}).encode() if method != "GET" else None
+        query = f"?{urllib.parse.urlencode(data)}" if method == "GET" and data else ""
+        request = urllib.request.Request(
+            f"{self.url}/v1/{path}{query}",
+            data=body,
+            method=method,
+            headers={"Authorization": f"Bearer {STRIPE_SECRET_KEY}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def intents(self, customer_ref):
+        """Payment intents (charges) made for one Stripe customer."""
+        intents = self.api("GET", "payment_intents", {"limit": 100})["data"]
+        return [intent for intent in intents if intent.get("customer") == customer_ref]
+
+    def save_card(self, admin, partner_id, card_number=GOOD_CARD):
+        """The customer's saved card: a Stripe customer and payment method, and Odoo's token for them."""
+        customer = self.api("POST", "customers", {"name": f"partner {partner_id}"})
+        method = self.api(
+            "POST",
+            "payment_methods",
+            {
+                "type": "card",
+                "card[number]": card_number,
+                "card[exp_month]": 12,
+                "card[exp_year]": 2030,
+                "card[cvc]": "123",
+            },
+        )
+        self.api("POST", f"payment_methods/{method['id']}/attach", {"customer": customer["id"]})
+        token_id = admin(
+            "payment.token",
+            "create",
+            {
+                "provider_id": ref(admin, "payment.payment_provider_stripe"),
+                "payment_method_id": ref(admin, "payment.payment_method_card"),
+                "payment_details": card_number[-4:],
+                "partner_id": partner_id,
+                "provider_ref": customer["id"],
+                "stripe_payment_method": method["id"],
+            },
+        )
+        return token_id, customer["id"]
+
+
+def configure_stripe(admin, api_base):
+    """Point Odoo's Stripe provider (test mode) and the auto-pay API root at ``api_base``."""
+    admin("ir.config_parameter", "set_param", "psa_payments.stripe_api_base", f"{api_base}/v1/")
+    admin("ir.config_parameter", "set_param", "psa_payments.stripe_timeout", "5")
+    card = ref(admin, "payment.payment_method_card")
+    admin(
+        "payment.provider",
+        "write",
+        [ref(admin, "payment.payment_provider_stripe")],
+        {
+            "state": "test",
+            "stripe_secret_key": STRIPE_SECRET_KEY,
+            "stripe_publishable_key": "pk_test_psa_e2e",
+            "stripe_webhook_secret": STRIPE_WEBHOOK_SECRET,
+            "payment_method_ids": [(4, card)],
+        },
+    )
+    admin("payment.method", "write", [card], {"active": True})
+
+
+@pytest.fixture(scope="session")
+def localstripe(admin):
+    """localstripe on loopback, Odoo's Stripe provider pointed at it for the whole session."""
+    server = LocalStripe().start()
+    configure_stripe(admin, server.url)
+    yield server
+    server.stop()

@@ -44,7 +44,9 @@ class PsaBillingRun(models.Model):
         mode = self.env["ir.config_parameter"].sudo().get_param("psa_timesheet_billing.monthly_run_mode", "preview")
         mode = mode if mode in ("preview", "automatic") else "preview"
         companies = self.env["res.company"].sudo().search(self._get_periodic_run_companies_domain(frequency))
-        existing = self.sudo().search([("period_end", "=", period_end), ("company_id", "in", companies.ids)])
+        existing = self.sudo().search(
+            [("period_end", "=", period_end), ("company_id", "in", companies.ids), ("partner_ids", "=", False)]
+        )
         todo = companies - existing.company_id
         for done, company in enumerate(todo, start=1):
             run = (
