@@ -22,7 +22,7 @@ PORTAL_READS_OWN = {
     "psa.prepaid.fund": True,
     "psa.payment.mandate": True,
     "helpdesk.ticket": True,
-    "psa.device": False,
+    "psa.device": True,  # psa_rmm: /my/devices under a portal record rule
 }
 COMPANY_RECORDS = [*PORTAL_READS_OWN, "psa.billing.run"]
 

@@ -303,6 +303,12 @@ def test_lead_to_cash(admin, odoo_server, localstripe, world):
     assert change_line["project_id"][0] == project_id
     assert admin("project.project", "search_count", []) == projects_before
 
+    # The month closes: the run bills up to last month's end, and only what happened by then (issue 5).
+    # The test cannot move the server's clock, so it moves the two events of "this month" into the closed
+    # month instead (milestone reached, orders confirmed by then), like the time entries above.
+    admin("project.milestone", "write", [m["id"] for m in reached], {"reached_date": str(period_end)})
+    admin("sale.order", "write", [order_id, change_id], {"date_order": f"{period_end} 12:00:00"})
+
     # 7. The saved card and its auto-pay mandate (set up once, as a customer would through the portal).
     token_id, stripe_customer = localstripe.save_card(admin, customer_id)
     admin("psa.payment.mandate", "create", {"partner_id": customer_id, "token_id": token_id})

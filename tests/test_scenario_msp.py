@@ -227,11 +227,16 @@ def test_month_is_billed_and_collected(admin, msp, localstripe):
         [("partner_id", "=", msp["customer_id"]), ("move_type", "=", "out_invoice")],
         fields=["state", "amount_untaxed", "amount_total", "invoice_line_ids"],
     )
-    assert len(invoices) == 1
-    invoice = invoices[0]
-    assert invoice["state"] == "posted"
+    charged = admin("psa.rmm.charge", "search_read", [("partner_id", "=", msp["customer_id"])], fields=["amount"])
     servers = 2
-    assert invoice["amount_untaxed"] == round(SUPPORT_PRICE + servers * SERVER_PRICE, 2)
+    agreement_total = round(SUPPORT_PRICE + servers * SERVER_PRICE, 2)
+    charges_total = round(sum(c["amount"] for c in charged), 2)
+    # the agreement (support + devices) on one invoice, the RMM charges on their own
+    assert sorted(i["amount_untaxed"] for i in invoices) == sorted(
+        [agreement_total] + ([charges_total] if charges_total else [])
+    )
+    assert all(i["state"] == "posted" for i in invoices)
+    invoice = next(i for i in invoices if i["amount_untaxed"] == agreement_total)
     lines = admin(
         "account.move.line", "read", invoice["invoice_line_ids"], fields=["name", "quantity", "price_subtotal"]
     )
@@ -241,11 +246,13 @@ def test_month_is_billed_and_collected(admin, msp, localstripe):
     assert "ADT-WS1" not in device_line["name"]
 
     trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
-    paid = admin("account.move", "read", [invoice["id"]], fields=["payment_state", "amount_residual"])[0]
-    assert paid["payment_state"] in ("paid", "in_payment")
-    assert paid["amount_residual"] == 0.0
+    ids = [i["id"] for i in invoices]
+    paid = admin("account.move", "read", ids, fields=["payment_state", "amount_residual", "amount_total"])
+    assert all(p["payment_state"] in ("paid", "in_payment") and p["amount_residual"] == 0.0 for p in paid)
     intents = localstripe.intents(stripe_customer)
-    assert [(i["amount"], i["status"]) for i in intents] == [(round(invoice["amount_total"] * 100), "succeeded")]
+    assert sorted((i["amount"], i["status"]) for i in intents) == sorted(
+        (round(p["amount_total"] * 100), "succeeded") for p in paid
+    )
 
 
 def test_month_bills_the_rmm_charges(admin, msp):
