@@ -420,8 +420,8 @@ class PsaBillingRun(models.Model):
             if len(orders) > 1:
                 invoice_vals["payment_reference"] = False
         invoice_vals.update(self._psa_prepare_invoice_vals())
-        invoice_vals["invoice_line_ids"] = [Command.create(vals["_invoice_line_vals"]) for _line, vals in billable]
         return {
+            "billable": billable,
             "company": first_line.company_id,
             "partner": first_line.partner_id,
             "invoice_vals": invoice_vals,
@@ -452,11 +452,18 @@ class PsaBillingRun(models.Model):
         """
         moves = self.env["account.move"]
         for company, company_plans in groupby(plans, key=lambda plan: plan["company"]):
+            vals_list = []
+            for plan in company_plans:
+                invoice_vals = copy.deepcopy(plan["invoice_vals"])
+                invoice_vals["invoice_line_ids"] = [
+                    Command.create(self._psa_invoice_line_vals(line, vals)) for line, vals in plan["billable"]
+                ]
+                vals_list.append(invoice_vals)
             created = (
                 self.env["account.move"]
                 .with_company(company)
                 .with_context(**self._psa_move_context())
-                .create([copy.deepcopy(plan["invoice_vals"]) for plan in company_plans])
+                .create(vals_list)
             )
             keys_by_move = {}
             for plan, move in zip(company_plans, created, strict=True):
@@ -805,7 +812,7 @@ class PsaBillingRun(models.Model):
                 order.id,
                 order.client_order_ref,
             ),
-            "_invoice_line_vals": None,  # filled below, needs the explanation
+            "_invoice_line_vals": None,  # prepared when billed (_psa_invoice_line_vals)
             "_order": order,
         }
 
@@ -944,7 +951,12 @@ class PsaBillingRun(models.Model):
         ]
 
     def _psa_apply_skip_rules(self, vals_list):
-        """Turn into skips what may not be billed (customer on hold, PO rules); finish invoice lines."""
+        """Turn into skips what may not be billed (customer on hold, PO rules).
+
+        Order lines get their invoice line values only when they are billed (``_psa_invoice_line_vals``):
+        a preview does not need them, and an order line Odoo cannot invoice (no income account...)
+        then fails its own customer at the confirm, with the reason, instead of the whole preview.
+        """
         for vals in vals_list:
             order = vals.pop("_order", None)
             if vals["kind"] != "bill":
@@ -952,12 +964,15 @@ class PsaBillingRun(models.Model):
             reason = self._psa_get_skip_reason(vals, order)
             if reason:
                 vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
-                continue
-            if vals.get("sale_line_id") and vals.get("_invoice_line_vals") is None:
-                sale_line = self.env["sale.order.line"].browse(vals["sale_line_id"])
-                vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(sale_line, vals)
         vals_list += self._psa_collect_downpayment_deductions(vals_list)
         self._psa_apply_po_rules(vals_list)
+
+    def _psa_invoice_line_vals(self, run_line, vals):
+        """The invoice line of one billed source: given by the source (agreements, generic
+        sources) or prepared from its order line now."""
+        if vals.get("_invoice_line_vals") is None:
+            vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(run_line.sale_line_id, vals)
+        return vals["_invoice_line_vals"]
 
     def _prepare_billing_invoice_line_vals(self, sale_line, vals):
         """Hook for extensions: the invoice line of one billed order line."""
