@@ -14,6 +14,14 @@ class AccountMove(models.Model):
         help="Receipts of the re-invoiced expenses billed on this invoice; sent with it.",
     )
 
+    def write(self, vals):
+        if self.env.context.get("psa_skip_unchanged_checked") and vals.keys() == {"checked"}:
+            # the billing run ticked "Checked" for its whole batch before posting: posting's own
+            # invoice-by-invoice tick then changes nothing (see psa.billing.run._psa_check_before_post)
+            changing = self.filtered(lambda move: move.checked != vals["checked"])
+            return super(AccountMove, changing).write(vals) if changing else True
+        return super().write(vals)
+
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
         invoices = posted.filtered(lambda move: move.move_type == "out_invoice")

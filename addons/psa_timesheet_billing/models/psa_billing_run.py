@@ -420,8 +420,8 @@ class PsaBillingRun(models.Model):
             if len(orders) > 1:
                 invoice_vals["payment_reference"] = False
         invoice_vals.update(self._psa_prepare_invoice_vals())
-        invoice_vals["invoice_line_ids"] = [Command.create(vals["_invoice_line_vals"]) for _line, vals in billable]
         return {
+            "billable": billable,
             "company": first_line.company_id,
             "partner": first_line.partner_id,
             "invoice_vals": invoice_vals,
@@ -452,11 +452,18 @@ class PsaBillingRun(models.Model):
         """
         moves = self.env["account.move"]
         for company, company_plans in groupby(plans, key=lambda plan: plan["company"]):
+            vals_list = []
+            for plan in company_plans:
+                invoice_vals = copy.deepcopy(plan["invoice_vals"])
+                invoice_vals["invoice_line_ids"] = [
+                    Command.create(self._psa_invoice_line_vals(line, vals)) for line, vals in plan["billable"]
+                ]
+                vals_list.append(invoice_vals)
             created = (
                 self.env["account.move"]
                 .with_company(company)
                 .with_context(**self._psa_move_context())
-                .create([copy.deepcopy(plan["invoice_vals"]) for plan in company_plans])
+                .create(vals_list)
             )
             keys_by_move = {}
             for plan, move in zip(company_plans, created, strict=True):
@@ -477,7 +484,8 @@ class PsaBillingRun(models.Model):
         self._psa_link_timesheets(plans)
         if self.post_invoices:
             self._psa_subscribe_customers(moves)
-            moves.with_context(**self._psa_move_context()).action_post()
+            self._psa_check_before_post(moves)
+            moves.with_context(**self._psa_move_context(), psa_skip_unchanged_checked=True).action_post()
             if self.send_invoices:
                 moves.sending_data = {
                     "author_user_id": self.env.user.id,
@@ -518,6 +526,16 @@ class PsaBillingRun(models.Model):
         )
         timesheets.invalidate_recordset(["timesheet_invoice_id", "write_uid", "write_date"])
         self.env["account.move"].browse(set(move_ids)).invalidate_recordset(["timesheet_ids"])
+
+    def _psa_check_before_post(self, moves):
+        """Tick "Checked" for the whole batch, as posting will on journals that check on post.
+
+        Posting ticks it invoice by invoice, and each of those writes synchronises the invoice's
+        lines again (about half of what posting a batch costs). Ticked here in one write, tracked the
+        same way, those writes change nothing and ``account.move.write`` skips them (context key
+        ``psa_skip_unchanged_checked``).
+        """
+        moves.filtered(lambda move: move.journal_id.autocheck_on_post and not move.checked).write({"checked": True})
 
     def _psa_subscribe_customers(self, moves):
         """Make each invoice's customer a follower before posting, in one insert for the batch.
@@ -805,7 +823,7 @@ class PsaBillingRun(models.Model):
                 order.id,
                 order.client_order_ref,
             ),
-            "_invoice_line_vals": None,  # filled below, needs the explanation
+            "_invoice_line_vals": None,  # prepared when billed (_psa_invoice_line_vals)
             "_order": order,
         }
 
@@ -944,7 +962,12 @@ class PsaBillingRun(models.Model):
         ]
 
     def _psa_apply_skip_rules(self, vals_list):
-        """Turn into skips what may not be billed (customer on hold, PO rules); finish invoice lines."""
+        """Turn into skips what may not be billed (customer on hold, PO rules).
+
+        Order lines get their invoice line values only when they are billed (``_psa_invoice_line_vals``):
+        a preview does not need them, and an order line Odoo cannot invoice (no income account...)
+        then fails its own customer at the confirm, with the reason, instead of the whole preview.
+        """
         for vals in vals_list:
             order = vals.pop("_order", None)
             if vals["kind"] != "bill":
@@ -952,12 +975,15 @@ class PsaBillingRun(models.Model):
             reason = self._psa_get_skip_reason(vals, order)
             if reason:
                 vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
-                continue
-            if vals.get("sale_line_id") and vals.get("_invoice_line_vals") is None:
-                sale_line = self.env["sale.order.line"].browse(vals["sale_line_id"])
-                vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(sale_line, vals)
         vals_list += self._psa_collect_downpayment_deductions(vals_list)
         self._psa_apply_po_rules(vals_list)
+
+    def _psa_invoice_line_vals(self, run_line, vals):
+        """The invoice line of one billed source: given by the source (agreements, generic
+        sources) or prepared from its order line now."""
+        if vals.get("_invoice_line_vals") is None:
+            vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(run_line.sale_line_id, vals)
+        return vals["_invoice_line_vals"]
 
     def _prepare_billing_invoice_line_vals(self, sale_line, vals):
         """Hook for extensions: the invoice line of one billed order line."""

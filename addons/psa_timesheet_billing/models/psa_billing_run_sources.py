@@ -171,7 +171,6 @@ class PsaBillingRun(models.Model):
                         amount=format_amount(self.env, -vals["amount"], line.currency_id),
                     ),
                 )
-                vals.pop("_invoice_line_vals")
                 deductions.append(vals)
                 continue
             group_total[group_key] += vals["amount"]
@@ -183,7 +182,6 @@ class PsaBillingRun(models.Model):
                 amount=format_amount(self.env, vals["amount"], line.currency_id),
                 order=line.order_id.name,
             )
-            vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(line, vals)
             vals["_keys"] = [billing_key("sale.order.line", line.id, quantity_watermark(line.qty_invoiced))]
             deductions.append(vals)
         return deductions

@@ -47,11 +47,18 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
             for line in invoice.line_ids.sorted(lambda line: (line.display_type, line.product_id.id, line.balance))
         ]
 
+    def _tracked(self, invoice):
+        self.env.flush_all()
+        self.env.cr.precommit.run()  # tracking values are written when the transaction commits
+        return sorted(invoice.message_ids.tracking_value_ids.field_id.mapped("name"))
+
     def test_run_invoice_is_the_invoice_odoo_makes(self):
+        # tracked as in production (the test base class switches tracking off)
+        tracked = {"tracking_disable": False, "mail_notrack": False}
         run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)], mode="automatic")
-        run.action_confirm()
+        run.with_context(**tracked).action_confirm()
         ours = run.invoice_ids
-        theirs = self.orders["odoo"]._create_invoices()
+        theirs = self.orders["odoo"].with_context(**tracked)._create_invoices()
         theirs.invoice_date = ours.invoice_date  # the run dates its invoices; finance would date Odoo's too
         theirs.action_post()
         self.assertEqual(len(ours), 1)
@@ -72,6 +79,11 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
         time_line_theirs = self.orders["odoo"].order_line.filtered(lambda sol: sol.product_id == self.product_time)
         self.assertEqual(time_line_ours.qty_invoiced, time_line_theirs.qty_invoiced)
         self.assertEqual(time_line_ours.invoice_status, time_line_theirs.invoice_status)
+        # posting ticks "Checked" on journals that check on post; the run ticks it for its batch first
+        self.assertTrue(ours.journal_id.autocheck_on_post)
+        self.assertTrue(ours.checked)
+        self.assertEqual(ours.checked, theirs.checked)
+        self.assertEqual(self._tracked(ours), self._tracked(theirs), "the same changes are tracked in the chatter")
         self.assertEqual(ours.timesheet_count, 3)
         self.assertEqual(ours.timesheet_count, theirs.timesheet_count)
         # the clerk may not read other people's time: check as the timesheet manager would
