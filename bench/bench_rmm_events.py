@@ -21,24 +21,23 @@ Database:
 
 import argparse
 import concurrent.futures
-import hashlib
-import hmac
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 import uuid
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
-ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
+from _odoo import ODOO_MAIN, REPO, prepare_dev_database
+
+# signed posts and the log's error lines as the end-to-end suite sends and reads them
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from conftest import ODOO_ERROR_LINE, post_json, rmm_headers
+
 BATCHES = 10
 BATCH_SIZE = 1000
 TARGET_SECONDS = 60.0
@@ -54,71 +53,8 @@ def bench_line(**values):
 
 
 # ------------------------------------------------------------------------------------------------
-# Stand-alone database on the dev cluster
+# Live server
 # ------------------------------------------------------------------------------------------------
-def addons_path():
-    import odoo.addons
-
-    paths = [os.path.join(REPO, "addons")]
-    for path in odoo.addons.__path__:
-        if os.path.isdir(path) and path not in paths:
-            paths.append(path)
-    odoo_root = os.path.dirname(os.path.dirname(os.path.abspath(odoo.addons.__file__)))
-    core_addons = os.path.join(os.path.dirname(odoo_root), "addons")
-    if os.path.isdir(core_addons) and core_addons not in paths:
-        paths.append(core_addons)
-    return paths
-
-
-def psql(dev_pg, port, sql, dbname="postgres"):
-    cmd = ["psql", "-h", os.path.join(dev_pg, "socket"), "-p", str(port), "-U", "odoo", "-d", dbname]
-    return subprocess.run([*cmd, "-tAc", sql], check=True, capture_output=True, text=True).stdout.strip()
-
-
-def prepare_dev_database(dev_pg, work):
-    """Create ``bench_rmm_<pid>`` from the dependency template and install psa_rmm in it (no demo data)."""
-    port = int(open(os.path.join(dev_pg, "port")).read().strip())  # noqa: SIM115
-    templates = psql(dev_pg, port, "SELECT datname FROM pg_database WHERE datname LIKE 'tpl_%' ORDER BY oid DESC")
-    if not templates:
-        sys.exit("no tpl_* database in the dev cluster: run scripts/psa_dev.py module once first")
-    template = templates.splitlines()[0]
-    dbname = f"bench_rmm_{os.getpid()}"
-    psql(dev_pg, port, f'CREATE DATABASE "{dbname}" TEMPLATE "{template}"')
-    data_dir = os.path.join(work, "data")
-    source_store = os.path.join(dev_pg, "data", "filestore", template)
-    if os.path.isdir(source_store):
-        shutil.copytree(source_store, os.path.join(data_dir, "filestore", dbname))
-    config = os.path.join(work, "odoo.conf")
-    with open(config, "w", encoding="utf-8") as handle:
-        handle.write(
-            "[options]\n"
-            f"addons_path = {','.join(addons_path())}\n"
-            f"data_dir = {data_dir}\n"
-            f"db_host = {os.path.join(dev_pg, 'socket')}\n"
-            f"db_port = {port}\n"
-            "db_user = odoo\n"
-            "db_password = False\n"
-            "http_interface = 127.0.0.1\n"
-            "max_cron_threads = 0\n"
-            "log_level = info\n"
-        )
-    say(f"installing psa_rmm in {dbname} (from {template})")
-    subprocess.run(
-        [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "-i", "psa_rmm"]
-        + ["--without-demo", "all", "--stop-after-init", "--no-http", "--log-level", "warn"],
-        check=True,
-    )
-
-    def drop():
-        import odoo.sql_db
-
-        odoo.sql_db.close_db(dbname)
-        psql(dev_pg, port, f'DROP DATABASE IF EXISTS "{dbname}"')
-        say(f"dropped {dbname}")
-
-    return config, dbname, drop
-
-
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -222,22 +158,8 @@ def make_batch(number):
 
 
 def signed_post(url, secret, body, timestamp=None, timeout=600):
-    timestamp = str(timestamp or int(time.time()))
-    signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return post(url, body, {"X-PSA-Timestamp": timestamp, "X-PSA-Signature": signature}, timeout)
-
-
-def post(url, body, headers, timeout=600):
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw or b"null")
-        except ValueError:
-            return error.code, raw[:300]
+    """POST ``body`` signed as the RMM would (the end-to-end suite's helpers)."""
+    return post_json(url, body, rmm_headers(secret, body, timestamp), timeout=timeout)
 
 
 def run(registry, base_url, log_path):
@@ -283,7 +205,7 @@ def run(registry, base_url, log_path):
     twin_summaries = sorted(json.dumps(answer.get("summary")) for _status, answer in twin_answers)
     twin_tickets = count_records(registry, integration_id)["tickets"] - before_twins
     with open(log_path, encoding="utf-8", errors="replace") as log:
-        error_lines = [line.rstrip() for line in log if ERROR_LINE.match(line)]
+        error_lines = [line.rstrip() for line in log if ODOO_ERROR_LINE.match(line)]
 
     rate = BATCHES * BATCH_SIZE / seconds
     say(
@@ -348,7 +270,9 @@ def main():
         if os.environ.get("PSA_ODOO_CONFIG") and not options.dev_pg:
             config, dbname = os.environ["PSA_ODOO_CONFIG"], os.environ["PSA_DB_NAME"]
         elif options.dev_pg:
-            config, dbname, drop = prepare_dev_database(options.dev_pg, work)
+            config, dbname, drop = prepare_dev_database(
+                options.dev_pg, work, "psa_rmm", "bench_rmm", demo=False, log_level="info"
+            )
         else:
             sys.exit("give --dev-pg <dir> or run under scripts/psa_dev.py bench")
 
