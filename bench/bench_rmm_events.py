@@ -24,19 +24,16 @@ import concurrent.futures
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 
-from _odoo import ODOO_MAIN, REPO, prepare_dev_database
+from _odoo import REPO, prepare_dev_database
 
-# signed posts and the log's error lines as the end-to-end suite sends and reads them
+# the live server, signed posts and its log's error lines as the end-to-end suite has them
 sys.path.insert(0, os.path.join(REPO, "tests"))
-from conftest import ODOO_ERROR_LINE, post_json, rmm_headers
+from conftest import OdooServer, post_json, rmm_headers
 
 BATCHES = 10
 BATCH_SIZE = 1000
@@ -50,41 +47,6 @@ def say(message):
 
 def bench_line(**values):
     print("BENCH " + json.dumps(values), flush=True)
-
-
-# ------------------------------------------------------------------------------------------------
-# Live server
-# ------------------------------------------------------------------------------------------------
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(config, dbname, log_path, timeout=180):
-    """Odoo's threaded HTTP server on a free loopback port; returns (process, base url)."""
-    port = free_port()
-    log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - kept for the process' lifetime
-    proc = subprocess.Popen(
-        [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "--db-filter", f"^{dbname}$"]
-        + ["--http-interface", "127.0.0.1", "--http-port", str(port), "--max-cron-threads", "0", "--workers", "0"]
-        + ["--log-level", "info"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"Odoo exited with {proc.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{url}/web/login", timeout=5) as response:
-                if response.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    sys.exit(f"Odoo did not answer on {url} within {timeout}s; see {log_path}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -162,9 +124,9 @@ def signed_post(url, secret, body, timestamp=None, timeout=600):
     return post_json(url, body, rmm_headers(secret, body, timestamp), timeout=timeout)
 
 
-def run(registry, base_url, log_path):
+def run(registry, server):
     integration_id, secret = setup_integration(registry)
-    url = f"{base_url}/psa/rmm/{integration_id}/events"
+    url = f"{server.url}/psa/rmm/{integration_id}/events"
     bodies = [json.dumps(make_batch(number)).encode() for number in range(BATCHES)]
     say(f"posting {BATCHES} signed batches of {BATCH_SIZE} events to {url}")
     summary, started = {}, time.perf_counter()
@@ -204,8 +166,7 @@ def run(registry, base_url, log_path):
         twin_answers = [future.result() for future in futures]
     twin_summaries = sorted(json.dumps(answer.get("summary")) for _status, answer in twin_answers)
     twin_tickets = count_records(registry, integration_id)["tickets"] - before_twins
-    with open(log_path, encoding="utf-8", errors="replace") as log:
-        error_lines = [line.rstrip() for line in log if ODOO_ERROR_LINE.match(line)]
+    error_lines = [line.rstrip() for line in server.error_lines()]
 
     rate = BATCHES * BATCH_SIZE / seconds
     say(
@@ -265,7 +226,7 @@ def main():
     options = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="psa-bench-rmm-")
-    drop, server = None, None
+    drop = None
     try:
         if os.environ.get("PSA_ODOO_CONFIG") and not options.dev_pg:
             config, dbname = os.environ["PSA_ODOO_CONFIG"], os.environ["PSA_DB_NAME"]
@@ -282,13 +243,12 @@ def main():
 
         odoo_config.parse_config(["-c", config, "--log-level=warn"])
         registry = Registry(dbname)
-        log_path = os.path.join(work, "odoo-http.log")
-        server, base_url = start_server(config, dbname, log_path)
+        os.environ.setdefault("PSA_WORK_DIR", work)  # where the server writes its log
+        server = OdooServer(config, dbname, sys.executable).start()
         try:
-            run(registry, base_url, log_path)
+            run(registry, server)
         finally:
-            server.terminate()
-            server.wait(60)
+            server.stop()
             odoo.sql_db.close_db(dbname)
     finally:
         if drop:
