@@ -29,7 +29,7 @@ import tempfile
 import time
 import uuid
 
-from _odoo import REPO, prepare_dev_database
+from _odoo import REPO, prepare_dev_database, report
 
 # the live server, signed posts and its log's error lines as the end-to-end suite has them
 sys.path.insert(0, os.path.join(REPO, "tests"))
@@ -43,10 +43,6 @@ RACERS = 4
 
 def say(message):
     print(message, flush=True)
-
-
-def bench_line(**values):
-    print("BENCH " + json.dumps(values), flush=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -187,29 +183,29 @@ def run(registry, server):
     )
     for line in error_lines[:10]:
         say(f"    {line}")
-    bench_line(
+    report(
         figure=f"psa_rmm: {BATCHES * BATCH_SIZE:,} signed events through the batch endpoint",
         ours=round(seconds, 1),
         unit="s",
         target=f"< {TARGET_SECONDS:.0f} s",
         met=seconds < TARGET_SECONDS and summary == {"done": BATCHES * BATCH_SIZE},
     )
-    bench_line(figure="psa_rmm: events per second through the endpoint", ours=round(rate), unit="events/s")
-    bench_line(
+    report(figure="psa_rmm: events per second through the endpoint", ours=round(rate), unit="events/s")
+    report(
         figure=f"psa_rmm: retried batch of {BATCH_SIZE}, events answered duplicate",
         ours=duplicates,
         unit="events",
         target=str(BATCH_SIZE),
         met=duplicates == BATCH_SIZE and after_retry["events"] == counts["events"] and replay_statuses == [200, 409],
     )
-    bench_line(
+    report(
         figure=f"psa_rmm: {RACERS} identical requests at once, 5xx / extra tickets / ERROR lines",
         ours=sum(1 for s in race_statuses if s >= 500) + abs(race_tickets - 1) + len(error_lines),
         unit="",
         target="0",
         met=race_statuses == [200] + [409] * (RACERS - 1) and race_tickets == 1 and not error_lines,
     )
-    bench_line(
+    report(
         figure="psa_rmm: same 50 new events in 2 requests at once, tickets created",
         ours=twin_tickets,
         unit="tickets",
