@@ -189,6 +189,7 @@ class TestBillingRunCharges(BaseCommon):
         self.assertNotEqual(invoice, cancelled)
         self.assertEqual(invoice.state, "posted")
         self.assertEqual(charges.invoice_line_id.move_id, invoice)
+        self.assertIn(f"{cancelled.display_name} was cancelled", charges[0].invoice_line_id.psa_billing_explanation)
         self.assertEqual(charges.mapped("state"), ["invoiced", "invoiced"])
         self.assertEqual(self._posted_charge_lines().move_id, invoice)
         self.assertAlmostEqual(sum(self._posted_charge_lines().mapped("price_subtotal")), 35.0)
