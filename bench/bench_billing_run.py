@@ -27,14 +27,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+from _odoo import prepare_dev_database
+
 LINES_PER_ORDER = 20
 TARGET_RATIO = 5.0
 
@@ -45,72 +44,6 @@ def say(message):
 
 def bench_line(**values):
     print("BENCH " + json.dumps(values), flush=True)
-
-
-# ------------------------------------------------------------------------------------------------
-# Stand-alone database on the dev cluster
-# ------------------------------------------------------------------------------------------------
-def addons_path():
-    import odoo.addons
-
-    paths = [os.path.join(REPO, "addons")]
-    for path in odoo.addons.__path__:
-        if os.path.isdir(path) and path not in paths:
-            paths.append(path)
-    odoo_root = os.path.dirname(os.path.dirname(os.path.abspath(odoo.addons.__file__)))
-    core_addons = os.path.join(os.path.dirname(odoo_root), "addons")
-    if os.path.isdir(core_addons) and core_addons not in paths:
-        paths.append(core_addons)
-    return paths
-
-
-def psql(dev_pg, port, sql, dbname="postgres"):
-    cmd = ["psql", "-h", os.path.join(dev_pg, "socket"), "-p", str(port), "-U", "odoo", "-d", dbname]
-    return subprocess.run([*cmd, "-tAc", sql], check=True, capture_output=True, text=True).stdout.strip()
-
-
-def prepare_dev_database(dev_pg, work):
-    """Create ``bench_billing_<pid>`` from the dependency template and install our add-on in it."""
-    port = int(open(os.path.join(dev_pg, "port")).read().strip())  # noqa: SIM115
-    templates = psql(dev_pg, port, "SELECT datname FROM pg_database WHERE datname LIKE 'tpl_%' ORDER BY oid DESC")
-    if not templates:
-        sys.exit("no tpl_* database in the dev cluster: run scripts/psa_dev.py module once first")
-    template = templates.splitlines()[0]
-    dbname = f"bench_billing_{os.getpid()}"
-    psql(dev_pg, port, f'CREATE DATABASE "{dbname}" TEMPLATE "{template}"')
-    data_dir = os.path.join(work, "data")
-    source_store = os.path.join(dev_pg, "data", "filestore", template)
-    if os.path.isdir(source_store):
-        shutil.copytree(source_store, os.path.join(data_dir, "filestore", dbname))
-    config = os.path.join(work, "odoo.conf")
-    with open(config, "w", encoding="utf-8") as handle:
-        handle.write(
-            "[options]\n"
-            f"addons_path = {','.join(addons_path())}\n"
-            f"data_dir = {data_dir}\n"
-            f"db_host = {os.path.join(dev_pg, 'socket')}\n"
-            f"db_port = {port}\n"
-            "db_user = odoo\n"
-            "db_password = False\n"
-            "http_interface = 127.0.0.1\n"
-            "max_cron_threads = 0\n"
-            "log_level = warn\n"
-        )
-    say(f"installing psa_timesheet_billing in {dbname} (from {template})")
-    subprocess.run(
-        [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "-i", "psa_timesheet_billing"]
-        + ["--stop-after-init", "--no-http"],
-        check=True,
-    )
-
-    def drop():
-        import odoo.sql_db
-
-        odoo.sql_db.close_db(dbname)
-        psql(dev_pg, port, f'DROP DATABASE IF EXISTS "{dbname}"')
-        say(f"dropped {dbname}")
-
-    return config, dbname, drop
 
 
 # ------------------------------------------------------------------------------------------------
@@ -457,7 +390,7 @@ def main():
         if os.environ.get("PSA_ODOO_CONFIG") and not options.dev_pg:
             config, dbname = os.environ["PSA_ODOO_CONFIG"], os.environ["PSA_DB_NAME"]
         elif options.dev_pg:
-            config, dbname, drop = prepare_dev_database(options.dev_pg, work)
+            config, dbname, drop = prepare_dev_database(options.dev_pg, work, "psa_timesheet_billing", "bench_billing")
         else:
             sys.exit("give --dev-pg <dir> or run under scripts/psa_dev.py bench")
 

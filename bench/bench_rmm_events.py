@@ -21,24 +21,20 @@ Database:
 
 import argparse
 import concurrent.futures
-import hashlib
-import hmac
 import json
 import os
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
-ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
+from _odoo import REPO, prepare_dev_database, report
+
+# the live server, signed posts and its log's error lines as the end-to-end suite has them
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from conftest import OdooServer, post_json, rmm_headers
+
 BATCHES = 10
 BATCH_SIZE = 1000
 TARGET_SECONDS = 60.0
@@ -47,108 +43,6 @@ RACERS = 4
 
 def say(message):
     print(message, flush=True)
-
-
-def bench_line(**values):
-    print("BENCH " + json.dumps(values), flush=True)
-
-
-# ------------------------------------------------------------------------------------------------
-# Stand-alone database on the dev cluster
-# ------------------------------------------------------------------------------------------------
-def addons_path():
-    import odoo.addons
-
-    paths = [os.path.join(REPO, "addons")]
-    for path in odoo.addons.__path__:
-        if os.path.isdir(path) and path not in paths:
-            paths.append(path)
-    odoo_root = os.path.dirname(os.path.dirname(os.path.abspath(odoo.addons.__file__)))
-    core_addons = os.path.join(os.path.dirname(odoo_root), "addons")
-    if os.path.isdir(core_addons) and core_addons not in paths:
-        paths.append(core_addons)
-    return paths
-
-
-def psql(dev_pg, port, sql, dbname="postgres"):
-    cmd = ["psql", "-h", os.path.join(dev_pg, "socket"), "-p", str(port), "-U", "odoo", "-d", dbname]
-    return subprocess.run([*cmd, "-tAc", sql], check=True, capture_output=True, text=True).stdout.strip()
-
-
-def prepare_dev_database(dev_pg, work):
-    """Create ``bench_rmm_<pid>`` from the dependency template and install psa_rmm in it (no demo data)."""
-    port = int(open(os.path.join(dev_pg, "port")).read().strip())  # noqa: SIM115
-    templates = psql(dev_pg, port, "SELECT datname FROM pg_database WHERE datname LIKE 'tpl_%' ORDER BY oid DESC")
-    if not templates:
-        sys.exit("no tpl_* database in the dev cluster: run scripts/psa_dev.py module once first")
-    template = templates.splitlines()[0]
-    dbname = f"bench_rmm_{os.getpid()}"
-    psql(dev_pg, port, f'CREATE DATABASE "{dbname}" TEMPLATE "{template}"')
-    data_dir = os.path.join(work, "data")
-    source_store = os.path.join(dev_pg, "data", "filestore", template)
-    if os.path.isdir(source_store):
-        shutil.copytree(source_store, os.path.join(data_dir, "filestore", dbname))
-    config = os.path.join(work, "odoo.conf")
-    with open(config, "w", encoding="utf-8") as handle:
-        handle.write(
-            "[options]\n"
-            f"addons_path = {','.join(addons_path())}\n"
-            f"data_dir = {data_dir}\n"
-            f"db_host = {os.path.join(dev_pg, 'socket')}\n"
-            f"db_port = {port}\n"
-            "db_user = odoo\n"
-            "db_password = False\n"
-            "http_interface = 127.0.0.1\n"
-            "max_cron_threads = 0\n"
-            "log_level = info\n"
-        )
-    say(f"installing psa_rmm in {dbname} (from {template})")
-    subprocess.run(
-        [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "-i", "psa_rmm"]
-        + ["--without-demo", "all", "--stop-after-init", "--no-http", "--log-level", "warn"],
-        check=True,
-    )
-
-    def drop():
-        import odoo.sql_db
-
-        odoo.sql_db.close_db(dbname)
-        psql(dev_pg, port, f'DROP DATABASE IF EXISTS "{dbname}"')
-        say(f"dropped {dbname}")
-
-    return config, dbname, drop
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(config, dbname, log_path, timeout=180):
-    """Odoo's threaded HTTP server on a free loopback port; returns (process, base url)."""
-    port = free_port()
-    log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - kept for the process' lifetime
-    proc = subprocess.Popen(
-        [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "--db-filter", f"^{dbname}$"]
-        + ["--http-interface", "127.0.0.1", "--http-port", str(port), "--max-cron-threads", "0", "--workers", "0"]
-        + ["--log-level", "info"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"Odoo exited with {proc.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{url}/web/login", timeout=5) as response:
-                if response.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    sys.exit(f"Odoo did not answer on {url} within {timeout}s; see {log_path}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -222,27 +116,13 @@ def make_batch(number):
 
 
 def signed_post(url, secret, body, timestamp=None, timeout=600):
-    timestamp = str(timestamp or int(time.time()))
-    signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return post(url, body, {"X-PSA-Timestamp": timestamp, "X-PSA-Signature": signature}, timeout)
+    """POST ``body`` signed as the RMM would (the end-to-end suite's helpers)."""
+    return post_json(url, body, rmm_headers(secret, body, timestamp), timeout=timeout)
 
 
-def post(url, body, headers, timeout=600):
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw or b"null")
-        except ValueError:
-            return error.code, raw[:300]
-
-
-def run(registry, base_url, log_path):
+def run(registry, server):
     integration_id, secret = setup_integration(registry)
-    url = f"{base_url}/psa/rmm/{integration_id}/events"
+    url = f"{server.url}/psa/rmm/{integration_id}/events"
     bodies = [json.dumps(make_batch(number)).encode() for number in range(BATCHES)]
     say(f"posting {BATCHES} signed batches of {BATCH_SIZE} events to {url}")
     summary, started = {}, time.perf_counter()
@@ -282,8 +162,7 @@ def run(registry, base_url, log_path):
         twin_answers = [future.result() for future in futures]
     twin_summaries = sorted(json.dumps(answer.get("summary")) for _status, answer in twin_answers)
     twin_tickets = count_records(registry, integration_id)["tickets"] - before_twins
-    with open(log_path, encoding="utf-8", errors="replace") as log:
-        error_lines = [line.rstrip() for line in log if ERROR_LINE.match(line)]
+    error_lines = [line.rstrip() for line in server.error_lines()]
 
     rate = BATCHES * BATCH_SIZE / seconds
     say(
@@ -304,29 +183,29 @@ def run(registry, base_url, log_path):
     )
     for line in error_lines[:10]:
         say(f"    {line}")
-    bench_line(
+    report(
         figure=f"psa_rmm: {BATCHES * BATCH_SIZE:,} signed events through the batch endpoint",
         ours=round(seconds, 1),
         unit="s",
         target=f"< {TARGET_SECONDS:.0f} s",
         met=seconds < TARGET_SECONDS and summary == {"done": BATCHES * BATCH_SIZE},
     )
-    bench_line(figure="psa_rmm: events per second through the endpoint", ours=round(rate), unit="events/s")
-    bench_line(
+    report(figure="psa_rmm: events per second through the endpoint", ours=round(rate), unit="events/s")
+    report(
         figure=f"psa_rmm: retried batch of {BATCH_SIZE}, events answered duplicate",
         ours=duplicates,
         unit="events",
         target=str(BATCH_SIZE),
         met=duplicates == BATCH_SIZE and after_retry["events"] == counts["events"] and replay_statuses == [200, 409],
     )
-    bench_line(
+    report(
         figure=f"psa_rmm: {RACERS} identical requests at once, 5xx / extra tickets / ERROR lines",
         ours=sum(1 for s in race_statuses if s >= 500) + abs(race_tickets - 1) + len(error_lines),
         unit="",
         target="0",
         met=race_statuses == [200] + [409] * (RACERS - 1) and race_tickets == 1 and not error_lines,
     )
-    bench_line(
+    report(
         figure="psa_rmm: same 50 new events in 2 requests at once, tickets created",
         ours=twin_tickets,
         unit="tickets",
@@ -343,12 +222,14 @@ def main():
     options = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="psa-bench-rmm-")
-    drop, server = None, None
+    drop = None
     try:
         if os.environ.get("PSA_ODOO_CONFIG") and not options.dev_pg:
             config, dbname = os.environ["PSA_ODOO_CONFIG"], os.environ["PSA_DB_NAME"]
         elif options.dev_pg:
-            config, dbname, drop = prepare_dev_database(options.dev_pg, work)
+            config, dbname, drop = prepare_dev_database(
+                options.dev_pg, work, "psa_rmm", "bench_rmm", demo=False, log_level="info"
+            )
         else:
             sys.exit("give --dev-pg <dir> or run under scripts/psa_dev.py bench")
 
@@ -358,13 +239,12 @@ def main():
 
         odoo_config.parse_config(["-c", config, "--log-level=warn"])
         registry = Registry(dbname)
-        log_path = os.path.join(work, "odoo-http.log")
-        server, base_url = start_server(config, dbname, log_path)
+        os.environ.setdefault("PSA_WORK_DIR", work)  # where the server writes its log
+        server = OdooServer(config, dbname, sys.executable).start()
         try:
-            run(registry, base_url, log_path)
+            run(registry, server)
         finally:
-            server.terminate()
-            server.wait(60)
+            server.stop()
             odoo.sql_db.close_db(dbname)
     finally:
         if drop:

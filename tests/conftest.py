@@ -14,6 +14,7 @@ ERROR while resuming fails the suite too.
 Helpers for the scenarios: ``create_user`` (a user with exactly the groups named), ``trigger_cron`` (runs a
 scheduled action as the scheduler would), ``post_json`` / ``rmm_headers`` (signed HTTP posts) and the
 ``localstripe`` fixture (a Stripe-compatible server on loopback, Odoo's Stripe provider pointed at it).
+``bench/bench_rmm_events.py`` imports ``OdooServer``, ``post_json`` and ``rmm_headers`` from here too.
 """
 
 import hashlib

@@ -5,37 +5,16 @@ refused; an external website posts a lead with its API key. Then bad input (hypo
 to these endpoints, the server never answers 5xx and writes nothing.
 """
 
-import hashlib
-import hmac
 import json
 import re
 import time
 import urllib.error
-import urllib.request
 import uuid
 
 import pytest
+from conftest import post_json, rmm_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-
-def post(url, body, headers):
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw or b"null")
-        except ValueError:
-            return error.code, raw
-
-
-def signed_headers(secret, body, timestamp=None):
-    timestamp = str(timestamp or int(time.time()))
-    signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {"X-PSA-Timestamp": timestamp, "X-PSA-Signature": signature}
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +55,14 @@ def _tickets(admin, rmm):
 
 def test_signed_alert_becomes_one_ticket_and_retries_create_nothing(admin, rmm):
     body = json.dumps(_alert_event("evt-e2e-1")).encode()
-    status, answer = post(rmm["url"], body, signed_headers(rmm["secret"], body))
+    status, answer = post_json(rmm["url"], body, rmm_headers(rmm["secret"], body))
     assert status == 200, answer
     tickets = _tickets(admin, rmm)
     assert len(tickets) == 1
     assert "Disk C" in tickets[0]["name"]
     # the RMM retries the same event later (new timestamp): a duplicate, no second ticket
     time.sleep(1)
-    status, answer = post(rmm["url"], body, signed_headers(rmm["secret"], body))
+    status, answer = post_json(rmm["url"], body, rmm_headers(rmm["secret"], body))
     assert status == 200
     assert answer["summary"].get("duplicate") == 1
     assert len(_tickets(admin, rmm)) == 1
@@ -93,14 +72,14 @@ def test_signed_alert_becomes_one_ticket_and_retries_create_nothing(admin, rmm):
 
 def test_replayed_or_stale_or_forged_requests_are_refused(admin, rmm):
     body = json.dumps(_alert_event("evt-e2e-2", alert_id="alert-2")).encode()
-    headers = signed_headers(rmm["secret"], body)
-    assert post(rmm["url"], body, headers)[0] == 200
+    headers = rmm_headers(rmm["secret"], body)
+    assert post_json(rmm["url"], body, headers)[0] == 200
     events = admin("psa.rmm.event", "search_count", [("integration_id", "=", rmm["integration_id"])])
-    assert post(rmm["url"], body, headers)[0] == 409  # the very same signed request again
-    stale = signed_headers(rmm["secret"], body, timestamp=int(time.time()) - 3600)
-    assert post(rmm["url"], body, stale)[0] == 401
-    forged = signed_headers("not-the-secret", body)
-    assert post(rmm["url"], body, forged)[0] == 401
+    assert post_json(rmm["url"], body, headers)[0] == 409  # the very same signed request again
+    stale = rmm_headers(rmm["secret"], body, timestamp=int(time.time()) - 3600)
+    assert post_json(rmm["url"], body, stale)[0] == 401
+    forged = rmm_headers("not-the-secret", body)
+    assert post_json(rmm["url"], body, forged)[0] == 401
     assert admin("psa.rmm.event", "search_count", [("integration_id", "=", rmm["integration_id"])]) == events
 
 
@@ -116,12 +95,12 @@ def test_website_posts_a_lead_then_a_duplicate_is_merged(admin, lead_source):
     email = f"cio-{uuid.uuid4().hex[:6]}@tailspin.example.com"
     body = json.dumps({"name": "Ana Silva", "email": email, "company": "Tailspin", "message": "Need an MSP"}).encode()
     auth = {"Authorization": f"Bearer {lead_source['key']}"}
-    status, answer = post(lead_source["url"], body, auth)
+    status, answer = post_json(lead_source["url"], body, auth)
     assert status == 201, answer
-    status, again = post(lead_source["url"], body, auth)
+    status, again = post_json(lead_source["url"], body, auth)
     assert status == 200 and again["merged"] and again["id"] == answer["id"]
     assert admin("crm.lead", "search_count", [("email_from", "=", email)]) == 1
-    assert post(lead_source["url"], body, {"Authorization": "Bearer psa_nope"})[0] == 401
+    assert post_json(lead_source["url"], body, {"Authorization": "Bearer psa_nope"})[0] == 401
 
 
 JSON_VALUES = st.recursive(
@@ -150,8 +129,8 @@ FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 def test_rmm_endpoint_never_fails_or_writes_on_bad_input(admin, rmm, body, sign):
     before = admin("psa.rmm.event", "search_count", [("integration_id", "=", rmm["integration_id"])])
     tickets = admin("helpdesk.ticket", "search_count", [])
-    headers = {"good": signed_headers(rmm["secret"], body), "bad": signed_headers("x", body), "none": {}}[sign]
-    status, _answer = post(rmm["url"], body, headers)
+    headers = {"good": rmm_headers(rmm["secret"], body), "bad": rmm_headers("x", body), "none": {}}[sign]
+    status, _answer = post_json(rmm["url"], body, headers)
     assert status < 500
     if status >= 400:
         assert admin("psa.rmm.event", "search_count", [("integration_id", "=", rmm["integration_id"])]) == before
@@ -162,7 +141,7 @@ def test_rmm_endpoint_never_fails_or_writes_on_bad_input(admin, rmm, body, sign)
 @given(body=BODIES | JSON_VALUES.map(lambda value: json.dumps({"name": value, "email": value}).encode()))
 def test_lead_endpoint_never_fails_or_writes_on_bad_input(admin, lead_source, body):
     before = admin("crm.lead", "search_count", [])
-    status, _answer = post(lead_source["url"], body, {"Authorization": f"Bearer {lead_source['key']}"})
+    status, _answer = post_json(lead_source["url"], body, {"Authorization": f"Bearer {lead_source['key']}"})
     assert status < 500
     if status >= 400:
         assert admin("crm.lead", "search_count", []) == before
@@ -171,7 +150,7 @@ def test_lead_endpoint_never_fails_or_writes_on_bad_input(admin, lead_source, bo
 def _post_oversized(url, body, headers):
     """The server may answer 413 and close the connection before the whole body is sent."""
     try:
-        return post(url, body, headers)[0]
+        return post_json(url, body, headers)[0]
     except (urllib.error.URLError, ConnectionError):
         return "closed"
 
@@ -180,7 +159,7 @@ def test_oversized_bodies_are_refused(admin, rmm, lead_source):
     events = admin("psa.rmm.event", "search_count", [])
     leads = admin("crm.lead", "search_count", [])
     big = b'{"id": "' + b"x" * (6 * 1024 * 1024) + b'"}'
-    assert _post_oversized(rmm["url"], big, signed_headers(rmm["secret"], big)) in (413, "closed")
+    assert _post_oversized(rmm["url"], big, rmm_headers(rmm["secret"], big)) in (413, "closed")
     assert _post_oversized(lead_source["url"], big, {"Authorization": f"Bearer {lead_source['key']}"}) in (
         413,
         "closed",
@@ -195,9 +174,9 @@ def test_identical_requests_at_the_same_moment_create_one_ticket(admin, rmm):
     import concurrent.futures
 
     body = json.dumps(_alert_event("evt-e2e-race", alert_id="alert-race")).encode()
-    headers = signed_headers(rmm["secret"], body)
+    headers = rmm_headers(rmm["secret"], body)
     before = admin("helpdesk.ticket", "search_count", [("partner_id", "=", rmm["partner_id"])])
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        statuses = sorted(f.result()[0] for f in [pool.submit(post, rmm["url"], body, headers) for _ in range(4)])
+        statuses = sorted(f.result()[0] for f in [pool.submit(post_json, rmm["url"], body, headers) for _ in range(4)])
     assert statuses == [200, 409, 409, 409], statuses
     assert admin("helpdesk.ticket", "search_count", [("partner_id", "=", rmm["partner_id"])]) == before + 1

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import format_amount, format_date
+from odoo.osv import expression
+from odoo.tools import SQL, Query, format_amount, format_date
 
 ORDER_KINDS = [
     ("new_engagement", "New engagement"),
@@ -94,6 +95,7 @@ class SaleOrder(models.Model):
     psa_customer_po_id = fields.Many2one(
         "psa.customer.po",
         compute="_compute_psa_customer_po_id",
+        search="_search_psa_customer_po_id",
         string="Registered PO",
         help="The customer's registered purchase order this order's reference points to.",
     )
@@ -119,6 +121,37 @@ class SaleOrder(models.Model):
         for order in self:
             key = (order.partner_id.commercial_partner_id, (order.client_order_ref or "").strip(), order.company_id)
             order.psa_customer_po_id = by_key.get(key, False)
+
+    def _search_psa_customer_po_id(self, operator, value):
+        """Orders whose reference points to one of the registered POs the condition selects, matched as
+        ``_compute_psa_customer_po_id`` matches them (same commercial customer, same company, reference
+        equal to the PO's once trimmed). Not stored: registering a PO later must not leave orders stale."""
+        if operator in ("any", "not any"):
+            po_domain, negative = value, operator == "not any"
+        elif value is False or value is None:
+            # ``= False``: no registered PO, i.e. not among the orders that have one
+            po_domain, negative = [], operator in ("=", "in")
+        else:
+            negative = operator in expression.NEGATIVE_TERM_OPERATORS
+            positive = expression.TERM_OPERATORS_NEGATION[operator] if negative else operator
+            if isinstance(value, str):
+                po_domain = [("display_name", positive, value)]
+            else:
+                po_domain = [("id", "in", value if isinstance(value, list | tuple | Query) else [value])]
+        pos = self.env["psa.customer.po"]._search(po_domain)
+        orders = SQL(
+            """(
+            SELECT sale_order.id
+              FROM sale_order
+              JOIN res_partner customer ON customer.id = sale_order.partner_id
+              JOIN psa_customer_po po ON po.partner_id = customer.commercial_partner_id
+                                     AND po.company_id = sale_order.company_id
+                                     AND po.name = BTRIM(sale_order.client_order_ref, E' \\t\\r\\n')
+             WHERE po.id IN %s
+            )""",
+            pos.subselect(),
+        )
+        return [("id", "not in" if negative else "in", orders)]
 
     @api.depends("psa_engagement_project_id")
     def _compute_psa_engagement_sale_line_ids(self):

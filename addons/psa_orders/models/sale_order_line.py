@@ -217,18 +217,7 @@ class SaleOrderLine(models.Model):
     def _psa_apply_scope_decrease(self, plan):
         """Write the planned hours computed by ``_psa_plan_scope_decrease`` and say why on each task."""
         for line, new_allocated in plan.items():
-            for task, allocated in new_allocated.items():
-                before = task.allocated_hours
-                task.allocated_hours = allocated
-                task.message_post(
-                    body=Markup("<p>%s</p>")
-                    % self.env._(
-                        "Planned hours reduced from %(before)s to %(after)s by scope decrease %(order)s.",
-                        before=before,
-                        after=allocated,
-                        order=line.order_id.name,
-                    )
-                )
+            line._psa_reduce_task_hours(new_allocated, self.env._("scope decrease %(order)s", order=line.order_id.name))
             line.order_id.message_post(
                 body=Markup("<p>%s</p>")
                 % self.env._(
@@ -236,6 +225,27 @@ class SaleOrderLine(models.Model):
                     hours=-line.product_uom_qty,
                     product=line.product_id.display_name,
                     tasks=", ".join(task.name for task in new_allocated),
+                )
+            )
+
+    def _psa_reduce_task_hours(self, new_hours, reason):
+        """Hook for extensions: lower the planned hours of tasks of this line's engagement and say why on
+        each task ("Planned hours reduced from 40.0 to 34.0 by <reason>.").
+
+        :param new_hours: ``{task: new planned hours}``, as planned by a decrease of this line
+        :param reason: translated words naming what reduced them, e.g. "scope decrease S00042"
+        """
+        self.ensure_one()
+        for task, allocated in new_hours.items():
+            before = task.allocated_hours
+            task.allocated_hours = allocated
+            task.message_post(
+                body=Markup("<p>%s</p>")
+                % self.env._(
+                    "Planned hours reduced from %(before)s to %(after)s by %(reason)s.",
+                    before=before,
+                    after=allocated,
+                    reason=reason,
                 )
             )
 
@@ -507,18 +517,7 @@ class SaleOrderLine(models.Model):
                 price = milestone.sale_line_id.price_reduce_taxexcl
                 milestone.product_uom_qty = after / price if price else 0.0
                 milestone.psa_price_share = milestone.quantity_percentage * 100
-            for task, allocated in step.tasks.items():
-                before = task.allocated_hours
-                task.allocated_hours = allocated
-                task.message_post(
-                    body=Markup("<p>%s</p>")
-                    % self.env._(
-                        "Planned hours reduced from %(before)s to %(after)s by fixed-price decrease %(order)s.",
-                        before=before,
-                        after=allocated,
-                        order=order.name,
-                    )
-                )
+            step.line._psa_reduce_task_hours(step.tasks, self.env._("fixed-price decrease %(order)s", order=order.name))
             body = Markup("<p>%s</p>") % step.line._psa_describe_fixed_price_decrease(step)
             order.message_post(body=body)
             order.psa_engagement_project_id.sudo().message_post(body=body)

@@ -15,3 +15,4 @@ from . import (
     test_scope,
     test_website_form,
 )
+from . import test_registered_po_search

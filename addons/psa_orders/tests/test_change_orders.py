@@ -81,7 +81,10 @@ class TestChangeOrders(PsaOrdersCommon):
         order.with_user(self.salesman).action_confirm()
         self.assertEqual(task.allocated_hours, 34.0)
         self.assertFalse(order.order_line.task_id)
-        self.assertIn("reduced from 40.0 to 34.0", "".join(task.message_ids.mapped("body")))
+        self.assertIn(
+            f"Planned hours reduced from 40.0 to 34.0 by scope decrease {order.name}.",
+            "".join(task.message_ids.mapped("body")),
+        )
 
         too_much = self._change_order("change_decrease", [(self.service, -5, 100.0)], project=project)
         projects_before = self.env["project.project"].search_count([])

@@ -64,6 +64,11 @@ class TestFixedPriceDecrease(PsaOrdersCommon):
         self.assertAlmostEqual(self.golive.quantity_percentage, 0.5)
         self.assertEqual(self.survey.allocated_hours, 6.0)
         self.assertEqual(self.cutover.allocated_hours, 7.14)
+        self.assertIn(
+            f"Planned hours reduced from 10.0 to 7.14 by fixed-price decrease {order.name}.",
+            "".join(self.cutover.message_ids.mapped("body")),
+        )
+        self.assertNotIn("Planned hours reduced", "".join(self.survey.message_ids.mapped("body")))
         self.assertFalse(order.order_line.project_id, "no project or task is created for the decrease")
         self.assertIn("took", order.psa_effect)
         self.assertRegex(order.psa_effect, r"Go-live from .*7,000\.00 to .*5,000\.00")

@@ -49,6 +49,12 @@ class PsaBillingRun(models.Model):
             ticket=self.env._(", ticket %(ticket)s", ticket=charge.ticket_id.number) if charge.ticket_id else "",
             explanation=charge.explanation,
         )
+        cancelled = charge.invoice_line_id.move_id.filtered(lambda move: move.state == "cancel")
+        if cancelled:
+            explanation += " " + self.env._(
+                "(billed again: invoice %(invoice)s was cancelled)",
+                invoice=cancelled.display_name,
+            )
         return {
             "kind": "bill",
             "state": "pending",

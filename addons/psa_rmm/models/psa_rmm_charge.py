@@ -45,8 +45,18 @@ class PsaRmmCharge(models.Model):
 
     @api.model
     def _psa_billable_charges_domain(self, period_end):
-        """Hook for extensions: the charges a billing run closing on ``period_end`` invoices."""
-        return [("state", "=", "to_invoice"), ("date", "<=", period_end), ("invoice_line_id", "=", False)]
+        """Hook for extensions: the charges a billing run closing on ``period_end`` invoices.
+
+        A charge whose invoice was cancelled is billed again, like the time of a cancelled invoice:
+        cancelling frees the run's exactly-once key, the link to the cancelled line stays as history
+        until the next run's invoice line replaces it."""
+        return [
+            ("state", "=", "to_invoice"),
+            ("date", "<=", period_end),
+            "|",
+            ("invoice_line_id", "=", False),
+            ("invoice_line_id.parent_state", "=", "cancel"),
+        ]
 
     def _psa_prepare_invoice_line_vals(self):
         """Hook for extensions: ``account.move.line`` values for each charge (same order as ``self``).

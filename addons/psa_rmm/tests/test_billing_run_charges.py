@@ -154,3 +154,63 @@ class TestBillingRunCharges(BaseCommon):
         self.assertIn("rule: PO always required", lines[0].skip_reason)
         run.action_confirm()
         self.assertFalse(self.charge_1.invoice_line_id, "nothing posting would refuse is invoiced")
+
+    def _posted_charge_lines(self):
+        """Invoice lines of posted invoices that bill the October charges (what the customer pays)."""
+        return self.env["account.move.line"].search(
+            [
+                ("move_id.partner_id", "=", self.customer.id),
+                ("move_id.state", "=", "posted"),
+                ("product_id", "=", self.product.id),
+            ]
+        )
+
+    def test_charges_of_a_cancelled_invoice_are_billed_again_once(self):
+        """The October invoice of the charges is cancelled: the next run bills both charges again, on a
+        new invoice, saying why; a run after that bills nothing."""
+        charges = self.charge_1 | self.charge_2
+        first = self._run()
+        first.action_confirm()
+        cancelled = self._charge_lines(first).move_id
+        self.assertEqual(cancelled.state, "posted")
+        cancelled.with_user(self.clerk).button_cancel()
+        self.assertEqual(cancelled.state, "cancel")
+        self.assertEqual(charges.mapped("state"), ["to_invoice", "to_invoice"])
+        self.assertFalse(self._posted_charge_lines())
+
+        again = self._run()
+        lines = self._charge_lines(again)
+        self.assertEqual(lines.mapped("source_res_id"), charges.ids)
+        self.assertIn(f"billed again: invoice {cancelled.display_name} was cancelled", lines[0].explanation)
+        again.action_confirm()
+        self.assertEqual(set(lines.mapped("state")), {"invoiced"})
+        invoice = lines.move_id
+        self.assertEqual(len(invoice), 1)
+        self.assertNotEqual(invoice, cancelled)
+        self.assertEqual(invoice.state, "posted")
+        self.assertEqual(charges.invoice_line_id.move_id, invoice)
+        self.assertIn(f"{cancelled.display_name} was cancelled", charges[0].invoice_line_id.psa_billing_explanation)
+        self.assertEqual(charges.mapped("state"), ["invoiced", "invoiced"])
+        self.assertEqual(self._posted_charge_lines().move_id, invoice)
+        self.assertAlmostEqual(sum(self._posted_charge_lines().mapped("price_subtotal")), 35.0)
+
+        rerun = self._run()
+        self.assertFalse(self._charge_lines(rerun), "billed once again, not twice")
+        rerun.action_confirm()
+        self.assertAlmostEqual(sum(self._posted_charge_lines().mapped("price_subtotal")), 35.0)
+
+    def test_charges_of_a_cancelled_draft_invoice_are_billed_again(self):
+        """A run that leaves its invoices in draft: cancelling the draft frees its charges too."""
+        first = self._run()
+        first.post_invoices = False
+        first.action_confirm()
+        draft = self._charge_lines(first).move_id
+        self.assertEqual(draft.state, "draft")
+        self.assertFalse(self._charge_lines(self._run()), "charges on a draft invoice are not billed twice")
+        draft.with_user(self.clerk).button_cancel()
+
+        again = self._run()
+        self.assertEqual(self._charge_lines(again).mapped("source_res_id"), (self.charge_1 | self.charge_2).ids)
+        again.action_confirm()
+        self.assertEqual(self._charge_lines(again).move_id.state, "posted")
+        self.assertEqual((self.charge_1 | self.charge_2).mapped("state"), ["invoiced", "invoiced"])
