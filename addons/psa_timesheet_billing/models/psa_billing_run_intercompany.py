@@ -82,14 +82,15 @@ class PsaBillingRun(models.Model):
             return vals_list
         keys = {ts.id: billing_key("account.analytic.line", ts.id, INTERCOMPANY_KEY_PERIOD) for ts in timesheets}
         taken = self.env["psa.billing.key"]._psa_existing(list(keys.values()))
-        groups = defaultdict(lambda: self.env["account.analytic.line"])
+        groups = defaultdict(list)
         rates = {}
         for timesheet in timesheets:
             rate, rule = self._psa_intercompany_rate(timesheet)
             group = self._psa_intercompany_group(timesheet, rate, rule)
-            groups[group] |= timesheet
+            groups[group].append(timesheet.id)
             rates[group] = (rate, rule)
-        for group, group_timesheets in groups.items():
+        for group, timesheet_ids in groups.items():
+            group_timesheets = timesheets.browse(timesheet_ids)
             todo = group_timesheets.filtered(lambda ts: keys[ts.id] not in taken)
             if extra_sources is None:
                 # the preview lists what is left to bill; the confirm reports "already billed" itself
