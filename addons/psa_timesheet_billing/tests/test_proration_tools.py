@@ -64,6 +64,21 @@ class TestProrationEveryRecurrence(BaseCase):
                 covered, full = proration_days(first, last, rule, 1, period_end=last)
                 self.assertEqual(covered, full)
 
+    def test_periods_starting_late_in_the_month_are_whole(self):
+        # OCA: 31 January + 1 month - 1 day = 27 February; the next period starts on 28 February
+        self.assertEqual(
+            proration_days(date(2027, 1, 31), date(2027, 2, 27), "monthly", 1, period_end=date(2027, 2, 27)), (28, 28)
+        )
+        self.assertEqual(
+            proration_days(date(2028, 2, 29), date(2029, 2, 27), "yearly", 1, period_end=date(2029, 2, 27)),
+            (365, 365),
+        )
+        covered, full = proration_days(date(2027, 2, 10), date(2027, 2, 27), "monthly", 1, period_end=date(2027, 2, 27))
+        self.assertLess(covered, full, "a change order starting inside that period is still prorated")
+        self.assertEqual(
+            proration_days(date(2027, 1, 31), date(2027, 2, 10), "monthly", 1, period_end=date(2027, 2, 27)), (11, 28)
+        )
+
     def test_scope_decrease_counts_the_period_from_its_first_day(self):
         self.assertEqual(proration_days(date(2026, 11, 1), date(2026, 11, 10), "monthlylastday", 1), (10, 30))
         self.assertEqual(proration_days(date(2026, 10, 19), date(2026, 10, 21), "weekly", 1), (3, 7))

@@ -32,6 +32,10 @@ def full_period(first_date, rule_type, interval, period_end=None):
     """
     step = period_step(rule_type, interval)
     if period_end:
+        if first_date + step - timedelta(days=1) == period_end:
+            # the slice starts the period, as OCA counts it: a period starting on 31 January ends on
+            # 27 February, counted back from its end it would start on 28 January
+            return first_date, period_end
         return period_end + timedelta(days=1) - step, period_end
     if rule_type == "monthlylastday":
         start = first_date.replace(day=1)
