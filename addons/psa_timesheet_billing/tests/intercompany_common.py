@@ -80,7 +80,9 @@ class IntercompanyCommon(AccountTestInvoicingCommon):
 
     def _new_run(self, company, companies=None, user=None):
         """A run of ``company`` over ``companies`` (default: that company alone), previewed."""
-        env = self.env(user=user) if user else self.env
+        env = self.env
+        if user:
+            env = self.env(user=user, context=dict(self.env.context, allowed_company_ids=user.company_ids.ids))
         run = (
             env["psa.billing.run"]
             .with_company(company)

@@ -122,3 +122,20 @@ class TestBillingRunIntercompanyGrouping(IntercompanyCommon):
         rerun = self._run(self.company_a, both, user=clerk)
         self.assertFalse(rerun.line_ids.filtered(lambda line: line.kind == "bill"), "nothing billed twice")
         self.assertFalse(self._intercompany_lines(self._new_run(self.company_a)))
+
+    def test_clerk_of_the_employee_company_alone_bills_the_grouped_time(self):
+        clerk = new_test_user(
+            self.env,
+            login="psa_intercompany_clerk_a",
+            groups="account.group_account_invoice,sales_team.group_sale_salesman_all_leads",
+            company_id=self.company_a.id,
+            company_ids=[Command.set(self.company_a.ids)],
+        )
+        run = self._new_run(self.company_a, user=clerk)
+        rollout = self._line_of(run.sudo(), self.project_b).with_env(run.env)
+        self.assertEqual(sorted(rollout.read(["timesheet_ids"])[0]["timesheet_ids"]), sorted(self.rollout_time.ids))
+        run.action_confirm()
+        self.assertEqual(set(self._intercompany_lines(run).mapped("state")), {"invoiced"})
+        self.assertEqual(
+            len(self.env["account.move"].sudo().search([("auto_invoice_id", "in", run.invoice_ids.ids)])), 1
+        )
