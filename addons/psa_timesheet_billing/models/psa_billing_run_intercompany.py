@@ -33,6 +33,7 @@ class PsaBillingRun(models.Model):
     separate from the intercompany keys), also when one run covers both companies."""
 
     _inherit = "psa.billing.run"
+    _psa_intercompany_listed_entries = 50
 
     def _get_intercompany_time_domain(self):
         """Hook for extensions: released time of the run's companies' employees on other companies' projects.
@@ -137,6 +138,18 @@ class PsaBillingRun(models.Model):
             company=seller.name,
         )
 
+    def _psa_intercompany_entries_text(self, timesheets):
+        """Hook for extensions: the time entries as the explanation lists them (the first
+        ``_psa_intercompany_listed_entries``; the run line's *Time Entries* holds them all)."""
+        limit = self._psa_intercompany_listed_entries
+        text = "; ".join(
+            f"{ts.date} {ts.employee_id.name} {round(ts.unit_amount, 2)} h: {ts.name or '-'}"
+            for ts in timesheets[:limit]
+        )
+        if len(timesheets) > limit:
+            text += " " + self.env._("and %(count)s more", count=len(timesheets) - limit)
+        return text
+
     def _psa_prepare_intercompany_vals(self, timesheets, keys, rate, rule):
         """Hook for extensions: the run line (and invoice line) of one group of intercompany time
         entries (same project, employee company and rate): quantity the sum of the hours, the
@@ -147,9 +160,7 @@ class PsaBillingRun(models.Model):
         summary = summarize_time([(ts.date, ts.unit_amount) for ts in timesheets])
         hours = summary["hours"]
         product = self.env.ref("psa_timesheet_billing.product_intercompany_time", raise_if_not_found=False)
-        entries = "; ".join(
-            f"{ts.date} {ts.employee_id.name} {round(ts.unit_amount, 2)} h: {ts.name or '-'}" for ts in timesheets
-        )
+        entries = self._psa_intercompany_entries_text(timesheets)
         explanation = self.env._(
             "Intercompany time: %(count)s time entries of %(seller)s, %(hours)s h from %(date_from)s to "
             "%(date_to)s, project %(project)s of %(buyer)s, at %(rate)s per hour (%(rule)s). Entries: %(entries)s.",

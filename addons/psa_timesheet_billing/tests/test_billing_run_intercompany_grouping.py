@@ -1,4 +1,5 @@
 from datetime import date
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import new_test_user, tagged
@@ -139,3 +140,13 @@ class TestBillingRunIntercompanyGrouping(IntercompanyCommon):
         self.assertEqual(
             len(self.env["account.move"].sudo().search([("auto_invoice_id", "in", run.invoice_ids.ids)])), 1
         )
+
+    def test_long_groups_list_their_first_entries(self):
+        runs = type(self.env["psa.billing.run"])
+        with patch.object(runs, "_psa_intercompany_listed_entries", 2):
+            run = self._new_run(self.company_a)
+        rollout = self._line_of(run, self.project_b)
+        self.assertEqual(len(rollout.timesheet_ids), 3)
+        self.assertIn("3 time entries", rollout.explanation)
+        self.assertIn("and 1 more", rollout.explanation)
+        self.assertNotIn(self.rollout_time.sorted("date")[-1].name, rollout.explanation)
