@@ -15,12 +15,37 @@ class ContractLine(models.Model):
             return None
         if "qty_type" in self._fields and self.qty_type == "variable":
             return None
-        covered, full = proration_days(first_date, last_date, self.recurring_rule_type, self.recurring_interval)
-        return (covered, full) if covered < full else None
+        covered, full = proration_days(
+            first_date,
+            last_date,
+            self.recurring_rule_type,
+            self.recurring_interval,
+            period_end=self._psa_period_end(first_date, last_date),
+        )
+        return (covered, full) if covered != full else None
+
+    def _psa_period_end(self, first_date, last_date):
+        """Hook for extensions: the end of the agreement period the slice ``first_date``..``last_date``
+        is billed in, for every recurrence (daily to yearly), or ``None`` to count the period from
+        ``first_date``.
+
+        A slice ends with its period unless the line's end date cut it short: then the period is
+        the one OCA would have billed without that end (in advance: from the invoice date; in
+        arrears: counted from the slice's first day, a calendar month for ``monthlylastday``).
+        """
+        self.ensure_one()
+        if self.date_end and last_date >= self.date_end:
+            if self.recurring_invoicing_type == "pre-paid" and self.recurring_next_date:
+                return self._get_period_to_invoice(
+                    self.last_date_invoiced, self.recurring_next_date, stop_at_date_end=False
+                )[1]
+            return None
+        return last_date
 
     def _prepare_invoice_line(self):
-        """A line that starts or ends inside the invoiced period (change order) bills its days only:
-        the rate is prorated, the quantity kept (OCA ``contract`` bills the full period)."""
+        """A line that starts or ends inside the invoiced period (change order) bills its days only,
+        whatever its recurrence: the rate is prorated by (days billed / days of the period), the
+        quantity kept (OCA ``contract`` bills the full period)."""
         vals = super()._prepare_invoice_line()
         if "price_unit" not in vals:
             return vals

@@ -1,28 +1,72 @@
-from odoo import models
+from collections import defaultdict
+
+from odoo import Command, api, fields, models
+from odoo.osv import expression
 from odoo.tools import format_amount
 
-from ..tools.billing_run import billing_key
+from ..tools.billing_run import billing_key, summarize_time
+
+INTERCOMPANY_KEY_PERIOD = "intercompany"
+
+
+class PsaBillingRunLine(models.Model):
+    _inherit = "psa.billing.run.line"
+
+    timesheet_ids = fields.Many2many(
+        "account.analytic.line",
+        "psa_billing_run_line_timesheet_rel",
+        "run_line_id",
+        "timesheet_id",
+        string="Time Entries",
+        readonly=True,
+        help="Intercompany time: the time entries this line bills (one line per project, company and rate).",
+    )
 
 
 class PsaBillingRun(models.Model):
     """Intercompany billing: time logged by this company's employees on another company's project is
-    billed to that company (its partner) at the intercompany rate, once per time entry. When the
-    invoice is posted, OCA ``account_invoice_inter_company`` mirrors it as a vendor bill there.
+    billed to that company (its partner) at the intercompany rate, one invoice line per project,
+    employee company and rate, each time entry keyed once. When the invoice is posted, OCA
+    ``account_invoice_inter_company`` mirrors it as a vendor bill there.
 
     The receiving company still bills that time to its own customer (its run's time keys are
-    separate from the intercompany keys)."""
+    separate from the intercompany keys), also when one run covers both companies."""
 
     _inherit = "psa.billing.run"
+    _psa_intercompany_listed_entries = 50
 
     def _get_intercompany_time_domain(self):
-        """Hook for extensions: released time of the run's companies' employees on other companies' projects."""
-        return [
-            ("project_id", "!=", False),
-            ("psa_approval_state", "in", self.env["account.analytic.line"]._psa_released_states()),
-            ("date", "<=", self.period_end),
-            ("employee_id.company_id", "in", self.company_ids.ids),
-            ("company_id", "not in", self.company_ids.ids),
+        """Hook for extensions: released time of the run's companies' employees on other companies' projects.
+
+        "Other" is per time entry (the employee's company is not the project's), so a run covering
+        both companies bills between them too.
+        """
+        per_company = [
+            [("employee_id.company_id", "=", company.id), ("company_id", "!=", company.id)]
+            for company in self.company_ids
         ]
+        return expression.AND(
+            [
+                [
+                    ("project_id", "!=", False),
+                    ("psa_approval_state", "in", self.env["account.analytic.line"]._psa_released_states()),
+                    ("date", "<=", self.period_end),
+                ],
+                expression.OR(per_company) if per_company else expression.FALSE_DOMAIN,
+            ]
+        )
+
+    @api.model
+    def _psa_extra_sources_of(self, run_lines):
+        """An intercompany line is collected again from all the time entries it previewed."""
+        sources = super()._psa_extra_sources_of(run_lines)
+        timesheets = run_lines.filtered(lambda line: line.source_type == "intercompany").timesheet_ids
+        if timesheets:
+            known = set(sources.get("account.analytic.line", []))
+            sources["account.analytic.line"] = sources.get("account.analytic.line", []) + [
+                ts_id for ts_id in timesheets.ids if ts_id not in known
+            ]
+        return sources
 
     def _psa_collect_extra_sources(self, extra_sources=None):
         vals_list = super()._psa_collect_extra_sources(extra_sources)
@@ -30,21 +74,58 @@ class PsaBillingRun(models.Model):
         if extra_sources is not None:
             if not extra_sources.get("account.analytic.line"):
                 return vals_list
-            domain.append(("id", "in", extra_sources["account.analytic.line"]))
+            domain = expression.AND([domain, [("id", "in", extra_sources["account.analytic.line"])]])
         timesheets = self.env["account.analytic.line"].sudo().search(domain, order="company_id, project_id, date, id")
         if self.partner_ids:
             customers = self.partner_ids.commercial_partner_id
             timesheets = timesheets.filtered(lambda ts: ts.company_id.partner_id in customers)
         if not timesheets:
             return vals_list
-        keys = {ts.id: billing_key("account.analytic.line", ts.id, "intercompany") for ts in timesheets}
-        if extra_sources is None:
-            # the preview lists what is left to bill; the confirm reports "already billed" itself
-            taken = self.env["psa.billing.key"]._psa_existing(list(keys.values()))
-            timesheets = timesheets.filtered(lambda ts: keys[ts.id] not in taken)
+        keys = {ts.id: billing_key("account.analytic.line", ts.id, INTERCOMPANY_KEY_PERIOD) for ts in timesheets}
+        taken = self.env["psa.billing.key"]._psa_existing(list(keys.values()))
+        groups = defaultdict(list)
+        rates = {}
         for timesheet in timesheets:
-            vals_list.append(self._psa_prepare_intercompany_vals(timesheet, keys[timesheet.id]))
+            rate, rule = self._psa_intercompany_rate(timesheet)
+            group = self._psa_intercompany_group(timesheet, rate, rule)
+            groups[group].append(timesheet.id)
+            rates[group] = (rate, rule)
+        for group, timesheet_ids in groups.items():
+            group_timesheets = timesheets.browse(timesheet_ids)
+            todo = group_timesheets.filtered(lambda ts: keys[ts.id] not in taken)
+            if extra_sources is None:
+                # the preview lists what is left to bill; the confirm reports "already billed" itself
+                if todo:
+                    vals_list.append(self._psa_prepare_intercompany_vals(todo, keys, *rates[group]))
+                continue
+            if not todo:
+                # every entry billed meanwhile: the keys make the confirm say on which invoice
+                vals = self._psa_prepare_intercompany_vals(group_timesheets, keys, *rates[group])
+            else:
+                vals = self._psa_prepare_intercompany_vals(todo, keys, *rates[group])
+                left_out = len(group_timesheets) - len(todo)
+                if left_out:
+                    vals["explanation"] += " " + self.env._(
+                        "%(count)s time entries of the preview were billed meanwhile and are left out.",
+                        count=left_out,
+                    )
+                    vals["_invoice_line_vals"]["psa_billing_explanation"] = vals["explanation"]
+            # the line is found again by the first time entry it previewed
+            vals["source_res_id"] = min(group_timesheets.ids)
+            vals_list.append(vals)
         return vals_list
+
+    @api.model
+    def _psa_intercompany_group(self, timesheet, rate, rule):
+        """Hook for extensions: the time entries with the same group become one invoice line: one
+        project, one employee company, one rate (and the rule it comes from), whatever the task."""
+        return (
+            timesheet.employee_id.company_id.id,
+            timesheet.company_id.id,
+            timesheet.project_id.id,
+            round(rate, 6),
+            rule,
+        )
 
     def _psa_intercompany_rate(self, timesheet):
         """Hook for extensions: ``(hourly rate, rule)`` at which the employee's company bills the time."""
@@ -57,27 +138,53 @@ class PsaBillingRun(models.Model):
             company=seller.name,
         )
 
-    def _psa_prepare_intercompany_vals(self, timesheet, key):
-        """Hook for extensions: the run line (and invoice line) of one intercompany time entry."""
-        seller, buyer = timesheet.employee_id.company_id, timesheet.company_id
+    def _psa_intercompany_entries_text(self, timesheets):
+        """Hook for extensions: the time entries as the explanation lists them (the first
+        ``_psa_intercompany_listed_entries``; the run line's *Time Entries* holds them all)."""
+        limit = self._psa_intercompany_listed_entries
+        text = "; ".join(
+            f"{ts.date} {ts.employee_id.name} {round(ts.unit_amount, 2)} h: {ts.name or '-'}"
+            for ts in timesheets[:limit]
+        )
+        if len(timesheets) > limit:
+            text += " " + self.env._("and %(count)s more", count=len(timesheets) - limit)
+        return text
+
+    def _psa_prepare_intercompany_vals(self, timesheets, keys, rate, rule):
+        """Hook for extensions: the run line (and invoice line) of one group of intercompany time
+        entries (same project, employee company and rate): quantity the sum of the hours, the
+        explanation listing the entries; one exactly-once key per entry (``keys``: ``{id: key}``)."""
+        first = timesheets[:1]
+        seller, buyer, project = first.employee_id.company_id, first.company_id, first.project_id
         currency = seller.currency_id
-        rate, rule = self._psa_intercompany_rate(timesheet)
+        summary = summarize_time([(ts.date, ts.unit_amount) for ts in timesheets])
+        hours = summary["hours"]
         product = self.env.ref("psa_timesheet_billing.product_intercompany_time", raise_if_not_found=False)
+        entries = self._psa_intercompany_entries_text(timesheets)
         explanation = self.env._(
-            "Intercompany time: %(employee)s, %(hours)s h on %(date)s, project %(project)s of %(buyer)s, "
-            "at %(rate)s per hour (%(rule)s).",
-            employee=timesheet.employee_id.name,
-            hours=round(timesheet.unit_amount, 2),
-            date=timesheet.date,
-            project=timesheet.project_id.name,
+            "Intercompany time: %(count)s time entries of %(seller)s, %(hours)s h from %(date_from)s to "
+            "%(date_to)s, project %(project)s of %(buyer)s, at %(rate)s per hour (%(rule)s). Entries: %(entries)s.",
+            count=summary["count"],
+            seller=seller.name,
+            hours=round(hours, 2),
+            date_from=summary["date_from"],
+            date_to=summary["date_to"],
+            project=project.name,
             buyer=buyer.name,
             rate=format_amount(self.env, rate, currency),
             rule=rule,
+            entries=entries,
         )
-        name = f"{timesheet.project_id.name}: {timesheet.name or ''} ({timesheet.employee_id.name}, {timesheet.date})"
+        name = self.env._(
+            "%(project)s: intercompany time of %(seller)s, %(date_from)s to %(date_to)s",
+            project=project.name,
+            seller=seller.name,
+            date_from=summary["date_from"],
+            date_to=summary["date_to"],
+        )
         line_vals = {
             "name": name,
-            "quantity": timesheet.unit_amount,
+            "quantity": hours,
             "price_unit": rate,
             "tax_ids": [],
             "psa_billing_explanation": explanation,
@@ -88,19 +195,20 @@ class PsaBillingRun(models.Model):
             "kind": "bill",
             "state": "pending",
             "source_type": "intercompany",
-            "source_model": timesheet._name,
-            "source_res_id": timesheet.id,
+            "source_model": "account.analytic.line",
+            "source_res_id": min(timesheets.ids),
             "source_name": name,
             "company_id": seller.id,
             "partner_id": buyer.partner_id.id,
             "name": name,
-            "quantity": timesheet.unit_amount,
+            "quantity": hours,
             "price_unit": rate,
             "currency_id": currency.id,
-            "amount": currency.round(timesheet.unit_amount * rate),
+            "amount": currency.round(hours * rate),
             "explanation": explanation,
             "group_key": f"intercompany:{seller.id}-{buyer.partner_id.id}-{currency.id}",
-            "_keys": [key],
+            "timesheet_ids": [Command.set(timesheets.ids)],
+            "_keys": [keys[ts_id] for ts_id in timesheets.ids],
             "_invoice_line_vals": line_vals,
             "_invoice_vals": self._psa_generic_invoice_vals(
                 buyer.partner_id,

@@ -34,6 +34,21 @@ class PsaBillingRun(models.Model):
         return [("psa_billing_run_frequency", "=", frequency)]
 
     @api.model
+    def _prepare_periodic_run_vals(self, company, frequency, period_end, mode):
+        """Hook for extensions: the values of the run the ``frequency`` cron creates for ``company``.
+
+        The run sends the invoices it posts when the company says so (*Send invoices of automatic
+        runs*); posting follows the run's default.
+        """
+        return {
+            "company_id": company.id,
+            "company_ids": [Command.set(company.ids)],
+            "period_end": period_end,
+            "mode": mode,
+            "send_invoices": company.psa_billing_run_send_invoices,
+        }
+
+    @api.model
     def _psa_create_periodic_runs(self, frequency, period_end):
         """Create and preview one run per company (billing at ``frequency``) up to ``period_end``.
 
@@ -52,24 +67,19 @@ class PsaBillingRun(models.Model):
             run = (
                 self.sudo()
                 .with_company(company)
-                .create(
-                    {
-                        "company_id": company.id,
-                        "company_ids": [Command.set(company.ids)],
-                        "period_end": period_end,
-                        "mode": mode,
-                    }
-                )
+                .create(self._prepare_periodic_run_vals(company, frequency, period_end, mode))
             )
             run.action_preview()
             if run.mode == "automatic":
                 run._psa_start()
             run.message_post(
                 body=self.env._(
-                    "Created by the %(frequency)s billing cron (%(mode)s), period up to %(date)s.",
+                    "Created by the %(frequency)s billing cron (%(mode)s), period up to %(date)s; invoices "
+                    "%(sending)s (company setting).",
                     frequency=dict(RUN_FREQUENCIES)[frequency].lower(),
                     mode=run.mode,
                     date=period_end,
+                    sending=self.env._("sent by email") if run.send_invoices else self.env._("not sent"),
                 )
             )
             self.env["ir.cron"]._notify_progress(done=done, remaining=len(todo) - done)

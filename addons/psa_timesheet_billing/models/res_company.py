@@ -20,6 +20,11 @@ class ResCompany(models.Model):
         help="Rate at which this company's billing run bills the time its employees log on other companies' "
         "projects. Empty: the employee's hourly cost.",
     )
+    psa_billing_run_send_invoices = fields.Boolean(
+        string="Send Invoices of Automatic Runs",
+        help="The billing runs the monthly and weekly crons create send the invoices they post by email "
+        "(in the background). Off: the invoices are posted and left for someone to send.",
+    )
     psa_prepaid_topup = fields.Boolean(
         string="Raise Top-up Quotations",
         help="Default of new prepaid funds: a low balance raises a draft top-up quotation for the customer.",

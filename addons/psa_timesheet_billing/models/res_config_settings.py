@@ -23,3 +23,6 @@ class ResConfigSettings(models.TransientModel):
     psa_intercompany_rate = fields.Monetary(
         related="company_id.psa_intercompany_rate", readonly=False, currency_field="currency_id"
     )
+    psa_billing_run_send_invoices = fields.Boolean(
+        related="company_id.psa_billing_run_send_invoices", readonly=False, string="Send Invoices of Automatic Runs"
+    )

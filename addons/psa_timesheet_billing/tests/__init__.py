@@ -19,3 +19,7 @@ from . import test_billing_run_funds
 from . import test_billing_run_proration
 from . import test_billing_run_intercompany
 from . import test_billing_run_same_as_odoo
+from . import test_billing_run_intercompany_grouping
+from . import test_billing_run_cron_send
+from . import test_proration_tools
+from . import test_billing_run_proration_recurrences
