@@ -2,7 +2,7 @@ from collections import defaultdict
 
 from odoo import Command, api, fields, models
 from odoo.osv import expression
-from odoo.tools import format_amount
+from odoo.tools import SQL, format_amount
 
 from ..tools.billing_run import billing_key, summarize_time
 
@@ -75,6 +75,10 @@ class PsaBillingRun(models.Model):
             if not extra_sources.get("account.analytic.line"):
                 return vals_list
             domain = expression.AND([domain, [("id", "in", extra_sources["account.analytic.line"])]])
+        else:
+            # the preview leaves out, in the database, the entries already billed (keyed): their
+            # number grows with the history, what is left to bill does not
+            domain = expression.AND([domain, [("id", "not in", self._psa_intercompany_billed_subquery())]])
         timesheets = self.env["account.analytic.line"].sudo().search(domain, order="company_id, project_id, date, id")
         if self.partner_ids:
             customers = self.partner_ids.commercial_partner_id
@@ -114,6 +118,14 @@ class PsaBillingRun(models.Model):
             vals["source_res_id"] = min(group_timesheets.ids)
             vals_list.append(vals)
         return vals_list
+
+    @api.model
+    def _psa_intercompany_billed_subquery(self):
+        """The ids of the time entries whose intercompany key is taken, as a subquery."""
+        pattern = billing_key("account.analytic.line", "%", INTERCOMPANY_KEY_PERIOD)
+        return SQL(
+            "(SELECT split_part(key.name, ':', 2)::int FROM psa_billing_key key WHERE key.name LIKE %s)", pattern
+        )
 
     @api.model
     def _psa_intercompany_group(self, timesheet, rate, rule):

@@ -150,3 +150,18 @@ class TestBillingRunIntercompanyGrouping(IntercompanyCommon):
         self.assertIn("3 time entries", rollout.explanation)
         self.assertIn("and 1 more", rollout.explanation)
         self.assertNotIn(self.rollout_time.sorted("date")[-1].name, rollout.explanation)
+
+    def test_preview_leaves_billed_entries_out_in_the_database(self):
+        """The preview does not load every entry ever billed between the companies: the search itself
+        leaves out the entries whose intercompany key is taken."""
+        run = self._run(self.company_a)
+        billed = self._intercompany_lines(run).timesheet_ids
+        self.assertEqual(billed, self.rollout_time | self.network_time)
+        newer = self._log_time(self.project_b, self.consultant, [(date(2026, 10, 28), 1.0)])
+        next_run = self._new_run(self.company_a)
+        domain = next_run._get_intercompany_time_domain()
+        timesheets = self.env["account.analytic.line"].sudo()
+        self.assertEqual(timesheets.search(domain), billed | newer)
+        not_billed = [("id", "not in", next_run._psa_intercompany_billed_subquery())]
+        self.assertEqual(timesheets.search(domain + not_billed), newer)
+        self.assertEqual(self._intercompany_lines(next_run).timesheet_ids, newer)
