@@ -6,10 +6,10 @@ class ResConfigSettings(models.TransientModel):
 
     psa_billing_run_mode = fields.Selection(
         [("preview", "Preview first"), ("automatic", "Fully automatic")],
-        string="Monthly Billing Run",
+        string="Runs Created by the Crons",
         default="preview",
         config_parameter="psa_timesheet_billing.monthly_run_mode",
-        help="How the run created on the first of each month for the previous month goes on.",
+        help="How the runs the monthly or weekly cron creates (per the billing run frequency) go on.",
     )
     psa_billing_run_batch_size = fields.Integer(
         string="Invoices per Batch",
