@@ -17,6 +17,14 @@ class AccountMove(models.Model):
         return posted
 
     def button_draft(self):
+        # a credit note back in draft no longer reverses its invoice: the charges it holds are invoiced again
+        reversed_invoices = self.filtered(lambda move: move.move_type == "out_refund").reversed_entry_id
         res = super().button_draft()
+        (self | reversed_invoices).line_ids.psa_rmm_charge_ids._psa_sync_invoiced()
+        return res
+
+    def _psa_give_back_to_billing(self, refunds):
+        """The RMM charges of an invoice reversed in full are billed again, like its time."""
+        res = super()._psa_give_back_to_billing(refunds)
         self.line_ids.psa_rmm_charge_ids._psa_sync_invoiced()
         return res

@@ -49,11 +49,16 @@ class PsaBillingRun(models.Model):
             ticket=self.env._(", ticket %(ticket)s", ticket=charge.ticket_id.number) if charge.ticket_id else "",
             explanation=charge.explanation,
         )
-        cancelled = charge.invoice_line_id.move_id.filtered(lambda move: move.state == "cancel")
-        if cancelled:
+        previous = charge.invoice_line_id.move_id
+        if previous.state == "cancel":
             explanation += " " + self.env._(
                 "(billed again: invoice %(invoice)s was cancelled)",
-                invoice=cancelled.display_name,
+                invoice=previous.display_name,
+            )
+        elif previous.payment_state == "reversed":
+            explanation += " " + self.env._(
+                "(billed again: invoice %(invoice)s was reversed in full by a credit note)",
+                invoice=previous.display_name,
             )
         return {
             "kind": "bill",

@@ -47,15 +47,17 @@ class PsaRmmCharge(models.Model):
     def _psa_billable_charges_domain(self, period_end):
         """Hook for extensions: the charges a billing run closing on ``period_end`` invoices.
 
-        A charge whose invoice was cancelled is billed again, like the time of a cancelled invoice:
-        cancelling frees the run's exactly-once key, the link to the cancelled line stays as history
-        until the next run's invoice line replaces it."""
+        A charge whose invoice was cancelled or reversed in full by a credit note is billed again,
+        like the time of such an invoice: the run's exactly-once key is freed, the link to the old
+        line stays as history until the next run's invoice line replaces it."""
         return [
             ("state", "=", "to_invoice"),
             ("date", "<=", period_end),
             "|",
+            "|",
             ("invoice_line_id", "=", False),
             ("invoice_line_id.parent_state", "=", "cancel"),
+            ("invoice_line_id.move_id.payment_state", "=", "reversed"),
         ]
 
     def _psa_prepare_invoice_line_vals(self):
@@ -76,7 +78,11 @@ class PsaRmmCharge(models.Model):
         ]
 
     def _psa_sync_invoiced(self):
-        """Charges linked to a posted invoice line become invoiced; others go back to invoice."""
-        posted = self.filtered(lambda c: c.invoice_line_id.parent_state == "posted")
+        """Charges linked to a posted invoice line become invoiced; others (and those of an invoice a
+        credit note reversed in full) go back to invoice."""
+        posted = self.filtered(
+            lambda c: c.invoice_line_id.parent_state == "posted"
+            and c.invoice_line_id.move_id.payment_state != "reversed"
+        )
         posted.filtered(lambda c: c.state != "invoiced").write({"state": "invoiced"})
         (self - posted).filtered(lambda c: c.state == "invoiced").write({"state": "to_invoice"})

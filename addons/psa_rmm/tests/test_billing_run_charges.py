@@ -214,3 +214,39 @@ class TestBillingRunCharges(BaseCommon):
         again.action_confirm()
         self.assertEqual(self._charge_lines(again).move_id.state, "posted")
         self.assertEqual((self.charge_1 | self.charge_2).mapped("state"), ["invoiced", "invoiced"])
+
+    def test_charges_of_an_invoice_reversed_in_full_are_billed_again_once(self):
+        """A credit note reverses the October invoice in full: its charges are billed again by the next
+        run, saying why; with the credit note back in draft they were not; a run after that bills nothing."""
+        charges = self.charge_1 | self.charge_2
+        first = self._run()
+        first.action_confirm()
+        invoice = self._charge_lines(first).move_id
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_user(self.clerk)
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"journal_id": invoice.journal_id.id, "reason": "alerts were a monitoring glitch"})
+        )
+        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        self.assertEqual(charges.mapped("state"), ["invoiced", "invoiced"], "a draft credit note changes nothing")
+        refund.with_user(self.clerk).action_post()
+        self.assertEqual(invoice.payment_state, "reversed")
+        self.assertEqual(charges.mapped("state"), ["to_invoice", "to_invoice"])
+        refund.with_user(self.clerk).button_draft()
+        self.assertEqual(charges.mapped("state"), ["invoiced", "invoiced"], "the invoice bills them again")
+        self.assertFalse(self._charge_lines(self._run()))
+        refund.with_user(self.clerk).action_post()
+
+        again = self._run()
+        lines = self._charge_lines(again)
+        self.assertEqual(lines.mapped("source_res_id"), charges.ids)
+        self.assertIn(f"invoice {invoice.display_name} was reversed in full", lines[0].explanation)
+        again.action_confirm()
+        self.assertEqual(set(lines.mapped("state")), {"invoiced"})
+        self.assertNotEqual(lines.move_id, invoice)
+        self.assertEqual(charges.invoice_line_id.move_id, lines.move_id)
+        self.assertEqual(charges.mapped("state"), ["invoiced", "invoiced"])
+
+        rerun = self._run()
+        self.assertFalse(self._charge_lines(rerun), "billed once again, not twice")

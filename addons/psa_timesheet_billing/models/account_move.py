@@ -26,14 +26,49 @@ class AccountMove(models.Model):
         posted = super()._post(soft=soft)
         invoices = posted.filtered(lambda move: move.move_type == "out_invoice")
         invoices.sudo().timesheet_ids._psa_set_invoiced(True)
-        # a posted credit note gives the time of the invoice it reverses back to billing
         refunds = posted.filtered(lambda move: move.move_type == "out_refund" and move.reversed_entry_id)
-        refunds.reversed_entry_id.sudo().timesheet_ids._psa_set_invoiced(False)
+        refunds.reversed_entry_id._psa_give_back_to_billing(refunds)
         return posted
 
+    def _psa_give_back_to_billing(self, refunds):
+        """Hook: what the invoices in ``self`` billed is billable again once a credit note reversed
+        them in full (Odoo's ``payment_state`` "reversed"), as Odoo's own invoicing does for their
+        time: the time is approved again and the billing run's exactly-once keys count as free (see
+        ``psa.billing.key``), so the next run bills the time, order-line quantities and milestones
+        again. A partial credit note gives nothing back: the invoice still bills its sources, only
+        for less.
+        """
+        reversed_invoices = self.filtered(
+            lambda move: move.move_type == "out_invoice" and move.payment_state == "reversed"
+        )
+        if not reversed_invoices:
+            return
+        reversed_invoices.sudo().timesheet_ids._psa_set_invoiced(False)
+        keys = self.env["psa.billing.key"].sudo().search([("move_id", "in", reversed_invoices.ids)])
+        keys_by_move = keys.grouped("move_id")
+        for invoice in reversed_invoices:
+            credit_notes = refunds.filtered(lambda refund, inv=invoice: refund.reversed_entry_id == inv)
+            invoice.sudo().message_post(
+                body=self.env._(
+                    "Reversed in full by %(credit_notes)s: its %(count)s time entries and billed sources "
+                    "(%(keys)s billing-run keys freed) are billable again by the next billing run.",
+                    credit_notes=", ".join(credit_notes.mapped("name")),
+                    count=len(invoice.sudo().timesheet_ids),
+                    keys=len(keys_by_move.get(invoice, [])),
+                )
+            )
+
     def button_draft(self):
+        reversed_invoices = self.filtered(lambda move: move.move_type == "out_refund").reversed_entry_id.filtered(
+            lambda move: move.payment_state == "reversed"
+        )
         res = super().button_draft()
         self._psa_release_invoiced_time()
+        # a credit note back in draft no longer reverses its invoice: the time the invoice still
+        # holds (not billed again meanwhile) is invoiced by it again
+        reversed_invoices.filtered(
+            lambda move: move.payment_state != "reversed"
+        ).sudo().timesheet_ids._psa_set_invoiced(True)
         return res
 
     def button_cancel(self):

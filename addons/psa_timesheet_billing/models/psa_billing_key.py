@@ -9,8 +9,14 @@ class PsaBillingKey(models.Model):
 
     A key is inserted in the same transaction as the invoice that bills it: a rerun, a second run
     at the same time or a rerun after a crash finds the key (or waits on it) and bills nothing.
-    Cancelling or deleting the invoice frees its keys, so the source can be billed again.
+    Cancelling or deleting the invoice frees its keys, so the source can be billed again. A credit
+    note that reverses the invoice in full (its ``payment_state`` "reversed") frees them too, but they
+    stay, pointing at the reversed invoice, until a run bills the source again and takes them over:
+    if the credit note goes back to draft, the invoice bills its sources again and the keys hold.
     """
+
+    # a key of an invoice in this payment state is free (``_psa_existing``, ``_psa_insert_query``)
+    FREE_PAYMENT_STATE = "reversed"
 
     _name = "psa.billing.key"
     _description = "Billing Run Key (exactly once)"
@@ -30,11 +36,13 @@ class PsaBillingKey(models.Model):
         """The subset of ``names`` already taken, with the invoice that took them."""
         if not names:
             return {}
+        self.flush_model()
+        self.env["account.move"].flush_model(["payment_state"])
         self.env.cr.execute(
             "SELECT k.name, COALESCE(NULLIF(m.name, '/'), 'draft invoice #' || m.id::text) "
             "FROM psa_billing_key k LEFT JOIN account_move m ON m.id = k.move_id "
-            "WHERE k.name = ANY(%s)",
-            [list(names)],
+            "WHERE k.name = ANY(%s) AND m.payment_state IS DISTINCT FROM %s",
+            [list(names), self.FREE_PAYMENT_STATE],
         )
         return dict(self.env.cr.fetchall())
 
@@ -52,6 +60,7 @@ class PsaBillingKey(models.Model):
         if not names:
             return 0
         self.flush_model()
+        self.env["account.move"].flush_model(["payment_state"])
         try:
             self._psa_insert_query(names, move_ids, run, company)
         except psycopg2.errors.SerializationFailure as exc:
@@ -71,10 +80,15 @@ class PsaBillingKey(models.Model):
             SELECT key.name, key.move_id, %(run)s, %(company)s, %(uid)s, %(uid)s,
                    now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
               FROM unnest(%(names)s::varchar[], %(moves)s::int[]) AS key(name, move_id)
-            ON CONFLICT (name) DO NOTHING
+            ON CONFLICT (name) DO UPDATE
+               SET move_id = EXCLUDED.move_id, run_id = EXCLUDED.run_id, company_id = EXCLUDED.company_id,
+                   write_uid = EXCLUDED.write_uid, write_date = EXCLUDED.write_date
+             WHERE EXISTS (SELECT 1 FROM account_move m
+                            WHERE m.id = psa_billing_key.move_id AND m.payment_state = %(free)s)
             RETURNING id
             """,
             {
+                "free": self.FREE_PAYMENT_STATE,
                 "run": run.id if run else None,
                 "company": company.id,
                 "uid": self.env.uid,

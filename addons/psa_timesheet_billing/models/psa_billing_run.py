@@ -607,9 +607,12 @@ class PsaBillingRun(models.Model):
             ("project_id", "!=", False),
             ("so_line", "!=", False),
             ("psa_approval_state", "=", "approved"),
+            # never invoiced, or its invoice was cancelled or reversed in full by a credit note
+            "|",
             "|",
             ("timesheet_invoice_id", "=", False),
             ("timesheet_invoice_id.state", "=", "cancel"),
+            ("timesheet_invoice_id.payment_state", "=", "reversed"),
             ("date", "<=", self.period_end),
             # time a prepaid fund paid for in full is not billed again (only the overage is)
             "|",

@@ -121,10 +121,16 @@ class PsaBillingRun(models.Model):
 
     @api.model
     def _psa_intercompany_billed_subquery(self):
-        """The ids of the time entries whose intercompany key is taken, as a subquery."""
+        """The ids of the time entries whose intercompany key is taken, as a subquery (a key of an
+        invoice reversed in full is free, see ``psa.billing.key``)."""
+        self.env["account.move"].flush_model(["payment_state"])
         pattern = billing_key("account.analytic.line", "%", INTERCOMPANY_KEY_PERIOD)
         return SQL(
-            "(SELECT split_part(key.name, ':', 2)::int FROM psa_billing_key key WHERE key.name LIKE %s)", pattern
+            """(SELECT split_part(key.name, ':', 2)::int
+                  FROM psa_billing_key key LEFT JOIN account_move move ON move.id = key.move_id
+                 WHERE key.name LIKE %s AND move.payment_state IS DISTINCT FROM %s)""",
+            pattern,
+            self.env["psa.billing.key"].FREE_PAYMENT_STATE,
         )
 
     @api.model

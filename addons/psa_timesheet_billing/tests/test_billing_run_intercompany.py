@@ -39,6 +39,25 @@ class TestBillingRunIntercompany(IntercompanyCommon):
         self.assertEqual(self.time.timesheet_invoice_id, customer_invoice)
         self.assertFalse(self._run(self.company_b).line_ids.filtered(lambda line: line.kind == "bill"))
 
+    def test_time_of_an_intercompany_invoice_reversed_in_full_is_billed_again_once(self):
+        invoice = self._intercompany_lines(self._run(self.company_a)).move_id
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_company(self.company_a)
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"journal_id": invoice.journal_id.id, "reason": "wrong intercompany rate"})
+        )
+        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        refund.action_post()
+        self.assertEqual(invoice.payment_state, "reversed")
+
+        again = self._intercompany_lines(self._run(self.company_a))
+        self.assertEqual(again.state, "invoiced")
+        self.assertAlmostEqual(again.quantity, 10.0, msg="the same 10 h, billed again once")
+        self.assertNotEqual(again.move_id, invoice)
+        self.assertAlmostEqual(again.move_id.amount_untaxed, 800.0)
+        self.assertFalse(self._intercompany_lines(self._run(self.company_a)), "and not a third time")
+
     def test_employee_cost_is_the_fallback_rate(self):
         self.company_a.psa_intercompany_rate = 0.0
         run_a = self._run(self.company_a)
