@@ -40,6 +40,7 @@ LOCAL_DIR = os.path.join(REPO, ".local")
 ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
 # A log line of Odoo is "<date> <time> <pid> <LEVEL> <db> <logger>: <message>".
 ODOO_LOG_LEVEL_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
+LOG_RECORD_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ ")
 ODOO_RESULT_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
 PYTEST_COUNT_RE = re.compile(r"(\d+) (passed|failed|error|errors)\b")
 
@@ -311,11 +312,14 @@ def run_odoo(config, args, log_path=None, env=None):
             errors="replace",
             env={**os.environ, **(env or {})},
         ) as proc:
+            in_error = False  # the traceback lines of an ERROR record carry no timestamp: shown with it
             for line in proc.stdout:
                 lines.append(line.rstrip("\n"))
                 if out:
                     out.write(line)
-                if os.environ.get("PSA_VERBOSE") or ODOO_LOG_LEVEL_RE.match(line) or " odoo.tests" in line:
+                if LOG_RECORD_RE.match(line):
+                    in_error = bool(ODOO_LOG_LEVEL_RE.match(line))
+                if os.environ.get("PSA_VERBOSE") or in_error or " odoo.tests" in line:
                     sys.stdout.write(line)
             rc = proc.wait()
     finally:

@@ -148,14 +148,28 @@ class PsaCustomerPo(models.Model):
 
     @api.model
     def _get_invoicing_moves_domain(self, partners, references):
-        """Hook for extensions: the posted customer invoices and refunds that may bill the given POs."""
+        """Hook for extensions: the posted customer invoices and refunds that may bill the given POs
+        (a refund by its own reference or by the reference of the invoice it reverses)."""
         domain = [
             ("state", "=", "posted"),
             ("move_type", "in", ("out_invoice", "out_refund")),
             ("commercial_partner_id", "in", partners.ids),
         ]
-        reference_domains = [[("ref", "ilike", reference)] for reference in references]
+        reference_domains = [
+            [(field, "ilike", reference)] for reference in references for field in ("ref", "reversed_entry_id.ref")
+        ]
         return domain + (expression.OR(reference_domains) if reference_domains else [])
+
+    @api.model
+    def _psa_move_po_references(self, move):
+        """Hook for extensions: the PO references a posted invoice or refund counts against.
+
+        Odoo's reversal wizard gives a credit note the reference "Reversal of: <invoice>, <reason>":
+        such a refund counts against the PO of the invoice it reverses."""
+        references = po_rules.split_references(move.ref)
+        if move.move_type == "out_refund" and move.reversed_entry_id and len(references) != 1:
+            references = po_rules.split_references(move.reversed_entry_id.ref)
+        return references
 
     def _invoicing_by_po(self, exclude_moves=None):
         """Untaxed amount (company currency, refunds deducted) already invoiced under each PO of ``self``.
@@ -171,10 +185,20 @@ class PsaCustomerPo(models.Model):
         moves = (
             self.env["account.move"]
             .sudo()
-            .search_fetch(domain, ["ref", "commercial_partner_id", "company_id", "amount_untaxed_signed"])
+            .search_fetch(
+                domain,
+                [
+                    "ref",
+                    "move_type",
+                    "reversed_entry_id",
+                    "commercial_partner_id",
+                    "company_id",
+                    "amount_untaxed_signed",
+                ],
+            )
         )
         for move in moves:
-            references = po_rules.split_references(move.ref)
+            references = self._psa_move_po_references(move)
             po = len(references) == 1 and by_key.get((move.commercial_partner_id, references[0], move.company_id))
             if po:
                 result[po] += move.amount_untaxed_signed

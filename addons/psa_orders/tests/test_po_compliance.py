@@ -106,6 +106,31 @@ class TestPoCompliance(PoComplianceCommon):
             second.action_post()
         self.assertEqual(second.state, "draft")
 
+    def test_credit_note_reversing_an_invoice_gives_its_po_room_back(self):
+        """A credit note made by Odoo's reversal wizard names the invoice, not the PO: it still gives the
+        room of the invoice it reverses back to that PO (a partial one, its own amount)."""
+        first = self._manual_invoice(900.0, ref="PO-100")
+        first.action_post()
+        second = self._manual_invoice(400.0, ref="PO-100")
+        with self.assertRaisesRegex(UserError, r"PO-100 .*100\.00 remaining"):
+            second.action_post()
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_user(self.billing_clerk)
+            .with_context(active_model="account.move", active_ids=first.ids)
+            .create({"journal_id": first.journal_id.id, "reason": "wrong amount"})
+        )
+        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        refund.invoice_line_ids.price_unit = 250.0
+        refund.action_post()
+        self.assertNotIn("PO-100", refund.ref or "")
+        with self.assertRaisesRegex(UserError, r"PO-100 .*350\.00 remaining"):
+            second.action_post()
+        self.assertEqual(second.state, "draft")
+        second.invoice_line_ids.price_unit = 350.0
+        second.action_post()
+        self.assertEqual(second.state, "posted")
+
     def _manual_invoice(self, amount, **values):
         form = Form(
             self.env["account.move"].with_user(self.billing_clerk).with_context(default_move_type="out_invoice")
