@@ -3,6 +3,17 @@ from odoo.tests import new_test_user
 from odoo.addons.base.tests.common import BaseCommon
 
 
+def draft_credit_note(invoice, reason, user=None):
+    """The credit note of ``invoice`` made by Odoo's reversal wizard (still in draft), as ``user``."""
+    env = invoice.env(user=user) if user else invoice.env
+    reversal = (
+        env["account.move.reversal"]
+        .with_context(active_model="account.move", active_ids=invoice.ids)
+        .create({"journal_id": invoice.journal_id.id, "reason": reason})
+    )
+    return env["account.move"].browse(reversal.refund_moves()["res_id"])
+
+
 class PsaOrdersCommon(BaseCommon):
     """Fixtures: two customers, an engagement project of the first one, a salesperson, a sales manager,
     an invoicing clerk, an hourly service and a fixed fee billed on order."""

@@ -3,7 +3,7 @@ from freezegun import freeze_time
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, tagged
 
-from .common import PsaOrdersCommon
+from .common import PsaOrdersCommon, draft_credit_note
 
 
 class PoComplianceCommon(PsaOrdersCommon):
@@ -114,13 +114,7 @@ class TestPoCompliance(PoComplianceCommon):
         second = self._manual_invoice(400.0, ref="PO-100")
         with self.assertRaisesRegex(UserError, r"PO-100 .*100\.00 remaining"):
             second.action_post()
-        reversal = (
-            self.env["account.move.reversal"]
-            .with_user(self.billing_clerk)
-            .with_context(active_model="account.move", active_ids=first.ids)
-            .create({"journal_id": first.journal_id.id, "reason": "wrong amount"})
-        )
-        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        refund = draft_credit_note(first, "wrong amount", user=self.billing_clerk)
         refund.invoice_line_ids.price_unit = 250.0
         refund.action_post()
         self.assertNotIn("PO-100", refund.ref or "")

@@ -4,6 +4,7 @@ from odoo import Command
 from odoo.tests import new_test_user, tagged
 
 from odoo.addons.base.tests.common import BaseCommon
+from odoo.addons.psa_orders.tests.common import draft_credit_note
 
 
 @tagged("post_install", "-at_install")
@@ -222,13 +223,7 @@ class TestBillingRunCharges(BaseCommon):
         first = self._run()
         first.action_confirm()
         invoice = self._charge_lines(first).move_id
-        reversal = (
-            self.env["account.move.reversal"]
-            .with_user(self.clerk)
-            .with_context(active_model="account.move", active_ids=invoice.ids)
-            .create({"journal_id": invoice.journal_id.id, "reason": "alerts were a monitoring glitch"})
-        )
-        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        refund = draft_credit_note(invoice, "alerts were a monitoring glitch", user=self.clerk)
         self.assertEqual(charges.mapped("state"), ["invoiced", "invoiced"], "a draft credit note changes nothing")
         refund.with_user(self.clerk).action_post()
         self.assertEqual(invoice.payment_state, "reversed")

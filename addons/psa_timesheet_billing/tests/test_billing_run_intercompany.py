@@ -1,5 +1,7 @@
 from odoo.tests import tagged
 
+from odoo.addons.psa_orders.tests.common import draft_credit_note
+
 from .intercompany_common import IntercompanyCommon
 
 
@@ -41,13 +43,7 @@ class TestBillingRunIntercompany(IntercompanyCommon):
 
     def test_time_of_an_intercompany_invoice_reversed_in_full_is_billed_again_once(self):
         invoice = self._intercompany_lines(self._run(self.company_a)).move_id
-        reversal = (
-            self.env["account.move.reversal"]
-            .with_company(self.company_a)
-            .with_context(active_model="account.move", active_ids=invoice.ids)
-            .create({"journal_id": invoice.journal_id.id, "reason": "wrong intercompany rate"})
-        )
-        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        refund = draft_credit_note(invoice, "wrong intercompany rate")
         refund.action_post()
         self.assertEqual(invoice.payment_state, "reversed")
 

@@ -3,6 +3,8 @@ from datetime import date
 from odoo import Command
 from odoo.tests import tagged
 
+from odoo.addons.psa_orders.tests.common import draft_credit_note
+
 from .billing_run_common import BillingRunCommon
 
 OCTOBER = [(date(2026, 10, 5), 3.0), (date(2026, 10, 14), 2.5)]
@@ -34,13 +36,7 @@ class TestBillingRunReversal(BillingRunCommon):
     def _credit_note(self, invoice, change=None):
         """The credit note of ``invoice`` made by the reversal wizard, as the clerk; ``change`` edits
         the draft before it is posted."""
-        reversal = (
-            self.env["account.move.reversal"]
-            .with_user(self.clerk)
-            .with_context(active_model="account.move", active_ids=invoice.ids)
-            .create({"journal_id": invoice.journal_id.id, "reason": "billed to the wrong contact"})
-        )
-        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        refund = draft_credit_note(invoice, "billed to the wrong contact", user=self.clerk)
         if change:
             change(refund)
         refund.with_user(self.clerk).action_post()

@@ -1,5 +1,7 @@
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.psa_orders.tests.common import draft_credit_note
+
 from .common import PsaTimesheetCommon
 
 
@@ -95,13 +97,7 @@ class TestTimeRelease(PsaTimesheetCommon):
         line.with_user(self.manager).action_psa_approve()
         invoice = self._invoice_through_wizard()
         invoice.with_user(self.biller).action_post()
-        reversal = (
-            self.env["account.move.reversal"]
-            .with_user(self.biller)
-            .with_context(active_model="account.move", active_ids=invoice.ids)
-            .create({"journal_id": invoice.journal_id.id, "reason": "wrong customer contact"})
-        )
-        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        refund = draft_credit_note(invoice, "wrong customer contact", user=self.biller)
         self.assertEqual(line.psa_approval_state, "invoiced", "a draft credit note changes nothing yet")
         refund.with_user(self.biller).action_post()
         self.assertEqual(line.psa_approval_state, "approved")
