@@ -965,17 +965,26 @@ class PsaBillingRun(models.Model):
         ]
 
     def _psa_apply_skip_rules(self, vals_list):
-        """Turn into skips what may not be billed (customer on hold, PO rules).
+        """Turn into skips what may not be billed (already billed, customer on hold, PO rules).
 
         Order lines get their invoice line values only when they are billed (``_psa_invoice_line_vals``):
         a preview does not need them, and an order line Odoo cannot invoice (no income account...)
         then fails its own customer at the confirm, with the reason, instead of the whole preview.
         """
+        # what an exactly-once key says is billed already (e.g. an order line Odoo counts as credited by
+        # a credit note still in draft) is skipped in the preview as the confirm would skip it
+        taken = self.env["psa.billing.key"]._psa_existing(
+            [key for vals in vals_list if vals["kind"] == "bill" for key in vals.get("_keys", [])]
+        )
         for vals in vals_list:
             order = vals.pop("_order", None)
             if vals["kind"] != "bill":
                 continue
-            reason = self._psa_get_skip_reason(vals, order)
+            billed_on = [taken[key] for key in vals.get("_keys", []) if key in taken]
+            if billed_on:
+                reason = self.env._("already billed on %(invoice)s", invoice=billed_on[0] or "?")
+            else:
+                reason = self._psa_get_skip_reason(vals, order)
             if reason:
                 vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
         vals_list += self._psa_collect_downpayment_deductions(vals_list)
