@@ -102,3 +102,14 @@ class BillingRunCommon(BaseCommon):
     def _new_run(self, **values):
         vals = {"period_end": self.PERIOD_END, "invoice_date": self.INVOICE_DATE, **values}
         return self.env["psa.billing.run"].with_user(self.clerk).create(vals)
+
+
+class CronRunCommon(BillingRunCommon):
+    """One order of customer A with 5 approved hours logged on 15 October 2026: what the crons bill."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.order = cls._create_order(cls.customer_a, [(cls.product_time, 20, 100.0)])
+        cls.project = cls._create_project(cls.order.order_line)
+        cls.time = cls._log_time(cls.order.order_line, cls.project, [(date(2026, 10, 15), 5.0)])

@@ -4,18 +4,11 @@ from freezegun import freeze_time
 
 from odoo.tests import tagged
 
-from .billing_run_common import BillingRunCommon
+from .billing_run_common import CronRunCommon
 
 
 @tagged("post_install", "-at_install")
-class TestBillingRunCron(BillingRunCommon):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.order = cls._create_order(cls.customer_a, [(cls.product_time, 20, 100.0)])
-        cls.project = cls._create_project(cls.order.order_line)
-        cls.time = cls._log_time(cls.order.order_line, cls.project, [(date(2026, 10, 15), 5.0)])
-
+class TestBillingRunCron(CronRunCommon):
     @freeze_time("2026-11-02 03:00:00")
     def test_monthly_cron_creates_one_run_and_the_worker_bills_it(self):
         self.env["res.config.settings"].create({"psa_billing_run_mode": "automatic"}).execute()

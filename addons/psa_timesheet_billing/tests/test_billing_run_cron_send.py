@@ -4,20 +4,13 @@ from freezegun import freeze_time
 
 from odoo.tests import Form, tagged
 
-from .billing_run_common import BillingRunCommon
+from .billing_run_common import CronRunCommon
 
 
 @tagged("post_install", "-at_install")
-class TestBillingRunCronSend(BillingRunCommon):
+class TestBillingRunCronSend(CronRunCommon):
     """The weekly and monthly crons create fully automatic runs; whether those runs send the invoices
     they post by email is the company's *Send invoices of automatic runs* setting (off by default)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.order = cls._create_order(cls.customer_a, [(cls.product_time, 20, 100.0)])
-        cls.project = cls._create_project(cls.order.order_line)
-        cls.time = cls._log_time(cls.order.order_line, cls.project, [(date(2026, 10, 15), 5.0)])
 
     def _configure(self, send, frequency="monthly"):
         with Form(self.env["res.config.settings"]) as settings:
