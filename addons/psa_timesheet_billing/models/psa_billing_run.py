@@ -309,7 +309,11 @@ class PsaBillingRun(models.Model):
     def _psa_bill_groups(self, run_lines):
         """Bill the groups of ``run_lines``: all together first, one savepoint per group on failure."""
         fresh = self._psa_collect(
-            sale_lines=run_lines.sale_line_id, contract_lines=run_lines.contract_line_id, only_sources=True
+            sale_lines=run_lines.sale_line_id,
+            contract_lines=run_lines.contract_line_id,
+            only_sources=True,
+            # generic sources (other add-ons) are collected again together with the rest of their groups
+            extra_sources=self._psa_extra_sources_of(run_lines),
         )
         fresh_by_source = {self._psa_source_ref(vals): vals for vals in fresh}
         plans = self._psa_plan_groups(run_lines, fresh_by_source)
@@ -362,19 +366,6 @@ class PsaBillingRun(models.Model):
         (time approved since the preview) is billed with today's figures, written on the line.
         """
         plans = []
-        extra_sources = self._psa_extra_sources_of(run_lines)
-        if extra_sources:
-            # generic sources (other add-ons) are collected again together with the rest of their groups
-            fresh = self._psa_collect(
-                sale_lines=run_lines.sale_line_id,
-                contract_lines=run_lines.contract_line_id,
-                only_sources=True,
-                extra_sources=extra_sources,
-            )
-            fresh_by_source = {self._psa_source_ref(vals): vals for vals in fresh}
-        existing_keys = self.env["psa.billing.key"]._psa_existing(
-            [key for vals in fresh_by_source.values() for key in vals.get("_keys", [])]
-        )
         for group_key, lines in groupby(run_lines, key=lambda line: line.group_key):
             lines = self.env["psa.billing.run.line"].union(*lines)
             billable = []
@@ -383,15 +374,6 @@ class PsaBillingRun(models.Model):
                 if not vals or vals["kind"] != "bill":
                     reason = (vals or {}).get("skip_reason") or self.env._("nothing left to bill (billed meanwhile)")
                     line.write({"state": "skipped", "skip_reason": reason})
-                    continue
-                taken = [existing_keys[key] for key in vals["_keys"] if key in existing_keys]
-                if taken:
-                    line.write(
-                        {
-                            "state": "skipped",
-                            "skip_reason": self.env._("already billed on %(invoice)s", invoice=taken[0] or "?"),
-                        }
-                    )
                     continue
                 if vals["group_key"] != group_key:
                     line.write({"state": "skipped", "skip_reason": self.env._("order changed since the preview")})
