@@ -162,14 +162,15 @@ class PsaCustomerPo(models.Model):
 
     @api.model
     def _psa_move_po_references(self, move):
-        """Hook for extensions: the PO references a posted invoice or refund counts against.
+        """Hook for extensions: the PO references a posted invoice or refund may count against, as
+        candidate lists tried in order (the first naming exactly one registered PO wins).
 
-        Odoo's reversal wizard gives a credit note the reference "Reversal of: <invoice>, <reason>":
+        Odoo's reversal wizard gives a credit note the reference "Reversal of: <invoice>[, <reason>]":
         such a refund counts against the PO of the invoice it reverses."""
-        references = po_rules.split_references(move.ref)
-        if move.move_type == "out_refund" and move.reversed_entry_id and len(references) != 1:
-            references = po_rules.split_references(move.reversed_entry_id.ref)
-        return references
+        candidates = [po_rules.split_references(move.ref)]
+        if move.move_type == "out_refund" and move.reversed_entry_id:
+            candidates.append(po_rules.split_references(move.reversed_entry_id.ref))
+        return candidates
 
     def _invoicing_by_po(self, exclude_moves=None):
         """Untaxed amount (company currency, refunds deducted) already invoiced under each PO of ``self``.
@@ -198,10 +199,11 @@ class PsaCustomerPo(models.Model):
             )
         )
         for move in moves:
-            references = self._psa_move_po_references(move)
-            po = len(references) == 1 and by_key.get((move.commercial_partner_id, references[0], move.company_id))
-            if po:
-                result[po] += move.amount_untaxed_signed
+            for references in self._psa_move_po_references(move):
+                po = len(references) == 1 and by_key.get((move.commercial_partner_id, references[0], move.company_id))
+                if po:
+                    result[po] += move.amount_untaxed_signed
+                    break
         return result
 
     @api.model

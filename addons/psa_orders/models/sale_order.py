@@ -139,6 +139,10 @@ class SaleOrder(models.Model):
             else:
                 po_domain = [("id", "in", value if isinstance(value, list | tuple | Query) else [value])]
         pos = self.env["psa.customer.po"]._search(po_domain)
+        # the subquery reads these columns directly: pending ORM writes must reach them first
+        self.env["sale.order"].flush_model(["client_order_ref", "partner_id", "company_id"])
+        self.env["res.partner"].flush_model(["commercial_partner_id"])
+        self.env["psa.customer.po"].flush_model(["partner_id", "company_id", "name"])
         orders = SQL(
             """(
             SELECT sale_order.id

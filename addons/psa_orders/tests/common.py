@@ -4,12 +4,13 @@ from odoo.addons.base.tests.common import BaseCommon
 
 
 def draft_credit_note(invoice, reason, user=None):
-    """The credit note of ``invoice`` made by Odoo's reversal wizard (still in draft), as ``user``."""
+    """The credit note of ``invoice`` made by Odoo's reversal wizard (still in draft), as ``user``
+    (``reason`` may be empty, as the wizard allows)."""
     env = invoice.env(user=user) if user else invoice.env
     reversal = (
         env["account.move.reversal"]
         .with_context(active_model="account.move", active_ids=invoice.ids)
-        .create({"journal_id": invoice.journal_id.id, "reason": reason})
+        .create({"journal_id": invoice.journal_id.id, "reason": reason or False})
     )
     return env["account.move"].browse(reversal.refund_moves()["res_id"])
 

@@ -107,21 +107,23 @@ class TestPoCompliance(PoComplianceCommon):
         self.assertEqual(second.state, "draft")
 
     def test_credit_note_reversing_an_invoice_gives_its_po_room_back(self):
-        """A credit note made by Odoo's reversal wizard names the invoice, not the PO: it still gives the
-        room of the invoice it reverses back to that PO (a partial one, its own amount)."""
+        """A credit note made by Odoo's reversal wizard names the invoice, not the PO ("Reversal of:
+        <invoice>[, <reason>]"): it still gives the room of the invoice it reverses back to that PO (a
+        partial one, its own amount), with or without a reason."""
         first = self._manual_invoice(900.0, ref="PO-100")
         first.action_post()
-        second = self._manual_invoice(400.0, ref="PO-100")
+        second = self._manual_invoice(500.0, ref="PO-100")
         with self.assertRaisesRegex(UserError, r"PO-100 .*100\.00 remaining"):
             second.action_post()
-        refund = draft_credit_note(first, "wrong amount", user=self.billing_clerk)
-        refund.invoice_line_ids.price_unit = 250.0
-        refund.action_post()
-        self.assertNotIn("PO-100", refund.ref or "")
-        with self.assertRaisesRegex(UserError, r"PO-100 .*350\.00 remaining"):
-            second.action_post()
+        for reason, amount, remaining in (("wrong amount", 250.0, "350.00"), (None, 100.0, "450.00")):
+            refund = draft_credit_note(first, reason, user=self.billing_clerk)
+            refund.invoice_line_ids.price_unit = amount
+            refund.action_post()
+            self.assertNotIn("PO-100", refund.ref or "")
+            with self.assertRaisesRegex(UserError, rf"PO-100 .*{remaining} remaining"):
+                second.action_post()
         self.assertEqual(second.state, "draft")
-        second.invoice_line_ids.price_unit = 350.0
+        second.invoice_line_ids.price_unit = 450.0
         second.action_post()
         self.assertEqual(second.state, "posted")
 
