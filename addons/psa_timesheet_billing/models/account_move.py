@@ -44,17 +44,20 @@ class AccountMove(models.Model):
         if not reversed_invoices:
             return
         reversed_invoices.sudo().timesheet_ids._psa_set_invoiced(False)
-        keys = self.env["psa.billing.key"].sudo().search([("move_id", "in", reversed_invoices.ids)])
-        keys_by_move = keys.grouped("move_id")
+        key_counts = dict(
+            self.env["psa.billing.key"]
+            .sudo()
+            ._read_group([("move_id", "in", reversed_invoices.ids)], ["move_id"], ["__count"])
+        )
+        credit_notes = refunds.grouped("reversed_entry_id")
         for invoice in reversed_invoices:
-            credit_notes = refunds.filtered(lambda refund, inv=invoice: refund.reversed_entry_id == inv)
             invoice.sudo().message_post(
                 body=self.env._(
                     "Reversed in full by %(credit_notes)s: its %(count)s time entries and billed sources "
                     "(%(keys)s billing-run keys freed) are billable again by the next billing run.",
-                    credit_notes=", ".join(credit_notes.mapped("name")),
+                    credit_notes=", ".join(credit_notes[invoice].mapped("name")),
                     count=len(invoice.sudo().timesheet_ids),
-                    keys=len(keys_by_move.get(invoice, [])),
+                    keys=key_counts.get(invoice, 0),
                 )
             )
 

@@ -953,24 +953,30 @@ class PsaBillingRun(models.Model):
         a preview does not need them, and an order line Odoo cannot invoice (no income account...)
         then fails its own customer at the confirm, with the reason, instead of the whole preview.
         """
-        # what an exactly-once key says is billed already (e.g. an order line Odoo counts as credited by
-        # a credit note still in draft) is skipped in the preview as the confirm would skip it
-        taken = self.env["psa.billing.key"]._psa_existing(
-            [key for vals in vals_list if vals["kind"] == "bill" for key in vals.get("_keys", [])]
-        )
+        self._psa_skip_already_billed(vals_list)
         for vals in vals_list:
             order = vals.pop("_order", None)
             if vals["kind"] != "bill":
                 continue
-            billed_on = [taken[key] for key in vals.get("_keys", []) if key in taken]
-            if billed_on:
-                reason = self.env._("already billed on %(invoice)s", invoice=billed_on[0] or "?")
-            else:
-                reason = self._psa_get_skip_reason(vals, order)
+            reason = self._psa_get_skip_reason(vals, order)
             if reason:
                 vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
-        vals_list += self._psa_collect_downpayment_deductions(vals_list)
+        deductions = self._psa_collect_downpayment_deductions(vals_list)
+        self._psa_skip_already_billed(deductions)
+        vals_list += deductions
         self._psa_apply_po_rules(vals_list)
+
+    def _psa_skip_already_billed(self, vals_list):
+        """Skip what an exactly-once key says is billed already, in the preview as at the confirm
+        (e.g. an order line Odoo counts as credited by a credit note still in draft)."""
+        taken = self.env["psa.billing.key"]._psa_existing(
+            [key for vals in vals_list if vals["kind"] == "bill" for key in vals.get("_keys", [])]
+        )
+        for vals in vals_list:
+            billed_on = [taken[key] for key in vals.get("_keys", []) if key in taken] if vals["kind"] == "bill" else []
+            if billed_on:
+                reason = self.env._("already billed on %(invoice)s", invoice=billed_on[0] or "?")
+                vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
 
     def _psa_invoice_line_vals(self, run_line, vals):
         """The invoice line of one billed source: given by the source (agreements, generic

@@ -85,6 +85,7 @@ class PsaBillingRun(models.Model):
             timesheets = timesheets.filtered(lambda ts: ts.company_id.partner_id in customers)
         if not timesheets:
             return vals_list
+        previewed = self._psa_intercompany_previewed_refs(timesheets) if extra_sources is not None else {}
         keys = {ts.id: billing_key("account.analytic.line", ts.id, INTERCOMPANY_KEY_PERIOD) for ts in timesheets}
         taken = self.env["psa.billing.key"]._psa_existing(list(keys.values()))
         groups = defaultdict(list)
@@ -114,10 +115,18 @@ class PsaBillingRun(models.Model):
                         count=left_out,
                     )
                     vals["_invoice_line_vals"]["psa_billing_explanation"] = vals["explanation"]
-            # the line is found again by the first time entry it previewed
-            vals["source_res_id"] = min(group_timesheets.ids)
+            # the line is found again by the first time entry it previewed, even if that one is no
+            # longer billable (sent back for approval since the preview)
+            vals["source_res_id"] = previewed.get(min(group_timesheets.ids), min(group_timesheets.ids))
             vals_list.append(vals)
         return vals_list
+
+    def _psa_intercompany_previewed_refs(self, timesheets):
+        """``{time entry id: source_res_id of the intercompany run line that previewed it}``."""
+        lines = self.env["psa.billing.run.line"].search(
+            [("run_id", "=", self.id), ("source_type", "=", "intercompany"), ("timesheet_ids", "in", timesheets.ids)]
+        )
+        return {ts_id: line.source_res_id for line in lines for ts_id in line.timesheet_ids.ids}
 
     @api.model
     def _psa_intercompany_billed_subquery(self):

@@ -54,6 +54,20 @@ class TestBillingRunIntercompany(IntercompanyCommon):
         self.assertAlmostEqual(again.move_id.amount_untaxed, 800.0)
         self.assertFalse(self._intercompany_lines(self._run(self.company_a)), "and not a third time")
 
+    def test_line_is_billed_when_its_first_entry_went_back_to_approval_since_the_preview(self):
+        run = self._new_run(self.company_a)
+        line = self._intercompany_lines(run)
+        self.assertEqual(line.timesheet_ids, self.time)
+        first = self.time.sorted("id")[0]
+        first.action_psa_reset()
+        run.action_confirm()
+        self.assertEqual(line.state, "invoiced", "the rest of the line is billed, not skipped")
+        self.assertAlmostEqual(line.quantity, 10.0 - first.unit_amount)
+        self.assertAlmostEqual(line.move_id.amount_untaxed, (10.0 - first.unit_amount) * 80.0)
+        first.action_psa_approve(reason="checked again")
+        later = self._intercompany_lines(self._run(self.company_a))
+        self.assertAlmostEqual(later.quantity, first.unit_amount, msg="and the entry once approved again")
+
     def test_employee_cost_is_the_fallback_rate(self):
         self.company_a.psa_intercompany_rate = 0.0
         run_a = self._run(self.company_a)
