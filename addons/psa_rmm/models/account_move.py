@@ -17,10 +17,14 @@ class AccountMove(models.Model):
         return posted
 
     def button_draft(self):
-        # a credit note back in draft no longer reverses its invoice: the charges it holds are invoiced again
-        reversed_invoices = self.filtered(lambda move: move.move_type == "out_refund").reversed_entry_id
         res = super().button_draft()
-        (self | reversed_invoices).line_ids.psa_rmm_charge_ids._psa_sync_invoiced()
+        self.line_ids.psa_rmm_charge_ids._psa_sync_invoiced()
+        return res
+
+    def _psa_take_back_from_billing(self):
+        """The charges an invoice still holds are invoiced again when its credit note goes back to draft."""
+        res = super()._psa_take_back_from_billing()
+        self.line_ids.psa_rmm_charge_ids._psa_sync_invoiced()
         return res
 
     def _psa_give_back_to_billing(self, refunds):

@@ -67,12 +67,14 @@ class AccountMove(models.Model):
         )
         res = super().button_draft()
         self._psa_release_invoiced_time()
-        # a credit note back in draft no longer reverses its invoice: the time the invoice still
-        # holds (not billed again meanwhile) is invoiced by it again
-        reversed_invoices.filtered(
-            lambda move: move.payment_state != "reversed"
-        ).sudo().timesheet_ids._psa_set_invoiced(True)
+        reversed_invoices.filtered(lambda move: move.payment_state != "reversed")._psa_take_back_from_billing()
         return res
+
+    def _psa_take_back_from_billing(self):
+        """Hook: the invoices in ``self`` were reversed in full until their credit note went back to
+        draft: they bill their sources again (what was not billed again meanwhile), the counterpart
+        of ``_psa_give_back_to_billing``; their keys hold again by themselves."""
+        self.sudo().timesheet_ids._psa_set_invoiced(True)
 
     def button_cancel(self):
         """A cancelled invoice no longer bills its sources: its time is approved again and the
