@@ -112,6 +112,11 @@ def test_same_idempotency_key_at_once_answers_the_first_answer(admin, lead_sourc
     # without the key, the same body is a new post: merged into the open lead
     status, merged = post_json(lead_source["url"], body, {"Authorization": headers["Authorization"]})
     assert (status, merged) == (200, {"id": first["id"], "merged": True})
+    # two different bodies under one new key at the same moment: the first is answered, the other refused
+    headers = {**headers, "Idempotency-Key": f"req-{uuid.uuid4()}"}
+    bodies = [_lead_body(f"idem-{uuid.uuid4().hex[:6]}@tailspin.example.com") for _i in range(2)]
+    answers = at_once(2, lambda i: post_json(lead_source["url"], bodies[i], headers))
+    assert sorted(status for status, _answer in answers) == [201, 422], answers
 
 
 # ------------------------------------------------------------------------------------------------
