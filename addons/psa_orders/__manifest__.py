@@ -16,6 +16,7 @@
     "data": [
         "security/psa_orders_security.xml",
         "security/ir.model.access.csv",
+        "data/psa_orders_cron.xml",
         "views/psa_customer_po_views.xml",
         "views/res_partner_views.xml",
         "views/sale_order_views.xml",

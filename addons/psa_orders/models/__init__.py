@@ -5,6 +5,7 @@ from . import (
     project_project,
     project_task,
     psa_customer_po,
+    psa_lead_idempotency_key,
     psa_lead_source,
     res_partner,
     sale_order,

@@ -3,6 +3,7 @@ import hmac
 import secrets
 
 from odoo import api, fields, models
+from odoo.tools import email_normalize
 
 KEY_PREFIX = "psa_"
 
@@ -88,6 +89,44 @@ class PsaLeadSource(models.Model):
             ("active", "=", True),
             ("stage_id.is_won", "=", False),
         ]
+
+    def _psa_get_lead_lock_key(self, email):
+        """Hook for extensions: the text the open-lead decision for ``email`` is serialized on.
+
+        Must cover what ``_psa_get_open_lead_domain`` decides on: two posts that could merge into the same
+        lead must take the same lock. By default the company and the normalised address.
+        """
+        self.ensure_one()
+        return f"{self.company_id.id}:{email_normalize(email) or email.strip().lower()}"
+
+    def _psa_answer_post(self, payload, idempotency_key=None, request_hash=None):
+        """Answer a validated post: create the lead or merge it into the open one, and with an
+        ``Idempotency-Key`` keep the answer so a retry gets it again and writes nothing.
+
+        The caller serializes the posts of one key and of one lock key (see ``controllers/leads.py``).
+        Return ``(status, answer, replayed)``: 201 created, 200 merged, 422 key reused with another body.
+        """
+        self.ensure_one()
+        keys = self.env["psa.lead.idempotency.key"].sudo()  # the public endpoint's own bookkeeping
+        if idempotency_key:
+            known = keys._psa_find(self, idempotency_key)
+            if known and known.request_hash != request_hash:
+                return (
+                    422,
+                    {
+                        "error": "idempotency_key_reused",
+                        "message": "This Idempotency-Key was used with another request in the last 24 hours.",
+                    },
+                    False,
+                )
+            if known:
+                status, answer = known._psa_answer()
+                return status, answer, True
+        lead, merged = self._psa_receive_lead(payload)
+        status, answer = (200 if merged else 201), {"id": lead.id, "merged": merged}
+        if idempotency_key:
+            keys._psa_remember(self, idempotency_key, request_hash, status, answer, lead)
+        return status, answer, False
 
     def _psa_prepare_lead_vals(self, payload):
         """Hook for extensions: values of the lead created from a validated payload."""

@@ -3,6 +3,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL, Query, format_amount, format_date
 
+from ..tools import locks
+
 ORDER_KINDS = [
     ("new_engagement", "New engagement"),
     ("change_increase", "Change order: scope increase"),
@@ -195,6 +197,10 @@ class SaleOrder(models.Model):
         return self.env["project.project"]
 
     def action_confirm(self):
+        # The same quotation confirmed twice at once (a double click, two people, a retried call): the second
+        # waits for the first, then runs again with what it committed and is refused as a later one would be.
+        # Before anything else of the confirmation writes (the outer overrides call super() first).
+        locks.lock_rows(self.env.cr, "sale_order", self.ids)
         # Every check runs before anything is created: a refused order leaves no project, task or
         # agreement behind.
         rate_plan = self.order_line._psa_plan_rate_change()

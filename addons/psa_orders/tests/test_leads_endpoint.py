@@ -1,7 +1,11 @@
 import json
+from datetime import datetime, timedelta
+
+from freezegun import freeze_time
 
 from odoo.tests import HttpCase, tagged
 
+from ..tools import locks
 from ..tools.lead_payload import MAX_PAYLOAD_BYTES
 
 
@@ -17,9 +21,11 @@ class TestLeadsEndpoint(HttpCase):
         cls.key = cls.source._psa_generate_key()
         cls.leads = cls.env["crm.lead"].with_context(active_test=False)
 
-    def _post(self, payload, key=None, raw=None):
+    def _post(self, payload, key=None, raw=None, idempotency_key=None):
         body = raw if raw is not None else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         if key is not False:
             headers["Authorization"] = f"Bearer {key or self.key}"
         return self.url_open("/psa/leads", data=body, headers=headers)
@@ -80,3 +86,62 @@ class TestLeadsEndpoint(HttpCase):
         self.source.active = False
         self.assertEqual(self._post({"name": "A", "email": "a@example.com"}, key=new_key).status_code, 401)
         self.assertEqual(self._lead_count(), 0)
+
+    def test_same_idempotency_key_answers_the_first_answer_and_writes_nothing(self):
+        payload = {"name": "Walter Skinner", "email": "skinner@example.com", "message": "Quote for 40 seats"}
+        first = self._post(payload, idempotency_key="order-form-7f3a")
+        self.assertEqual(first.status_code, 201, first.text)
+        lead = self.leads.browse(first.json()["id"])
+        messages = lead.message_ids
+        again = self._post(payload, idempotency_key="order-form-7f3a")
+        self.assertEqual((again.status_code, again.json()), (201, first.json()))
+        self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+        lead.invalidate_recordset()
+        self.assertEqual(lead.message_ids, messages, "a replay posts no merge note")
+        self.assertEqual(self._lead_count(), 1)
+        # another body under the same key: refused, nothing written
+        other = self._post(dict(payload, message="Quote for 50 seats"), idempotency_key="order-form-7f3a")
+        self.assertEqual(other.status_code, 422, other.text)
+        self.assertEqual(other.json()["error"], "idempotency_key_reused")
+        lead.invalidate_recordset()
+        self.assertEqual(lead.message_ids, messages)
+        # the key belongs to its source: another website may use the same one
+        other_source = self.env["psa.lead.source"].create({"name": "Reseller website"})
+        other_key = other_source._psa_generate_key()
+        response = self._post(payload, key=other_key, idempotency_key="order-form-7f3a")
+        self.assertEqual(response.json(), {"id": lead.id, "merged": True}, "merged, not replayed")
+        self.assertFalse(response.headers.get("Idempotent-Replayed"))
+
+    def test_idempotency_key_is_forgotten_after_24_hours(self):
+        payload = {"name": "Monica Reyes", "email": "reyes@example.com"}
+        start = datetime(2026, 11, 2, 9, 0)
+        with freeze_time(start):
+            first = self._post(payload, idempotency_key="retry-1")
+        self.assertEqual(first.status_code, 201)
+        keys = self.env["psa.lead.idempotency.key"].search([("source_id", "=", self.source.id)])
+        self.assertEqual(len(keys), 1)
+        with freeze_time(start + timedelta(hours=23)):
+            self.assertEqual(self._post(payload, idempotency_key="retry-1").status_code, 201, "still replayed")
+            self.assertEqual(keys._cron_forget_expired(), 0)
+        with freeze_time(start + timedelta(hours=25)):
+            self.assertEqual(keys._cron_forget_expired(), 1)
+            self.assertFalse(keys.exists())
+            later = self._post(payload, idempotency_key="retry-1")
+        self.assertEqual((later.status_code, later.json()), (200, {"id": first.json()["id"], "merged": True}))
+
+    def test_bad_idempotency_keys_are_refused(self):
+        for bad in ("", "x" * 256, "caf\u00e9"):
+            with self.subTest(key=bad):
+                response = self._post({"name": "A", "email": "a@example.com"}, idempotency_key=bad)
+                self.assertEqual(response.status_code, 400, response.text)
+                self.assertEqual(response.json()["error"], "invalid_idempotency_key")
+        self.assertEqual(self._lead_count(), 0)
+
+    def test_lock_keys(self):
+        self.assertEqual(locks.lock_key(1, "a@example.com"), locks.lock_key(1, "a@example.com"))
+        self.assertNotEqual(locks.lock_key(1, "a@example.com"), locks.lock_key(2, "a@example.com"))
+        self.assertTrue(-(2**31) <= locks.lock_key("x" * 1000) < 2**31)
+        self.assertEqual(
+            self.source._psa_get_lead_lock_key("Dana@Example.COM"),
+            self.source._psa_get_lead_lock_key("dana@example.com"),
+        )

@@ -1,1 +1,1 @@
-from . import lead_payload, offsets, po_rules, rate_change, scope
+from . import lead_payload, locks, offsets, po_rules, rate_change, scope

@@ -8,9 +8,14 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, mute_logger, split_every
 
+from odoo.addons.psa_orders.tools import locks
+
 from ..tools import autopay
 
 _logger = logging.getLogger(__name__)
+
+# a second press of "Send payment link" within this many seconds is the same click: not sent twice
+PAYMENT_LINK_DOUBLE_CLICK_SECONDS = 60
 
 
 class AccountMove(models.Model):
@@ -18,6 +23,12 @@ class AccountMove(models.Model):
 
     psa_attempt_ids = fields.One2many("psa.payment.attempt", "move_id", string="Auto-pay attempts", readonly=True)
     psa_attempt_count = fields.Integer(compute="_compute_psa_attempt_count")
+    psa_payment_link_sent_at = fields.Datetime(
+        string="Payment Link Sent",
+        readonly=True,
+        copy=False,
+        help="When the link to pay online was last sent from the Send Payment Link button.",
+    )
     psa_autopay_note = fields.Char(
         string="Auto-pay",
         readonly=True,
@@ -199,14 +210,40 @@ class AccountMove(models.Model):
             template.sudo().send_mail_batch(self.ids)
 
     def action_psa_send_payment_link(self):
+        """Email the customer the link to pay; a double click (two presses at once) sends one e-mail.
+
+        The invoices' rows are locked first (a second press waits for the first, then runs again with what it
+        committed); a link sent in the last ``PAYMENT_LINK_DOUBLE_CLICK_SECONDS`` is not sent again.
+        """
         invoices = self.filtered(lambda m: m.is_invoice() and m.state == "posted" and m.amount_residual > 0)
         if invoices != self:
             raise UserError(self.env._("A payment link is only sent for posted invoices with an amount due."))
-        template = self.env.ref("psa_payments.mail_template_payment_link")
-        template.send_mail_batch(invoices.ids)
-        for move in invoices:
-            move.message_post(body=self.env._("Payment link sent to %(email)s.", email=move.partner_id.email or ""))
-        return True
+        locks.lock_rows(self.env.cr, "account_move", invoices.ids)
+        now = fields.Datetime.now()
+        just_sent = invoices.filtered(
+            lambda m: m.psa_payment_link_sent_at
+            and (now - m.psa_payment_link_sent_at).total_seconds() < PAYMENT_LINK_DOUBLE_CLICK_SECONDS
+        )
+        to_send = invoices - just_sent
+        if to_send:
+            template = self.env.ref("psa_payments.mail_template_payment_link")
+            template.send_mail_batch(to_send.ids)
+            to_send.write({"psa_payment_link_sent_at": now})
+            for move in to_send:
+                move.message_post(body=self.env._("Payment link sent to %(email)s.", email=move.partner_id.email or ""))
+        if not just_sent:
+            return True
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "message": self.env._(
+                    "The payment link of %(invoices)s was sent a moment ago: not sent twice.",
+                    invoices=", ".join(just_sent.mapped("name")),
+                ),
+            },
+        }
 
     def action_psa_charge_now(self):
         """Charge the saved payment method now, regardless of due date and hold (cap still applies)."""
@@ -224,6 +261,8 @@ class AccountMove(models.Model):
             raise UserError(
                 self.env._("%(customer)s has no active auto-pay mandate.", customer=self.commercial_partner_id.name)
             )
+        # a revocation at the same moment: it waits for this charge, or this charge is run again after it
+        mandate._psa_lock()
         if self.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown")):
             raise UserError(
                 self.env._("A charge of this invoice is still open: wait for its outcome (rule: never charge twice).")

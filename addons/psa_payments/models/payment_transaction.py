@@ -2,6 +2,8 @@ import logging
 
 from odoo import fields, models
 
+from odoo.addons.psa_orders.tools import locks
+
 from ..tools import decline_reasons
 
 _logger = logging.getLogger(__name__)
@@ -28,6 +30,18 @@ class PaymentTransaction(models.Model):
             attempts = self.env["psa.payment.attempt"].sudo().search([("transaction_id", "in", updated.ids)])
             attempts._sync_from_transaction()
         return updated
+
+    def _get_tx_from_notification_data(self, provider_code, notification_data):
+        """The transaction a notification is about, its row locked: a notification is handled one at a time
+        per transaction.
+
+        Stripe may deliver the same event twice at the same moment (or a webhook and the customer's return
+        meet). The second delivery waits for the first, then is run again by Odoo with what the first
+        committed (the transaction done, the refund recorded) and changes nothing more.
+        """
+        tx = super()._get_tx_from_notification_data(provider_code, notification_data)
+        locks.lock_rows(self.env.cr, "payment_transaction", tx.ids)
+        return tx
 
     def _process_notification_data(self, notification_data):
         """Read the provider's failure code before the state changes, so the attempt can act on it."""

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from odoo.addons.psa_orders.tools import locks
+
 
 class PsaPaymentMandate(models.Model):
     _name = "psa.payment.mandate"
@@ -116,6 +118,7 @@ class PsaPaymentMandate(models.Model):
                 )
 
     def action_activate(self):
+        self._psa_lock()
         refused = self.filtered(lambda m: m.state == "revoked")
         if refused:
             raise UserError(
@@ -130,16 +133,25 @@ class PsaPaymentMandate(models.Model):
         return True
 
     def action_suspend(self, reason=None):
+        self._psa_lock()
         self.filtered(lambda m: m.state == "active").write(
             {"state": "suspended", "reason": reason or self.env._("Suspended by %(user)s.", user=self.env.user.name)}
         )
         return True
 
     def action_revoke(self, reason=None):
+        self._psa_lock()
         self.filtered(lambda m: m.state != "revoked").write(
             {"state": "revoked", "reason": reason or self.env._("Revoked by %(user)s.", user=self.env.user.name)}
         )
         return True
+
+    def _psa_lock(self):
+        """Lock the mandates' rows before a state change or a charge: a revocation and a charge at the same
+        moment are put one after the other (the charge that came first is kept and the mandate revoked after
+        it; a revocation that came first refuses the charge), never a charge on a revoked mandate."""
+        locks.lock_rows(self.env.cr, "psa_payment_mandate", self.ids)
+        self.invalidate_recordset(["state"])
 
     @api.model
     def _get_active_mandates_domain(self, company):

@@ -1,4 +1,6 @@
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+
+from freezegun import freeze_time
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -39,3 +41,24 @@ class TestInvoiceButtons(LocalStripeCommon):
         draft = self._create_invoice(80.0, date.today(), post=False)
         with self.assertRaisesRegex(UserError, "payment link"):
             draft.with_user(self.billing_user).action_psa_send_payment_link()
+
+    def test_payment_link_double_click_sends_one_email(self):
+        """A second press right after the first is the same click: one e-mail, and the button says why;
+        pressed again later, the link is sent again."""
+        invoice = self._create_invoice(80.0, date.today())
+        button = invoice.with_user(self.billing_user)
+        start = datetime(2026, 11, 2, 9, 0)
+
+        def mails():
+            return self.env["mail.mail"].search_count([("model", "=", "account.move"), ("res_id", "=", invoice.id)])
+
+        with freeze_time(start):
+            self.assertIs(button.action_psa_send_payment_link(), True)
+        with freeze_time(start + timedelta(seconds=1)):
+            answer = button.action_psa_send_payment_link()
+        self.assertEqual(mails(), 1)
+        self.assertIn("not sent twice", answer["params"]["message"])
+        self.assertEqual(invoice.psa_payment_link_sent_at, start)
+        with freeze_time(start + timedelta(minutes=5)):
+            self.assertIs(button.action_psa_send_payment_link(), True)
+        self.assertEqual(mails(), 2)

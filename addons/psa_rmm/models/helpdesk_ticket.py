@@ -1,11 +1,17 @@
+import logging
+
 from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import mail as mail_tools
 
+from odoo.addons.psa_orders.tools import locks
+
 from ..tools import contacts
 from ..tools.events import priority_for
+
+_logger = logging.getLogger(__name__)
 
 
 class HelpdeskTicket(models.Model):
@@ -46,6 +52,7 @@ class HelpdeskTicket(models.Model):
         email = mail_tools.email_normalize(email_from)
         if not email:
             return partner_model, ""
+        self._psa_lock_sender(email)
         domain = contacts.email_domain(email)
         candidates = partner_model.search(
             [
@@ -66,6 +73,25 @@ class HelpdeskTicket(models.Model):
             {"name": name, "email": email, "parent_id": company_id or False, "type": "contact"}
         )
         return contact, reason
+
+    @api.model
+    def _psa_lock_sender(self, email):
+        """Serialize the first-email decision of one sender address across concurrent transactions.
+
+        A mail gateway may hand several first e-mails of one sender to Odoo at the same moment, each in its
+        own transaction, which did not find the sender when it began (REPEATABLE READ). The first to take the
+        lock creates the contact; the others wait for it to commit, then see the contact in a fresh cursor that
+        their own snapshot cannot show: they fail with a serialization failure, Odoo runs the delivery again,
+        and the gateway finds the contact as the author (no second contact, no second portal user).
+        """
+        self.env.cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (locks.SENDER_NAMESPACE, locks.lock_key(email)))
+        with self.env.registry.cursor() as cr:
+            cr.execute("SELECT id FROM res_partner WHERE email_normalized = %s AND active LIMIT 1", [email])
+            row = cr.fetchone()
+        # sudo: only asks whether this transaction can see the contact at all, whoever may read it
+        if row and not self.env["res.partner"].sudo().with_context(active_test=False).browse(row[0]).exists():
+            _logger.info("first e-mail of a sender whose contact was just created by another delivery: retried")
+            locks.retry_with_fresh_snapshot(self.env.cr)
 
     def _psa_welcome_new_contact(self, contact, reason):
         """Note why the contact was created and, if their company allows it, give them portal access."""
