@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, float_compare, format_amount, groupby
+from odoo.tools import SQL, float_compare, format_amount, format_datetime, groupby
 
 from ..tools.billing_run import billing_key, chunked, invoice_group_key, quantity_watermark
 
@@ -83,6 +83,14 @@ class PsaBillingRun(models.Model):
     invoice_ids = fields.Many2many("account.move", compute="_compute_totals", string="Invoices")
     invoice_count = fields.Integer(compute="_compute_totals")
     summary = fields.Html(compute="_compute_totals", sanitize=False, help="Per customer: to bill, skipped, failed.")
+    preview_date = fields.Datetime(readonly=True, copy=False, help="When the preview was last computed.")
+    preview_stale_count = fields.Integer(
+        compute="_compute_preview_stale",
+        string="Sources Changed",
+        help="Sources whose billing changed since the preview (time approved, invoiced elsewhere, agreement "
+        "changed...): the confirm bills today's figures and says so on each run line.",
+    )
+    preview_stale_message = fields.Char(compute="_compute_preview_stale")
 
     @api.depends("period_end")
     def _compute_name(self):
@@ -106,6 +114,42 @@ class PsaBillingRun(models.Model):
             run.invoice_ids = billed.move_id
             run.invoice_count = len(billed.move_id)
             run.summary = run._psa_summary_html(lines)
+
+    def _compute_preview_stale(self):
+        for run in self:
+            count = len(run._psa_changed_sources()) if run.state == "previewed" and run.preview_date else 0
+            run.preview_stale_count = count
+            run.preview_stale_message = (
+                self.env._(
+                    "preview out of date: %(count)s sources changed since %(time)s",
+                    count=count,
+                    time=format_datetime(self.env, run.preview_date),
+                )
+                if count
+                else False
+            )
+
+    def _psa_changed_sources(self):
+        """The sources (``(model, id)``) whose billing differs from the preview: billed or skipped
+        now where the preview said otherwise, another quantity or amount, or billable only since."""
+        self.ensure_one()
+        previewed = {
+            self._psa_line_source_ref(line): (line.quantity, line.amount)
+            for line in self.line_ids.filtered(lambda line: line.kind == "bill")
+        }
+        now = {
+            self._psa_source_ref(vals): (vals.get("quantity") or 0.0, vals.get("amount") or 0.0)
+            for vals in self._psa_collect()
+            if vals["kind"] == "bill"
+        }
+        return {
+            ref
+            for ref in previewed.keys() | now.keys()
+            if ref not in previewed
+            or ref not in now
+            or float_compare(previewed[ref][0], now[ref][0], precision_digits=4)
+            or float_compare(previewed[ref][1], now[ref][1], precision_digits=2)
+        }
 
     def _psa_summary_html(self, lines):
         rows = []
@@ -165,7 +209,7 @@ class PsaBillingRun(models.Model):
                     del vals[private]
                 vals["run_id"] = run.id
             self.env["psa.billing.run.line"].create(vals_list)
-            run.state = "previewed"
+            run.write({"state": "previewed", "preview_date": fields.Datetime.now()})
             run.message_post(
                 body=self.env._(
                     "Preview: %(bill)s line(s) to bill for %(amount)s, %(skip)s skipped.",
@@ -373,18 +417,53 @@ class PsaBillingRun(models.Model):
                 vals = fresh_by_source.get(self._psa_line_source_ref(line))
                 if not vals or vals["kind"] != "bill":
                     reason = (vals or {}).get("skip_reason") or self.env._("nothing left to bill (billed meanwhile)")
-                    line.write({"state": "skipped", "skip_reason": reason})
+                    line.write(
+                        {
+                            "state": "skipped",
+                            "skip_reason": reason,
+                            "preview_difference": self.env._(
+                                "billed in the preview, not billable now: %(reason)s", reason=reason
+                            ),
+                        }
+                    )
                     continue
                 if vals["group_key"] != group_key:
-                    line.write({"state": "skipped", "skip_reason": self.env._("order changed since the preview")})
+                    reason = self.env._("order changed since the preview")
+                    line.write({"state": "skipped", "skip_reason": reason, "preview_difference": reason})
                     continue
                 fresh = {"quantity": vals["quantity"], "amount": vals["amount"], "explanation": vals["explanation"]}
                 if any(line[field] != value for field, value in fresh.items()):
-                    line.write(fresh)  # what changed since the preview (e.g. more time approved)
+                    # what changed since the preview (e.g. more time approved), said on the line
+                    fresh["preview_difference"] = self._psa_preview_difference(line, vals)
+                    line.write(fresh)
                 billable.append((line, vals))
+            if billable and billable[0][0].currency_id.is_zero(sum(vals["amount"] for _line, vals in billable)):
+                # what is left of the group since the preview has nothing to pay: never a 0.00 invoice
+                for line, _vals in billable:
+                    line.write({"state": "skipped", "skip_reason": self._psa_zero_total_reason("keep")})
+                billable = []
             if billable:
                 plans.append(self._psa_prepare_plan(billable))
         return plans
+
+    def _psa_preview_difference(self, line, vals):
+        """What the confirm bills differently from the preview, in words (``False`` if only the text)."""
+        changes = []
+        if float_compare(line.quantity, vals["quantity"], precision_digits=4):
+            changes.append(
+                self.env._("quantity %(before)s -> %(now)s", before=round(line.quantity, 4), now=vals["quantity"])
+            )
+        if line.currency_id.compare_amounts(line.amount, vals["amount"]):
+            changes.append(
+                self.env._(
+                    "amount %(before)s -> %(now)s",
+                    before=format_amount(self.env, line.amount, line.currency_id),
+                    now=format_amount(self.env, vals["amount"], line.currency_id),
+                )
+            )
+        if not changes:
+            changes.append(self.env._("explanation changed"))
+        return self.env._("since the preview: %(changes)s", changes=", ".join(changes))
 
     def _psa_prepare_plan(self, billable):
         """Hook for extensions: the invoice values of one group ``[(run_line, fresh_vals), ...]``."""
@@ -815,7 +894,7 @@ class PsaBillingRun(models.Model):
     def _get_contracts_to_bill_domain(self):
         """Hook for extensions: agreements (OCA contract) with a period due up to the period end."""
         return [
-            ("contract_type", "=", "sale"),
+            *self.env["contract.contract"]._psa_get_run_covered_domain(),
             ("company_id", "in", self.company_ids.ids),
             ("recurring_next_date", "!=", False),
             ("recurring_next_date", "<=", self.period_end),
@@ -964,7 +1043,36 @@ class PsaBillingRun(models.Model):
         deductions = self._psa_collect_downpayment_deductions(vals_list)
         self._psa_skip_already_billed(deductions)
         vals_list += deductions
+        self._psa_apply_zero_total_rule(vals_list)
         self._psa_apply_po_rules(vals_list)
+
+    def _psa_apply_zero_total_rule(self, vals_list):
+        """No invoice of 0.00: per the company's setting (*Invoices of 0.00*) the lines of 0.00 are
+        skipped for good, and a group whose total is 0.00 waits for an invoice with something to pay."""
+        bill = [vals for vals in vals_list if vals["kind"] == "bill"]
+        if not bill:
+            return
+        policies = {
+            company.id: company.psa_billing_zero_total
+            for company in self.env["res.company"].browse({vals["company_id"] for vals in bill})
+        }
+        for vals in bill:
+            currency = self.env["res.currency"].browse(vals["currency_id"])
+            if policies[vals["company_id"]] == "skip" and currency.is_zero(vals.get("amount") or 0.0):
+                vals.update({"kind": "skip", "state": "skipped", "skip_reason": self._psa_zero_total_reason("skip")})
+        for _group_key, group in groupby(
+            [vals for vals in vals_list if vals["kind"] == "bill"], key=lambda vals: vals["group_key"]
+        ):
+            currency = self.env["res.currency"].browse(group[0]["currency_id"])
+            if currency.is_zero(sum(vals.get("amount") or 0.0 for vals in group)):
+                reason = self._psa_zero_total_reason("keep")
+                for vals in group:
+                    vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
+
+    def _psa_zero_total_reason(self, policy):
+        if policy == "skip":
+            return self.env._("0.00: nothing to pay, not invoiced (setting: skip the 0.00 lines)")
+        return self.env._("the invoice would total 0.00: kept for the next invoice with something to pay")
 
     def _psa_skip_already_billed(self, vals_list):
         """Skip what an exactly-once key says is billed already, in the preview as at the confirm

@@ -25,6 +25,15 @@ class ResCompany(models.Model):
         help="The billing runs the monthly and weekly crons create send the invoices they post by email "
         "(in the background). Off: the invoices are posted and left for someone to send.",
     )
+    psa_billing_zero_total = fields.Selection(
+        [("keep", "Keep for the next invoice with something to pay"), ("skip", "Skip the 0.00 lines")],
+        string="Invoices of 0.00",
+        required=True,
+        default="keep",
+        help="A billing run never posts or sends an invoice whose total is 0.00. Keep: its lines wait (said in "
+        "the run) and go on the customer's next invoice with something to pay. Skip: lines of 0.00 are never "
+        "invoiced, each run lists them as skipped with the reason.",
+    )
     psa_prepaid_topup = fields.Boolean(
         string="Raise Top-up Quotations",
         help="Default of new prepaid funds: a low balance raises a draft top-up quotation for the customer.",
