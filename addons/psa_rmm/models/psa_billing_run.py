@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from odoo.addons.psa_timesheet_billing.tools.billing_run import billing_key
+from odoo.addons.psa_timesheet_billing.tools.billing_keys import exactly_once_key
 
 
 class PsaBillingRunLine(models.Model):
@@ -76,7 +76,7 @@ class PsaBillingRun(models.Model):
             "amount": currency.round(charge.quantity * charge.price_unit),
             "explanation": explanation,
             "group_key": self._psa_generic_group_key(partner, company, currency),
-            "_keys": [billing_key(charge._name, charge.id, charge.date)],
+            "_keys": [exactly_once_key(charge._name, charge.id, charge.date)],
             "_invoice_line_vals": {**line_vals, "psa_billing_explanation": explanation},
             "_invoice_vals": self._psa_generic_invoice_vals(partner, company, currency, origin),
         }

@@ -4,7 +4,7 @@ from odoo import api, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
 
-from ..tools.billing_run import billing_key
+from ..tools.billing_keys import exactly_once_key
 
 _logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class ContractContract(models.Model):
                 continue
             for line in contract._get_lines_to_invoice(reference).filtered(lambda line: not line.display_type):
                 first_date = line._get_period_to_invoice(line.last_date_invoiced, line.recurring_next_date)[0]
-                keys[line.id] = billing_key("contract.line", line.id, first_date)
+                keys[line.id] = exactly_once_key("contract.line", line.id, first_date)
         return keys
 
     def _recurring_create_invoice(self, date_ref=False):

@@ -1,28 +1,33 @@
+from collections import namedtuple
+
 from odoo import models
 from odoo.tools import float_round
 
-from ..tools.proration import proration_days
+from ..tools.proration import full_period, proration_days
+
+# days billed of the full period ``period_start``..``period_end`` (both included), which has ``full`` days
+Proration = namedtuple("Proration", ["covered", "full", "period_start", "period_end"])
 
 
 class ContractLine(models.Model):
     _inherit = "contract.line"
 
     def _psa_proration(self, first_date, last_date):
-        """``(days billed, days in the full period)`` of one invoiced period, or ``None`` when the whole
-        period is billed. Variable quantities (device counts) prorate themselves and are left alone."""
+        """The ``Proration`` of one invoiced period (the slice ``first_date``..``last_date`` OCA
+        defines for the line), or ``None`` when it bills one whole period: only a period the service
+        starts or ends inside is prorated, never more than one period is billed. Variable quantities
+        (device counts) prorate themselves and are left alone."""
         self.ensure_one()
         if not first_date or not last_date or self.display_type:
             return None
         if "qty_type" in self._fields and self.qty_type == "variable":
             return None
-        covered, full = proration_days(
-            first_date,
-            last_date,
-            self.recurring_rule_type,
-            self.recurring_interval,
-            period_end=self._psa_period_end(first_date, last_date),
-        )
-        return (covered, full) if covered != full else None
+        period_end = self._psa_period_end(first_date, last_date)
+        rule, interval = self.recurring_rule_type, self.recurring_interval
+        covered, full = proration_days(first_date, last_date, rule, interval, period_end=period_end)
+        if covered == full:
+            return None
+        return Proration(covered, full, *full_period(first_date, rule, interval, period_end))
 
     def _psa_period_end(self, first_date, last_date):
         """Hook for extensions: the end of the agreement period the slice ``first_date``..``last_date``
@@ -52,7 +57,7 @@ class ContractLine(models.Model):
         first_date, last_date, _next = self._get_period_to_invoice(self.last_date_invoiced, self.recurring_next_date)
         proration = self._psa_proration(first_date, last_date)
         if proration:
-            covered, full = proration
+            covered, full = proration.covered, proration.full
             digits = self.env["decimal.precision"].precision_get("Product Price")
             vals["price_unit"] = float_round(vals["price_unit"] * covered / full, precision_digits=digits)
         return vals

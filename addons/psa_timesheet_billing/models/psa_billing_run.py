@@ -10,7 +10,14 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, float_compare, format_amount, format_datetime, groupby
 
-from ..tools.billing_run import billing_key, chunked, invoice_group_key, quantity_watermark
+from ..tools.billing_keys import (
+    TIME_PERIOD,
+    agreement_group_key,
+    exactly_once_key,
+    invoice_group_key,
+    quantity_watermark,
+)
+from ..tools.billing_run import chunked
 
 _logger = logging.getLogger(__name__)
 
@@ -763,7 +770,9 @@ class PsaBillingRun(models.Model):
                     overage=round(hours - covered_hours, 2),
                 )
             vals["_timesheet_ids"] = sorted(timesheet_ids)
-            vals["_keys"] = [billing_key("account.analytic.line", ts_id, "time") for ts_id in sorted(timesheet_ids)]
+            vals["_keys"] = [
+                exactly_once_key("account.analytic.line", ts_id, TIME_PERIOD) for ts_id in sorted(timesheet_ids)
+            ]
             vals_list.append(vals)
         return vals_list
 
@@ -836,7 +845,9 @@ class PsaBillingRun(models.Model):
                     policy=policies.get(sale_line.product_id.invoice_policy, ""),
                     order=sale_line.order_id.name,
                 )
-            vals["_keys"] = [billing_key("sale.order.line", sale_line.id, quantity_watermark(sale_line.qty_invoiced))]
+            vals["_keys"] = [
+                exactly_once_key("sale.order.line", sale_line.id, quantity_watermark(sale_line.qty_invoiced))
+            ]
             vals_list.append(vals)
         return vals_list
 
@@ -946,11 +957,13 @@ class PsaBillingRun(models.Model):
                 if proration:
                     explanation += " " + self.env._(
                         "Prorated: the line runs %(covered)s of the period's %(full)s days (from %(start)s to "
-                        "%(end)s), full rate %(rate)s.",
-                        covered=proration[0],
-                        full=proration[1],
+                        "%(end)s of the period %(period_start)s to %(period_end)s), full rate %(rate)s.",
+                        covered=proration.covered,
+                        full=proration.full,
                         start=first_date,
                         end=last_date,
+                        period_start=proration.period_start,
+                        period_end=proration.period_end,
                         rate=format_amount(self.env, line.price_unit, currency),
                     )
                 line_vals["psa_billing_explanation"] = explanation
@@ -969,8 +982,8 @@ class PsaBillingRun(models.Model):
                         "currency_id": currency.id,
                         "amount": currency.round(quantity * price_unit * (1 - (line.discount or 0.0) / 100.0)),
                         "explanation": explanation,
-                        "group_key": f"contract:{contract.id}:{date_ref}",
-                        "_keys": [billing_key("contract.line", line.id, first_date)],
+                        "group_key": agreement_group_key(contract.id, date_ref),
+                        "_keys": [exactly_once_key("contract.line", line.id, first_date)],
                         "_invoice_line_vals": line_vals,
                         "_invoice_vals": dict(invoice_vals),
                     }

@@ -4,9 +4,8 @@ from odoo import Command, api, fields, models
 from odoo.osv import expression
 from odoo.tools import SQL, format_amount
 
-from ..tools.billing_run import billing_key, summarize_time
-
-INTERCOMPANY_KEY_PERIOD = "intercompany"
+from ..tools.billing_keys import INTERCOMPANY_PERIOD, exactly_once_key, intercompany_group_key
+from ..tools.billing_run import summarize_time
 
 
 class PsaBillingRunLine(models.Model):
@@ -86,7 +85,7 @@ class PsaBillingRun(models.Model):
         if not timesheets:
             return vals_list
         previewed = self._psa_intercompany_previewed_refs(timesheets) if extra_sources is not None else {}
-        keys = {ts.id: billing_key("account.analytic.line", ts.id, INTERCOMPANY_KEY_PERIOD) for ts in timesheets}
+        keys = {ts.id: exactly_once_key("account.analytic.line", ts.id, INTERCOMPANY_PERIOD) for ts in timesheets}
         taken = self.env["psa.billing.key"]._psa_existing(list(keys.values()))
         groups = defaultdict(list)
         rates = {}
@@ -133,12 +132,13 @@ class PsaBillingRun(models.Model):
         """The ids of the time entries whose intercompany key is taken, as a subquery (a key of an
         invoice reversed in full is free, see ``psa.billing.key``)."""
         self.env["account.move"].flush_model(["payment_state"])
-        pattern = billing_key("account.analytic.line", "%", INTERCOMPANY_KEY_PERIOD)
+        self.env["psa.billing.key"].flush_model(["source_model", "source_res_id", "period", "move_id"])
         return SQL(
-            """(SELECT split_part(key.name, ':', 2)::int
+            """(SELECT key.source_res_id
                   FROM psa_billing_key key LEFT JOIN account_move move ON move.id = key.move_id
-                 WHERE key.name LIKE %s AND move.payment_state IS DISTINCT FROM %s)""",
-            pattern,
+                 WHERE key.source_model = %s AND key.period = %s AND move.payment_state IS DISTINCT FROM %s)""",
+            "account.analytic.line",
+            INTERCOMPANY_PERIOD,
             self.env["psa.billing.key"].FREE_PAYMENT_STATE,
         )
 
@@ -233,7 +233,7 @@ class PsaBillingRun(models.Model):
             "currency_id": currency.id,
             "amount": currency.round(hours * rate),
             "explanation": explanation,
-            "group_key": f"intercompany:{seller.id}-{buyer.partner_id.id}-{currency.id}",
+            "group_key": intercompany_group_key(seller.id, buyer.partner_id.id, currency.id),
             "timesheet_ids": [Command.set(timesheets.ids)],
             "_keys": [keys[ts_id] for ts_id in timesheets.ids],
             "_invoice_line_vals": line_vals,

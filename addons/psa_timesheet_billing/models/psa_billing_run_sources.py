@@ -7,7 +7,7 @@ from odoo.tools import format_amount, groupby
 
 from odoo.addons.psa_orders.tools import po_rules
 
-from ..tools.billing_run import billing_key, quantity_watermark
+from ..tools.billing_keys import exactly_once_key, quantity_watermark, source_group_key
 
 RUN_FREQUENCIES = [("monthly", "Monthly"), ("weekly", "Weekly")]
 
@@ -192,7 +192,7 @@ class PsaBillingRun(models.Model):
                 amount=format_amount(self.env, vals["amount"], line.currency_id),
                 order=line.order_id.name,
             )
-            vals["_keys"] = [billing_key("sale.order.line", line.id, quantity_watermark(line.qty_invoiced))]
+            vals["_keys"] = [exactly_once_key("sale.order.line", line.id, quantity_watermark(line.qty_invoiced))]
             deductions.append(vals)
         return deductions
 
@@ -244,8 +244,7 @@ class PsaBillingRun(models.Model):
         customer, else one invoice per customer for such sources."""
         partner = partner.commercial_partner_id
         invoice_partner_id = partner.address_get(["invoice"])["invoice"]
-        base = f"{company.id}-{invoice_partner_id}-{currency.id}"
-        return f"customer:{base}" if self.grouping == "customer" else f"sources:{base}"
+        return source_group_key(self.grouping, company.id, invoice_partner_id, currency.id)
 
     # ------------------------------------------------------------------------------------------
     # Purchase-order rules: what posting would refuse is skipped at the preview

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
 from odoo.tools import SQL
 
 FUND_STATES = [("open", "Open"), ("exhausted", "Exhausted"), ("settled", "Settled")]
@@ -199,8 +200,9 @@ class PsaPrepaidFund(models.Model):
     def _psa_draw_for_timesheets(self, timesheets):
         """Draw just-approved ``timesheets`` from their customers' open funds, oldest fund first.
 
-        One query reads what decides which fund pays for which line (the same conditions as
-        ``_get_drawable_timesheet_domain``): the approval job calls this for thousands of lines at once.
+        One query finds the customers' open funds; each fund then draws the lines its
+        ``_get_drawable_timesheet_domain`` accepts, the hook the cron uses too, so an extension of it
+        rules both paths (one search per fund: the approval job calls this for thousands of lines).
         """
         if not timesheets or not self.search_count([("state", "=", "open")], limit=1):
             return
@@ -226,20 +228,21 @@ class PsaPrepaidFund(models.Model):
         )
         drawn = set()
         for fund in funds:
+            candidates = [row[0] for row in rows if row[0] not in drawn and row[4] == fund.partner_id.id]
+            if not candidates:
+                continue
             # wait for a draw-down run on the same fund rather than drawing beside it
             fund._psa_lock()
-            line_ids = [
-                line_id
-                for line_id, day, company_id, project_id, partner_id in rows
-                if line_id not in drawn
-                and partner_id == fund.partner_id.id
-                and company_id == fund.company_id.id
-                and day >= fund.date_start
-                and (not fund.date_end or day <= fund.date_end)
-                and (not fund.project_id or project_id == fund.project_id.id)
-            ]
-            fund._psa_draw(self.env["account.analytic.line"].sudo().browse(line_ids))
-            drawn.update(line_ids)
+            lines = (
+                self.env["account.analytic.line"]
+                .sudo()
+                .search(
+                    expression.AND([self._get_drawable_timesheet_domain(fund), [("id", "in", candidates)]]),
+                    order="date, id",
+                )
+            )
+            fund._psa_draw(lines)
+            drawn.update(lines.ids)
 
     def _psa_draw(self, timesheets):
         self.ensure_one()
