@@ -51,3 +51,12 @@ class PsaBillingRunLine(models.Model):
     skip_reason = fields.Char(string="Reason", help="Why this is not billed (skipped) or why billing failed.")
     group_key = fields.Char(help="Lines with the same key go on the same invoice.")
     move_id = fields.Many2one("account.move", string="Invoice", readonly=True, index="btree_not_null")
+    timesheet_ids = fields.Many2many(
+        "account.analytic.line",
+        "psa_billing_run_line_timesheet_rel",
+        "run_line_id",
+        "timesheet_id",
+        string="Time Entries",
+        readonly=True,
+        help="Intercompany time: the time entries this line bills (one line per project, company and rate).",
+    )

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from .psa_billing_run_sources import RUN_FREQUENCIES
+from .psa_billing_run import RUN_FREQUENCIES
 
 
 class ResCompany(models.Model):
