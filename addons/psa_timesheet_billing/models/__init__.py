@@ -18,6 +18,4 @@ from . import psa_billing_run
 from . import psa_billing_run_line
 from . import res_config_settings
 from . import res_company
-from . import res_config_settings_prepaid
-from . import sale_order_topup
 from . import contract_line

@@ -59,11 +59,16 @@ class ContractLine(models.Model):
         return items
 
     def _psa_prepare_billable_items(self, run):
-        """The due period of each line (all of one agreement), with OCA's invoice line and header."""
-        contract = self.contract_id
+        """The due period of each line, with OCA's invoice line and its agreement's invoice header."""
+        rules = dict(self._fields["recurring_rule_type"]._description_selection(self.env))
+        items = []
+        for contract, lines in self.grouped("contract_id").items():
+            items += lines._psa_prepare_agreement_items(run, contract, rules)
+        return items
+
+    def _psa_prepare_agreement_items(self, run, contract, rules):
         date_ref = contract.recurring_next_date
         invoice_vals = contract._prepare_invoice(date_ref)
-        rules = dict(self._fields["recurring_rule_type"]._description_selection(self.env))
         currency = contract.currency_id
         items = []
         for line in self:

@@ -29,3 +29,4 @@ class ResConfigSettings(models.TransientModel):
     psa_billing_zero_total = fields.Selection(
         related="company_id.psa_billing_zero_total", readonly=False, string="Invoices of 0.00"
     )
+    psa_prepaid_topup = fields.Boolean(related="company_id.psa_prepaid_topup", readonly=False)

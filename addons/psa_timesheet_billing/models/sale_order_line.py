@@ -3,7 +3,7 @@ from datetime import datetime, time
 
 from odoo import api, fields, models
 from odoo.osv import expression
-from odoo.tools import float_compare, format_amount
+from odoo.tools import SQL, float_compare, format_amount
 
 from ..tools.billable import BillableItem
 from ..tools.billing_keys import exactly_once_key, invoice_group_key, quantity_watermark
@@ -19,6 +19,10 @@ class SaleOrderLine(models.Model):
     _psa_billing_sequence = 20
 
     psa_drawdown_ids = fields.One2many("psa.prepaid.drawdown", "so_line_id", string="Prepaid Draw-downs")
+    psa_topup_fund_id = fields.Many2one("psa.prepaid.fund", string="Tops Up Fund", index="btree_not_null", copy=False)
+    psa_topup_applied = fields.Boolean(
+        string="Top-up Applied", readonly=True, copy=False, help="The bought quantity was added to the fund."
+    )
 
     @api.depends("analytic_line_ids.psa_approval_state", "psa_drawdown_ids.covered_hours")
     def _compute_qty_delivered(self):
@@ -72,11 +76,51 @@ class SaleOrderLine(models.Model):
         }
 
     def _psa_create_prepaid_funds(self):
-        """Open one fund per confirmed prepaid-fund line; a line never opens two."""
-        lines = self.filtered(lambda sol: sol.product_id.psa_prepaid_fund_unit and sol.state == "sale")
+        """Open one fund per confirmed prepaid-fund line; a line never opens two (a top-up line adds
+        to its fund instead of opening a second one)."""
+        lines = self.filtered(
+            lambda sol: sol.product_id.psa_prepaid_fund_unit and sol.state == "sale" and not sol.psa_topup_fund_id
+        )
         existing = self.env["psa.prepaid.fund"].sudo().search([("sale_line_id", "in", lines.ids)]).sale_line_id
         todo = (lines - existing).filtered(lambda sol: sol.product_uom_qty > 0)
         return self.env["psa.prepaid.fund"].sudo().create([sol._prepare_prepaid_fund_vals() for sol in todo])
+
+    def _psa_topup_quantity(self, unit):
+        """Hook for extensions: the hours or amount this confirmed top-up line adds to a fund."""
+        self.ensure_one()
+        if unit == "amount":
+            return self.price_subtotal
+        uom_hour = self.env.ref("uom.product_uom_hour")
+        if self.product_uom.category_id == uom_hour.category_id:
+            return self.product_uom._compute_quantity(self.product_uom_qty, uom_hour)
+        return self.product_uom_qty
+
+    @api.model
+    def _psa_claim_topups(self, lines):
+        """Mark ``lines`` applied in one statement and return those this transaction won.
+
+        Two confirmations at once (a double click, a retried RPC call) both reach this point: the row
+        lock makes the second wait and then find the flag set, so a top-up is added exactly once.
+        """
+        if not lines:
+            return lines
+        rows = self.env.execute_query(
+            SQL(
+                "UPDATE sale_order_line SET psa_topup_applied = TRUE"
+                " WHERE id = ANY(%s) AND psa_topup_applied IS NOT TRUE RETURNING id",
+                lines.ids,
+            )
+        )
+        lines.invalidate_recordset(["psa_topup_applied"])
+        return self.browse([row[0] for row in rows])
+
+    def _psa_apply_topups(self):
+        """Add the quantity of the confirmed top-up lines to their funds, exactly once."""
+        lines = self.filtered(lambda sol: sol.psa_topup_fund_id and sol.state == "sale" and not sol.psa_topup_applied)
+        for line in self._psa_claim_topups(lines).sudo():
+            fund = line.psa_topup_fund_id
+            fund._psa_receive_topup(line._psa_topup_quantity(fund.unit), line)
+        return lines
 
     # ------------------------------------------------------------------------------------------
     # Billing source (psa.billable.mixin)
