@@ -99,8 +99,10 @@ class SaleOrderLine(models.Model):
     def _psa_claim_topups(self, lines):
         """Mark ``lines`` applied in one statement and return those this transaction won.
 
-        Two confirmations at once (a double click, a retried RPC call) both reach this point: the row
-        lock makes the second wait and then find the flag set, so a top-up is added exactly once.
+        Two confirmations at once (a double click, a retried RPC call) do not both reach this point: the
+        order's row is locked first (``psa_orders`` ``action_confirm``) and the second is run again after the
+        first committed, then refused as already confirmed. This claim is the second guard: a line already
+        applied is never applied again, whoever confirms.
         """
         if not lines:
             return lines
