@@ -1,4 +1,5 @@
 from datetime import date
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import tagged
@@ -53,5 +54,9 @@ class TestExampleFee(BillingRunCommon):
     def test_cancelled_invoice_gives_the_fee_back(self):
         invoice = self._fee_lines(self._run()).move_id
         invoice.button_draft()
-        invoice.button_cancel()
+        fee_class = type(self.env["psa.example.fee"])
+        with patch.object(fee_class, "_psa_billing_given_back", autospec=True) as given_back:
+            invoice.button_cancel()
+        (fees, moves), _kwargs = given_back.call_args
+        self.assertEqual((fees, moves), (self.fee, invoice), "the source hears which invoice gave it back")
         self.assertEqual(self._fee_lines(self._run()).state, "invoiced")
