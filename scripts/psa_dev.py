@@ -36,6 +36,10 @@ PSA_MODULES = ["psa_orders", "psa_timesheet_billing", "psa_payments", "psa_rmm"]
 # Installed with our add-ons by ``test`` and ``module`` only, never a manifest dependency: psa_payments proves
 # it is provider-agnostic against Odoo's ``payment_demo`` provider.
 TEST_EXTRA_MODULES = ["payment_demo"]
+# Add-ons kept under tests/addons (examples that prove a plugin point, e.g. a billing source), installed and
+# tested with ours by ``test`` only; ``module`` finds them too when named.
+TEST_ADDONS_DIR = os.path.join(REPO, "tests", "addons")
+TEST_ADDONS = ["psa_billing_source_example"]
 LOCAL_DIR = os.path.join(REPO, ".local")
 ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
 # A log line of Odoo is "<date> <time> <pid> <LEVEL> <db> <logger>: <message>".
@@ -77,7 +81,7 @@ def check_odoo():
         sys.exit(3)
 
 
-def odoo_addons_path():
+def odoo_addons_path(with_test_addons=False):
     """Every folder that holds add-ons: Odoo's own, the OCA wheels' and ours."""
     import odoo
 
@@ -90,6 +94,8 @@ def odoo_addons_path():
     for entry in sys.path:
         candidates.append(os.path.join(entry, "odoo", "addons"))
     candidates.append(ADDONS_DIR)
+    if with_test_addons:
+        candidates.append(TEST_ADDONS_DIR)
     paths = []
     for path in candidates:
         path = os.path.realpath(path)
@@ -271,9 +277,9 @@ def throwaway_cluster():
 # --------------------------------------------------------------------------------------------
 # Odoo
 # --------------------------------------------------------------------------------------------
-def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None):
+def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None, test_addons=False):
     options = {
-        "addons_path": ",".join(odoo_addons_path()),
+        "addons_path": ",".join(odoo_addons_path(with_test_addons=test_addons)),
         "data_dir": data_dir,
         "db_host": cluster.socket_dir,
         "db_port": cluster.port,
@@ -415,13 +421,17 @@ def cmd_test(options):
         cluster, dbname, data_dir = prepared
     else:
         cluster, dbname, data_dir = throwaway_cluster(), "psa_test", os.path.join(work, "data")
-    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, data_dir)
+    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, data_dir, test_addons=True)
     log_path = os.path.join(LOCAL_DIR, "logs", "odoo-test.log")
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
 
     # 1. Install the add-ons in a fresh database with demo data, running their Odoo tests.
     started = time.time()
-    install = ["-d", dbname, "-i", ",".join([*modules, *TEST_EXTRA_MODULES]), "--stop-after-init", "--no-http"]
+    test_addons = TEST_ADDONS if not options.modules else []
+    install = [
+        *["-d", dbname, "-i", ",".join([*modules, *test_addons, *TEST_EXTRA_MODULES])],
+        *["--stop-after-init", "--no-http"],
+    ]
     if only_e2e:
         say(f"installing {', '.join(modules)} with demo data in a fresh database {dbname} (log: {log_path})")
         rc, lines = run_odoo(config, install, log_path=log_path)
@@ -436,7 +446,7 @@ def cmd_test(options):
             return tally.finish()
     else:
         say(f"installing {', '.join(modules)} in a fresh database and running their Odoo tests (log: {log_path})")
-        tags = ",".join(f"/{m}" for m in modules)
+        tags = ",".join(f"/{m}" for m in [*modules, *test_addons])
         rc, lines = run_odoo(config, [*install, "--test-enable", "--test-tags", tags], log_path=log_path)
         if not tally_odoo_runner(tally, rc, lines, started):
             say("the add-ons did not install: skipping the live-server phases")
@@ -451,7 +461,11 @@ def cmd_test(options):
     # 2. The same add-ons' Odoo tests again, from pytest (pytest-odoo), on the installed database.
     if not (options.skip_pytest_odoo or only_e2e):
         pytest_config = write_odoo_config(
-            os.path.join(work, "odoo-pytest.conf"), cluster, os.path.join(work, "data"), extra={"test_enable": True}
+            os.path.join(work, "odoo-pytest.conf"),
+            cluster,
+            os.path.join(work, "data"),
+            extra={"test_enable": True},
+            test_addons=True,
         )
         run_pytest(
             [
@@ -604,7 +618,7 @@ def cmd_template(options):
     if isinstance(prepared, int):
         return prepared
     cluster, dbname, data_dir = prepared
-    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, data_dir)
+    config = write_odoo_config(os.path.join(work, "odoo.conf"), cluster, data_dir, test_addons=True)
     modules = options.modules or PSA_MODULES
     rc, lines = run_odoo(
         config,

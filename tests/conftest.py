@@ -36,6 +36,8 @@ from pathlib import Path
 
 import pytest
 
+# tests/addons holds add-ons installed by ``make test`` (their Odoo tests run in Odoo's runner, not here)
+collect_ignore = ["addons"]
 ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
 ODOO_ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
 REPO = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 {
     "name": "PSA Timesheet Billing",
     "summary": "Time, milestones, prepaid funds, expenses and agreements become invoices by themselves",
-    "version": "18.0.1.0.0",
+    "version": "18.0.2.0.0",
     "category": "Services/Timesheets",
     "website": "https://github.com/psa-suite/psa-odoo",
     "author": "PSA Suite contributors",

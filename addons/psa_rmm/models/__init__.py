@@ -1,6 +1,8 @@
 from . import (
     account_move,
+    account_move_line,
     contract_line,
+    contract_template_line,
     helpdesk_ticket,
     helpdesk_ticket_team,
     psa_device,
@@ -12,4 +14,4 @@ from . import (
     psa_rmm_site,
     res_partner,
 )
-from . import psa_billing_run
+from . import psa_billing_run_line

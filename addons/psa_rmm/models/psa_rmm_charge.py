@@ -1,14 +1,18 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.psa_timesheet_billing.tools.billing_keys import exactly_once_key
+
 CHARGE_STATES = [("to_invoice", "To invoice"), ("invoiced", "Invoiced")]
 
 
 class PsaRmmCharge(models.Model):
     """A billable line for work the RMM did by itself (an auto-resolved alert), priced by the
-    customer's terms. The billing run invoices the ``to_invoice`` ones."""
+    customer's terms. The billing run invoices the ``to_invoice`` ones (a billing source)."""
 
     _name = "psa.rmm.charge"
+    _inherit = ["psa.billable.mixin"]
+    _psa_billing_sequence = 40
     _description = "RMM Charge"
     _order = "date desc, id desc"
     _check_company_auto = True
@@ -86,3 +90,75 @@ class PsaRmmCharge(models.Model):
         )
         posted.filtered(lambda c: c.state != "invoiced").write({"state": "invoiced"})
         (self - posted).filtered(lambda c: c.state == "invoiced").write({"state": "to_invoice"})
+
+    # ------------------------------------------------------------------------------------------
+    # Billing source (psa.billable.mixin)
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _psa_get_billable_domain(self, run):
+        """The RMM charges ``run`` bills: the charge's own rule, scoped to the run's companies and customers."""
+        return [
+            *self._psa_billable_charges_domain(run.period_end),
+            ("company_id", "in", run.company_ids.ids),
+            *run._psa_customer_domain("partner_id.commercial_partner_id"),
+        ]
+
+    @api.model
+    def _psa_collect_billable(self, run, run_lines=None):
+        domain = self._psa_get_billable_domain(run)
+        if run_lines is not None:
+            ids = run_lines.filtered(lambda line: line.source_model == self._name).mapped("source_res_id")
+            if not ids:
+                return []
+            domain.append(("id", "in", ids))
+        # events are the integration's: the clerk bills them without reading the RMM's records
+        charges = self.sudo().search(domain, order="partner_id, date, id")
+        return charges._psa_prepare_billable_items(run) if charges else []
+
+    def _psa_prepare_billable_items(self, run):
+        """One item per charge, keyed once per charge and date, on the customer's invoice."""
+        origin = self.env._("RMM charges up to %(date)s", date=run.period_end)
+        items = []
+        for charge, line_vals in zip(self, self._psa_prepare_invoice_line_vals(), strict=True):
+            partner = charge.partner_id.commercial_partner_id
+            company, currency = charge.company_id, charge.currency_id
+            explanation = charge._psa_billing_explanation()
+            item = charge._psa_prepare_source_item(
+                run,
+                partner,
+                currency,
+                line_vals["name"],
+                charge.quantity,
+                charge.price_unit,
+                explanation,
+                source_type="rmm_charge",
+                source_name=charge.event_id.display_name,
+                invoice_line_vals=line_vals,
+            )
+            item.keys = [exactly_once_key(charge._name, charge.id, charge.date)]
+            item.invoice_vals = run._psa_generic_invoice_vals(partner, company, currency, origin)
+            items.append(item)
+        return items
+
+    def _psa_billing_explanation(self):
+        """Hook for extensions: the explanation of this charge's run line and invoice line."""
+        self.ensure_one()
+        explanation = self.env._(
+            "RMM charge of %(date)s (integration %(integration)s%(ticket)s): %(explanation)s",
+            date=self.date,
+            integration=self.integration_id.name,
+            ticket=self.env._(", ticket %(ticket)s", ticket=self.ticket_id.number) if self.ticket_id else "",
+            explanation=self.explanation,
+        )
+        previous = self.invoice_line_id.move_id
+        if previous.state == "cancel":
+            explanation += " " + self.env._(
+                "(billed again: invoice %(invoice)s was cancelled)",
+                invoice=previous.display_name,
+            )
+        elif previous.payment_state == "reversed":
+            explanation += " " + self.env._(
+                "(billed again: invoice %(invoice)s was reversed in full by a credit note)",
+                invoice=previous.display_name,
+            )
+        return explanation

@@ -1,3 +1,4 @@
+from . import psa_billable_mixin
 from . import account_analytic_line
 from . import psa_approval_rule
 from . import sale_order_line
@@ -7,6 +8,7 @@ from . import account_move_send
 from . import contract_contract
 from . import project_milestone
 from . import psa_prepaid_fund
+from . import psa_prepaid_drawdown
 from . import res_partner
 from . import project_project
 from . import product_template
@@ -16,8 +18,4 @@ from . import psa_billing_run
 from . import psa_billing_run_line
 from . import res_config_settings
 from . import res_company
-from . import res_config_settings_prepaid
-from . import sale_order_topup
-from . import psa_billing_run_sources
 from . import contract_line
-from . import psa_billing_run_intercompany

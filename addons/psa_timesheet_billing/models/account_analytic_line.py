@@ -1,10 +1,14 @@
 from collections import defaultdict
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.osv import expression
+from odoo.tools import SQL, format_amount
 
 from ..tools import approval_rules
+from ..tools.billable import BillableItem
+from ..tools.billing_keys import INTERCOMPANY_PERIOD, TIME_PERIOD, exactly_once_key, intercompany_group_key
+from ..tools.billing_run import summarize_time
 
 APPROVAL_STATES = [
     ("to_approve", "To Approve"),
@@ -17,7 +21,14 @@ LOCKED_STATES = {"approved", "invoiced"}
 
 
 class AccountAnalyticLine(models.Model):
-    _inherit = "account.analytic.line"
+    """Time entries are a billing source twice: approved time billed on its order line (one item per
+    order line, each entry keyed once), and intercompany time billed to the company whose project
+    it is (one item per project, employee company and rate, each entry keyed once more)."""
+
+    _name = "account.analytic.line"
+    _inherit = ["account.analytic.line", "psa.billable.mixin"]
+    _psa_billing_sequence = 10
+    _psa_intercompany_listed_entries = 50
 
     psa_approval_state = fields.Selection(
         APPROVAL_STATES,
@@ -323,3 +334,328 @@ class AccountAnalyticLine(models.Model):
             )
         )
         self.browse(reason_by_line).invalidate_recordset(["psa_approval_reason", "write_uid", "write_date"])
+
+    # ------------------------------------------------------------------------------------------
+    # Billing source (psa.billable.mixin): approved time on its order line
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _psa_get_billable_domain(self, run):
+        """Released time entries ``run`` bills on their order line."""
+        return [
+            ("project_id", "!=", False),
+            ("so_line", "!=", False),
+            ("psa_approval_state", "=", "approved"),
+            # never invoiced, or its invoice was cancelled or reversed in full by a credit note
+            "|",
+            "|",
+            ("timesheet_invoice_id", "=", False),
+            ("timesheet_invoice_id.state", "=", "cancel"),
+            ("timesheet_invoice_id.payment_state", "=", "reversed"),
+            ("date", "<=", run.period_end),
+            # time a prepaid fund paid for in full is not billed again (only the overage is)
+            "|",
+            ("psa_drawdown_ids", "=", False),
+            ("psa_drawdown_ids.overage_quantity", ">", 0),
+            ("so_line.order_id.state", "=", "sale"),
+            ("so_line.company_id", "in", run.company_ids.ids),
+            ("so_line.qty_delivered_method", "=", "timesheet"),
+            ("so_line.product_id.invoice_policy", "=", "delivery"),
+            *run._psa_customer_domain("so_line.order_id.partner_id.commercial_partner_id"),
+        ]
+
+    @api.model
+    def _psa_collect_billable(self, run, run_lines=None):
+        """Approved time (one item per order line), intercompany time and, for a preview, the time
+        still waiting for approval (skipped, said)."""
+        domain = self._psa_get_billable_domain(run)
+        if run_lines is not None:
+            domain.append(("so_line", "in", run_lines.sale_line_id.ids))
+        items = self._psa_collect_time(run, domain) if run_lines is None or run_lines.sale_line_id else []
+        items += self._psa_collect_intercompany(run, run_lines)
+        if run_lines is None:
+            items += self._psa_collect_unapproved_time(run)
+        return items
+
+    @api.model
+    def _psa_collect_time(self, run, domain):
+        # approved time is billed by the run's clerk, who may not read every employee's entries
+        rows = self.sudo()._read_group(domain, ["so_line"], ["id:array_agg", "unit_amount:sum", "date:min", "date:max"])
+        items = []
+        covered_by_line = self._psa_fund_covered_hours([ts_id for row in rows for ts_id in row[1]])
+        for sale_line, timesheet_ids, hours, date_from, date_to in rows:
+            company = sale_line.company_id
+            covered_hours, funds = covered_by_line.get(sale_line.id, (0.0, None))
+            # time is logged in the company's time unit; bill it in the order line's unit
+            quantity = company.project_time_mode_id._compute_quantity(
+                hours - covered_hours, sale_line.product_uom, raise_if_failure=False
+            )
+            item = sale_line._psa_prepare_billable_item(run, quantity, "time")
+            item.explanation = self.env._(
+                "%(count)s approved time entries, %(hours)s h from %(date_from)s to %(date_to)s, "
+                "at %(rate)s per %(uom)s (order %(order)s, time up to %(period_end)s).",
+                count=len(timesheet_ids),
+                hours=round(hours, 2),
+                date_from=date_from,
+                date_to=date_to,
+                rate=format_amount(self.env, sale_line.price_unit, sale_line.currency_id),
+                uom=sale_line.product_uom.name,
+                order=sale_line.order_id.name,
+                period_end=run.period_end,
+            )
+            if covered_hours:
+                item.explanation += " " + self.env._(
+                    "%(covered)s h of them paid by prepaid fund %(funds)s: the %(overage)s h beyond it are billed "
+                    "at the agreed rate.",
+                    covered=round(covered_hours, 2),
+                    funds=", ".join(funds.mapped("name")),
+                    overage=round(hours - covered_hours, 2),
+                )
+            item.timesheet_ids = sorted(timesheet_ids)
+            item.keys = [exactly_once_key(self._name, ts_id, TIME_PERIOD) for ts_id in sorted(timesheet_ids)]
+            items.append(item)
+        return items
+
+    @api.model
+    def _psa_fund_covered_hours(self, timesheet_ids):
+        """``{sale line id: (hours paid by prepaid funds, funds)}`` for the given time entries."""
+        if not timesheet_ids:
+            return {}
+        rows = (
+            self.env["psa.prepaid.drawdown"]
+            .sudo()
+            ._read_group(
+                [("timesheet_id", "in", timesheet_ids), ("covered_hours", ">", 0)],
+                ["so_line_id"],
+                ["covered_hours:sum", "fund_id:recordset"],
+            )
+        )
+        return {sale_line.id: (hours, funds) for sale_line, hours, funds in rows if sale_line}
+
+    @api.model
+    def _psa_collect_unapproved_time(self, run):
+        """Time up to the period end still waiting for approval: not billed, said in the preview."""
+        domain = [
+            ("project_id", "!=", False),
+            ("so_line", "!=", False),
+            ("psa_approval_state", "=", "to_approve"),
+            ("timesheet_invoice_id", "=", False),
+            ("date", "<=", run.period_end),
+            ("so_line.order_id.state", "=", "sale"),
+            ("so_line.company_id", "in", run.company_ids.ids),
+            *run._psa_customer_domain("so_line.order_id.partner_id.commercial_partner_id"),
+        ]
+        rows = self.sudo()._read_group(domain, ["so_line"], ["unit_amount:sum", "__count"])
+        return [
+            BillableItem(
+                kind="skip",
+                state="skipped",
+                source_type="time",
+                company_id=sale_line.company_id.id,
+                partner_id=sale_line.order_id.partner_id.commercial_partner_id.id,
+                order_id=sale_line.order_id.id,
+                sale_line_id=sale_line.id,
+                name=sale_line.name,
+                quantity=hours,
+                currency_id=sale_line.currency_id.id,
+                skip_reason=self.env._(
+                    "%(count)s time entries (%(hours)s h) wait for approval", count=count, hours=round(hours, 2)
+                ),
+            )
+            for sale_line, hours, count in rows
+        ]
+
+    # ------------------------------------------------------------------------------------------
+    # Billing source: intercompany time
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _psa_get_intercompany_domain(self, run):
+        """Hook for extensions: released time of the run's companies' employees on other companies' projects.
+
+        "Other" is per time entry (the employee's company is not the project's), so a run covering
+        both companies bills between them too.
+        """
+        per_company = [
+            [("employee_id.company_id", "=", company.id), ("company_id", "!=", company.id)]
+            for company in run.company_ids
+        ]
+        return expression.AND(
+            [
+                [
+                    ("project_id", "!=", False),
+                    ("psa_approval_state", "in", self._psa_released_states()),
+                    ("date", "<=", run.period_end),
+                ],
+                expression.OR(per_company) if per_company else expression.FALSE_DOMAIN,
+            ]
+        )
+
+    @api.model
+    def _psa_collect_intercompany(self, run, run_lines=None):
+        """Intercompany time: one item per project, employee company and rate; at the confirm the
+        time entries the lines of ``run_lines`` previewed."""
+        domain = self._psa_get_intercompany_domain(run)
+        if run_lines is not None:
+            lines = run_lines.filtered(lambda line: line.source_type == "intercompany")
+            ids = set(lines.timesheet_ids.ids) | set(lines.mapped("source_res_id"))
+            if not ids:
+                return []
+            domain = expression.AND([domain, [("id", "in", list(ids))]])
+        else:
+            # the preview leaves out, in the database, the entries already billed (keyed): their
+            # number grows with the history, what is left to bill does not
+            domain = expression.AND([domain, [("id", "not in", self._psa_billed_subquery(INTERCOMPANY_PERIOD))]])
+        # another company's time: read to bill it to that company, scoped by the domain above
+        timesheets = self.sudo().search(domain, order="company_id, project_id, date, id")
+        if run.partner_ids:
+            customers = run.partner_ids.commercial_partner_id
+            timesheets = timesheets.filtered(lambda ts: ts.company_id.partner_id in customers)
+        if not timesheets:
+            return []
+        previewed = self._psa_intercompany_previewed_refs(run, timesheets) if run_lines is not None else {}
+        keys = {ts.id: exactly_once_key(self._name, ts.id, INTERCOMPANY_PERIOD) for ts in timesheets}
+        taken = self.env["psa.billing.key"]._psa_existing(list(keys.values()))
+        groups = defaultdict(list)
+        rates = {}
+        for timesheet in timesheets:
+            rate, rule = self._psa_intercompany_rate(timesheet)
+            group = self._psa_intercompany_group(timesheet, rate, rule)
+            groups[group].append(timesheet.id)
+            rates[group] = (rate, rule)
+        items = []
+        for group, timesheet_ids in groups.items():
+            group_timesheets = timesheets.browse(timesheet_ids)
+            todo = group_timesheets.filtered(lambda ts: keys[ts.id] not in taken)
+            if run_lines is None:
+                # the preview lists what is left to bill; the confirm reports "already billed" itself
+                if todo:
+                    items.append(self._psa_prepare_intercompany_item(run, todo, keys, *rates[group]))
+                continue
+            if not todo:
+                # every entry billed meanwhile: the keys make the confirm say on which invoice
+                item = self._psa_prepare_intercompany_item(run, group_timesheets, keys, *rates[group])
+            else:
+                item = self._psa_prepare_intercompany_item(run, todo, keys, *rates[group])
+                left_out = len(group_timesheets) - len(todo)
+                if left_out:
+                    item.explanation += " " + self.env._(
+                        "%(count)s time entries of the preview were billed meanwhile and are left out.",
+                        count=left_out,
+                    )
+                    item.invoice_line_vals["psa_billing_explanation"] = item.explanation
+            # the line is found again by the first time entry it previewed, even if that one is no
+            # longer billable (sent back for approval since the preview)
+            item.source_res_id = previewed.get(min(group_timesheets.ids), min(group_timesheets.ids))
+            items.append(item)
+        return items
+
+    @api.model
+    def _psa_intercompany_previewed_refs(self, run, timesheets):
+        """``{time entry id: source_res_id of the intercompany run line that previewed it}``."""
+        lines = self.env["psa.billing.run.line"].search(
+            [("run_id", "=", run.id), ("source_type", "=", "intercompany"), ("timesheet_ids", "in", timesheets.ids)]
+        )
+        return {ts_id: line.source_res_id for line in lines for ts_id in line.timesheet_ids.ids}
+
+    @api.model
+    def _psa_intercompany_group(self, timesheet, rate, rule):
+        """Hook for extensions: the time entries with the same group become one invoice line: one
+        project, one employee company, one rate (and the rule it comes from), whatever the task."""
+        return (
+            timesheet.employee_id.company_id.id,
+            timesheet.company_id.id,
+            timesheet.project_id.id,
+            round(rate, 6),
+            rule,
+        )
+
+    @api.model
+    def _psa_intercompany_rate(self, timesheet):
+        """Hook for extensions: ``(hourly rate, rule)`` at which the employee's company bills the time."""
+        seller = timesheet.employee_id.company_id
+        if seller.psa_intercompany_rate:
+            return seller.psa_intercompany_rate, self.env._("intercompany rate of %(company)s", company=seller.name)
+        return timesheet.employee_id.sudo().hourly_cost, self.env._(
+            "employee cost of %(employee)s (no intercompany rate set on %(company)s)",
+            employee=timesheet.employee_id.name,
+            company=seller.name,
+        )
+
+    @api.model
+    def _psa_intercompany_entries_text(self, timesheets):
+        """Hook for extensions: the time entries as the explanation lists them (the first
+        ``_psa_intercompany_listed_entries``; the run line's *Time Entries* holds them all)."""
+        limit = self._psa_intercompany_listed_entries
+        text = "; ".join(
+            f"{ts.date} {ts.employee_id.name} {round(ts.unit_amount, 2)} h: {ts.name or '-'}"
+            for ts in timesheets[:limit]
+        )
+        if len(timesheets) > limit:
+            text += " " + self.env._("and %(count)s more", count=len(timesheets) - limit)
+        return text
+
+    @api.model
+    def _psa_prepare_intercompany_item(self, run, timesheets, keys, rate, rule):
+        """Hook for extensions: the ``BillableItem`` of one group of intercompany time entries (same
+        project, employee company and rate): quantity the sum of the hours, the explanation listing
+        the entries; one exactly-once key per entry (``keys``: ``{id: key}``)."""
+        first = timesheets[:1]
+        seller, buyer, project = first.employee_id.company_id, first.company_id, first.project_id
+        currency = seller.currency_id
+        summary = summarize_time([(ts.date, ts.unit_amount) for ts in timesheets])
+        hours = summary["hours"]
+        product = self.env.ref("psa_timesheet_billing.product_intercompany_time", raise_if_not_found=False)
+        entries = self._psa_intercompany_entries_text(timesheets)
+        explanation = self.env._(
+            "Intercompany time: %(count)s time entries of %(seller)s, %(hours)s h from %(date_from)s to "
+            "%(date_to)s, project %(project)s of %(buyer)s, at %(rate)s per hour (%(rule)s). Entries: %(entries)s.",
+            count=summary["count"],
+            seller=seller.name,
+            hours=round(hours, 2),
+            date_from=summary["date_from"],
+            date_to=summary["date_to"],
+            project=project.name,
+            buyer=buyer.name,
+            rate=format_amount(self.env, rate, currency),
+            rule=rule,
+            entries=entries,
+        )
+        name = self.env._(
+            "%(project)s: intercompany time of %(seller)s, %(date_from)s to %(date_to)s",
+            project=project.name,
+            seller=seller.name,
+            date_from=summary["date_from"],
+            date_to=summary["date_to"],
+        )
+        line_vals = {
+            "name": name,
+            "quantity": hours,
+            "price_unit": rate,
+            "tax_ids": [],
+            "psa_billing_explanation": explanation,
+        }
+        if product:
+            line_vals.update(product_id=product.id, product_uom_id=product.uom_id.id)
+        return BillableItem(
+            source_type="intercompany",
+            source_model=self._name,
+            source_res_id=min(timesheets.ids),
+            source_name=name,
+            company_id=seller.id,
+            partner_id=buyer.partner_id.id,
+            name=name,
+            quantity=hours,
+            price_unit=rate,
+            currency_id=currency.id,
+            amount=currency.round(hours * rate),
+            explanation=explanation,
+            group_key=intercompany_group_key(seller.id, buyer.partner_id.id, currency.id),
+            line_vals={"timesheet_ids": [Command.set(timesheets.ids)]},
+            keys=[keys[ts_id] for ts_id in timesheets.ids],
+            invoice_line_vals=line_vals,
+            invoice_vals=run._psa_generic_invoice_vals(
+                buyer.partner_id,
+                seller,
+                currency,
+                self.env._("Intercompany time up to %(date)s", date=run.period_end),
+            ),
+        )

@@ -44,6 +44,7 @@ class AccountMove(models.Model):
         if not reversed_invoices:
             return
         reversed_invoices.sudo().timesheet_ids._psa_set_invoiced(False)
+        reversed_invoices._psa_sources_given_back()
         key_counts = dict(
             self.env["psa.billing.key"]
             .sudo()
@@ -81,8 +82,18 @@ class AccountMove(models.Model):
         exactly-once keys of the billing run are freed."""
         res = super().button_cancel()
         self._psa_release_invoiced_time()
+        self._psa_sources_given_back()
         self.env["psa.billing.key"].sudo().search([("move_id", "in", self.ids)]).unlink()
         return res
+
+    def _psa_sources_given_back(self):
+        """Tell the billing sources (``psa.billable.mixin``) these invoices billed that they are
+        billable again (cancelled, reversed in full): found by their keys' source columns."""
+        # the keys are the run's bookkeeping, read to find the sources, whoever cancels the invoice
+        keys = self.env["psa.billing.key"].sudo().search([("move_id", "in", self.ids), ("source_model", "!=", False)])
+        for model, model_keys in keys.grouped("source_model").items():
+            if model in self.env and hasattr(self.env[model], "_psa_billing_given_back"):
+                self.env[model].browse(set(model_keys.mapped("source_res_id")))._psa_billing_given_back(self)
 
     def _psa_release_invoiced_time(self):
         """Time of an invoice back in draft or cancelled is approved again, waiting to be billed."""

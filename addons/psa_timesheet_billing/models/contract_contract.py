@@ -1,15 +1,38 @@
 import logging
 
-from odoo import models
+from odoo import api, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 
-from ..tools.billing_run import billing_key
+from ..tools.billing_keys import exactly_once_key
 
 _logger = logging.getLogger(__name__)
 
 
 class ContractContract(models.Model):
     _inherit = "contract.contract"
+
+    @api.model
+    def _psa_get_run_covered_domain(self):
+        """Hook for extensions: the agreements the billing run owns (customer agreements).
+
+        The billing run is their only scheduled invoicing: OCA's cron "Generate Recurring Invoices
+        from Contracts" leaves them alone. Other agreements (vendor agreements) keep OCA's behaviour.
+        """
+        return [("contract_type", "=", "sale")]
+
+    @api.model
+    def cron_recurring_create_invoice(self, date_ref=None):
+        """OCA's scheduled invoicing leaves the agreements the billing run owns to the run."""
+        return super(ContractContract, self.with_context(psa_leave_run_agreements=True)).cron_recurring_create_invoice(
+            date_ref
+        )
+
+    def _get_contracts_to_invoice_domain(self, date_ref=None):
+        domain = super()._get_contracts_to_invoice_domain(date_ref)
+        if self.env.context.get("psa_leave_run_agreements"):
+            domain = expression.AND([domain, ["!", *expression.normalize_domain(self._psa_get_run_covered_domain())]])
+        return domain
 
     def _psa_period_keys(self, date_ref=False):
         """The exactly-once keys of the agreement lines the next invoice of each agreement would bill."""
@@ -20,7 +43,7 @@ class ContractContract(models.Model):
                 continue
             for line in contract._get_lines_to_invoice(reference).filtered(lambda line: not line.display_type):
                 first_date = line._get_period_to_invoice(line.last_date_invoiced, line.recurring_next_date)[0]
-                keys[line.id] = billing_key("contract.line", line.id, first_date)
+                keys[line.id] = exactly_once_key("contract.line", line.id, first_date)
         return keys
 
     def _recurring_create_invoice(self, date_ref=False):

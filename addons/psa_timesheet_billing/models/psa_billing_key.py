@@ -23,6 +23,11 @@ class PsaBillingKey(models.Model):
     _order = "id desc"
 
     name = fields.Char(required=True, readonly=True, help="source model:record:period (unique index)")
+    source_model = fields.Char(readonly=True, index=True, help="The model of the billed source.")
+    source_res_id = fields.Many2oneReference(
+        string="Source Record", model_field="source_model", readonly=True, index=True
+    )
+    period = fields.Char(readonly=True, help="The billed slice of the source (date, quantity watermark, 'time').")
     run_id = fields.Many2one("psa.billing.run", string="Billing Run", readonly=True, ondelete="set null")
     move_id = fields.Many2one("account.move", string="Invoice", readonly=True, index=True, ondelete="cascade")
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
@@ -32,10 +37,12 @@ class PsaBillingKey(models.Model):
     ]
 
     @api.model
-    def _psa_existing(self, names):
-        """The subset of ``names`` already taken, with the invoice that took them."""
-        if not names:
+    def _psa_existing(self, keys):
+        """The subset of ``keys`` (``BillingKey``) already taken, with the invoice that took them."""
+        if not keys:
             return {}
+        by_name = {key.name: key for key in keys}
+        names = list(by_name)
         self.flush_model()
         self.env["account.move"].flush_model(["payment_state"])
         self.env.cr.execute(
@@ -44,25 +51,25 @@ class PsaBillingKey(models.Model):
             "WHERE k.name = ANY(%s) AND m.payment_state IS DISTINCT FROM %s",
             [list(names), self.FREE_PAYMENT_STATE],
         )
-        return dict(self.env.cr.fetchall())
+        return {by_name[name]: invoice for name, invoice in self.env.cr.fetchall()}
 
     @api.model
     def _psa_insert(self, keys_by_move, run, company):
         """Insert the keys of freshly created invoices in one statement.
 
-        :param keys_by_move: ``{move_id: [key, ...]}``
+        :param keys_by_move: ``{move_id: [BillingKey, ...]}``
         :return: the number of keys that could NOT be inserted (taken by another run)
         """
-        names, move_ids = [], []
-        for move_id, keys in keys_by_move.items():
-            names.extend(keys)
-            move_ids.extend([move_id] * len(keys))
-        if not names:
+        keys, move_ids = [], []
+        for move_id, move_keys in keys_by_move.items():
+            keys.extend(move_keys)
+            move_ids.extend([move_id] * len(move_keys))
+        if not keys:
             return 0
         self.flush_model()
         self.env["account.move"].flush_model(["payment_state"])
         try:
-            self._psa_insert_query(names, move_ids, run, company)
+            self._psa_insert_query(keys, move_ids, run, company)
         except psycopg2.errors.SerializationFailure as exc:
             # another run inserted one of these keys in a transaction committed after ours began
             raise UserError(
@@ -70,16 +77,17 @@ class PsaBillingKey(models.Model):
             ) from exc
         inserted = len(self.env.cr.fetchall())
         self.invalidate_model()
-        return len(names) - inserted
+        return len(keys) - inserted
 
-    def _psa_insert_query(self, names, move_ids, run, company):
+    def _psa_insert_query(self, keys, move_ids, run, company):
         self.env.cr.execute(
             """
-            INSERT INTO psa_billing_key (name, move_id, run_id, company_id, create_uid, write_uid,
-                                         create_date, write_date)
-            SELECT key.name, key.move_id, %(run)s, %(company)s, %(uid)s, %(uid)s,
-                   now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-              FROM unnest(%(names)s::varchar[], %(moves)s::int[]) AS key(name, move_id)
+            INSERT INTO psa_billing_key (name, source_model, source_res_id, period, move_id, run_id, company_id,
+                                         create_uid, write_uid, create_date, write_date)
+            SELECT key.name, key.source_model, key.source_res_id, key.period, key.move_id, %(run)s, %(company)s,
+                   %(uid)s, %(uid)s, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+              FROM unnest(%(names)s::varchar[], %(models)s::varchar[], %(res_ids)s::int[], %(periods)s::varchar[],
+                          %(moves)s::int[]) AS key(name, source_model, source_res_id, period, move_id)
             ON CONFLICT (name) DO UPDATE
                SET move_id = EXCLUDED.move_id, run_id = EXCLUDED.run_id, company_id = EXCLUDED.company_id,
                    write_uid = EXCLUDED.write_uid, write_date = EXCLUDED.write_date
@@ -92,7 +100,10 @@ class PsaBillingKey(models.Model):
                 "run": run.id if run else None,
                 "company": company.id,
                 "uid": self.env.uid,
-                "names": names,
+                "names": [key.name for key in keys],
+                "models": [key.source_model for key in keys],
+                "res_ids": [key.source_res_id for key in keys],
+                "periods": [key.period for key in keys],
                 "moves": move_ids,
             },
             log_exceptions=False,

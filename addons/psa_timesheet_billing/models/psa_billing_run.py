@@ -2,15 +2,19 @@ import copy
 import logging
 import threading
 from collections import defaultdict
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, float_compare, format_amount, groupby
+from odoo.tools import SQL, float_compare, format_amount, format_datetime, groupby
 
-from ..tools.billing_run import billing_key, chunked, invoice_group_key, quantity_watermark
+from odoo.addons.psa_orders.tools import po_rules
+
+from ..tools.billable import BillableItem
+from ..tools.billing_keys import source_group_key
+from ..tools.billing_run import chunked
 
 _logger = logging.getLogger(__name__)
 
@@ -21,6 +25,7 @@ RUN_STATES = [
     ("done", "Done"),
     ("failed", "Done with failures"),
 ]
+RUN_FREQUENCIES = [("monthly", "Monthly"), ("weekly", "Weekly")]
 
 
 class PsaBillingRunError(Exception):
@@ -83,6 +88,14 @@ class PsaBillingRun(models.Model):
     invoice_ids = fields.Many2many("account.move", compute="_compute_totals", string="Invoices")
     invoice_count = fields.Integer(compute="_compute_totals")
     summary = fields.Html(compute="_compute_totals", sanitize=False, help="Per customer: to bill, skipped, failed.")
+    preview_date = fields.Datetime(readonly=True, copy=False, help="When the preview was last computed.")
+    preview_stale_count = fields.Integer(
+        compute="_compute_preview_stale",
+        string="Sources Changed",
+        help="Sources whose billing changed since the preview (time approved, invoiced elsewhere, agreement "
+        "changed...): the confirm bills today's figures and says so on each run line.",
+    )
+    preview_stale_message = fields.Char(compute="_compute_preview_stale")
 
     @api.depends("period_end")
     def _compute_name(self):
@@ -106,6 +119,38 @@ class PsaBillingRun(models.Model):
             run.invoice_ids = billed.move_id
             run.invoice_count = len(billed.move_id)
             run.summary = run._psa_summary_html(lines)
+
+    def _compute_preview_stale(self):
+        for run in self:
+            count = len(run._psa_changed_sources()) if run.state == "previewed" and run.preview_date else 0
+            run.preview_stale_count = count
+            run.preview_stale_message = (
+                self.env._(
+                    "preview out of date: %(count)s sources changed since %(time)s",
+                    count=count,
+                    time=format_datetime(self.env, run.preview_date),
+                )
+                if count
+                else False
+            )
+
+    def _psa_changed_sources(self):
+        """The sources (``(model, id)``) whose billing differs from the preview: billed or skipped
+        now where the preview said otherwise, another quantity or amount, or billable only since."""
+        self.ensure_one()
+        previewed = {
+            self._psa_line_source_ref(line): (line.quantity, line.amount)
+            for line in self.line_ids.filtered(lambda line: line.kind == "bill")
+        }
+        now = {item.source_ref(): (item.quantity, item.amount) for item in self._psa_collect() if item.billable}
+        return {
+            ref
+            for ref in previewed.keys() | now.keys()
+            if ref not in previewed
+            or ref not in now
+            or float_compare(previewed[ref][0], now[ref][0], precision_digits=4)
+            or float_compare(previewed[ref][1], now[ref][1], precision_digits=2)
+        }
 
     def _psa_summary_html(self, lines):
         rows = []
@@ -159,13 +204,9 @@ class PsaBillingRun(models.Model):
                     self.env._("Run %(run)s is already confirmed: it cannot be previewed again.", run=run.name)
                 )
             run.line_ids.unlink()
-            vals_list = run._psa_collect()
-            for vals in vals_list:
-                for private in [key for key in vals if key.startswith("_")]:
-                    del vals[private]
-                vals["run_id"] = run.id
-            self.env["psa.billing.run.line"].create(vals_list)
-            run.state = "previewed"
+            items = run._psa_collect()
+            self.env["psa.billing.run.line"].create([item.run_line_vals(run.id) for item in items])
+            run.write({"state": "previewed", "preview_date": fields.Datetime.now()})
             run.message_post(
                 body=self.env._(
                     "Preview: %(bill)s line(s) to bill for %(amount)s, %(skip)s skipped.",
@@ -308,14 +349,8 @@ class PsaBillingRun(models.Model):
 
     def _psa_bill_groups(self, run_lines):
         """Bill the groups of ``run_lines``: all together first, one savepoint per group on failure."""
-        fresh = self._psa_collect(
-            sale_lines=run_lines.sale_line_id,
-            contract_lines=run_lines.contract_line_id,
-            only_sources=True,
-            # generic sources (other add-ons) are collected again together with the rest of their groups
-            extra_sources=self._psa_extra_sources_of(run_lines),
-        )
-        fresh_by_source = {self._psa_source_ref(vals): vals for vals in fresh}
+        # the sources of these lines say again what they bill now (together with the rest of their groups)
+        fresh_by_source = {item.source_ref(): item for item in self._psa_collect(run_lines)}
         plans = self._psa_plan_groups(run_lines, fresh_by_source)
         try:
             with self.env.cr.savepoint():
@@ -337,26 +372,13 @@ class PsaBillingRun(models.Model):
                 )
 
     @api.model
-    def _psa_source_ref(self, vals):
-        """The ``(model, id)`` the values of a run line bill: a generic source, an agreement line
-        or an order line."""
-        if vals.get("source_model"):
-            return (vals["source_model"], vals["source_res_id"])
-        if vals.get("contract_line_id"):
-            return ("contract.line", vals["contract_line_id"])
-        return ("sale.order.line", vals.get("sale_line_id"))
-
-    @api.model
     def _psa_line_source_ref(self, line):
-        """``_psa_source_ref`` of a run line record."""
-        return self._psa_source_ref(
-            {
-                "source_model": line.source_model,
-                "source_res_id": line.source_res_id,
-                "contract_line_id": line.contract_line_id.id,
-                "sale_line_id": line.sale_line_id.id,
-            }
-        )
+        """``BillableItem.source_ref`` of a run line record."""
+        if line.source_model:
+            return (line.source_model, line.source_res_id)
+        if line.contract_line_id:
+            return ("contract.line", line.contract_line_id.id)
+        return ("sale.order.line", line.sale_line_id.id or None)
 
     def _psa_plan_groups(self, run_lines, fresh_by_source):
         """Match the previewed lines with what is billable now, one plan per future invoice.
@@ -370,30 +392,64 @@ class PsaBillingRun(models.Model):
             lines = self.env["psa.billing.run.line"].union(*lines)
             billable = []
             for line in lines:
-                vals = fresh_by_source.get(self._psa_line_source_ref(line))
-                if not vals or vals["kind"] != "bill":
-                    reason = (vals or {}).get("skip_reason") or self.env._("nothing left to bill (billed meanwhile)")
-                    line.write({"state": "skipped", "skip_reason": reason})
+                item = fresh_by_source.get(self._psa_line_source_ref(line))
+                if not item or not item.billable:
+                    reason = (item and item.skip_reason) or self.env._("nothing left to bill (billed meanwhile)")
+                    line.write(
+                        {
+                            "state": "skipped",
+                            "skip_reason": reason,
+                            "preview_difference": self.env._(
+                                "billed in the preview, not billable now: %(reason)s", reason=reason
+                            ),
+                        }
+                    )
                     continue
-                if vals["group_key"] != group_key:
-                    line.write({"state": "skipped", "skip_reason": self.env._("order changed since the preview")})
+                if item.group_key != group_key:
+                    reason = self.env._("order changed since the preview")
+                    line.write({"state": "skipped", "skip_reason": reason, "preview_difference": reason})
                     continue
-                fresh = {"quantity": vals["quantity"], "amount": vals["amount"], "explanation": vals["explanation"]}
+                fresh = {"quantity": item.quantity, "amount": item.amount, "explanation": item.explanation}
                 if any(line[field] != value for field, value in fresh.items()):
-                    line.write(fresh)  # what changed since the preview (e.g. more time approved)
-                billable.append((line, vals))
+                    # what changed since the preview (e.g. more time approved), said on the line
+                    fresh["preview_difference"] = self._psa_preview_difference(line, item)
+                    line.write(fresh)
+                billable.append((line, item))
+            if billable and billable[0][0].currency_id.is_zero(sum(item.amount for _line, item in billable)):
+                # what is left of the group since the preview has nothing to pay: never a 0.00 invoice
+                for line, _vals in billable:
+                    line.write({"state": "skipped", "skip_reason": self._psa_zero_total_reason("keep")})
+                billable = []
             if billable:
                 plans.append(self._psa_prepare_plan(billable))
         return plans
 
+    def _psa_preview_difference(self, line, item):
+        """What the confirm bills differently from the preview, in words (``False`` if only the text)."""
+        changes = []
+        if float_compare(line.quantity, item.quantity, precision_digits=4):
+            changes.append(
+                self.env._("quantity %(before)s -> %(now)s", before=round(line.quantity, 4), now=item.quantity)
+            )
+        if line.currency_id.compare_amounts(line.amount, item.amount):
+            changes.append(
+                self.env._(
+                    "amount %(before)s -> %(now)s",
+                    before=format_amount(self.env, line.amount, line.currency_id),
+                    now=format_amount(self.env, item.amount, line.currency_id),
+                )
+            )
+        if not changes:
+            changes.append(self.env._("explanation changed"))
+        return self.env._("since the preview: %(changes)s", changes=", ".join(changes))
+
     def _psa_prepare_plan(self, billable):
-        """Hook for extensions: the invoice values of one group ``[(run_line, fresh_vals), ...]``."""
-        first_line, _first_vals = billable[0]
-        contract_vals = [vals for _line, vals in billable if vals.get("contract_line_id")]
-        orders = self.env["sale.order"].union(*[line.order_id for line, _vals in billable])
-        if contract_vals or not orders:
-            # agreements and generic sources bring their own invoice header
-            invoice_vals = dict(next(vals for _line, vals in billable if vals.get("_invoice_vals"))["_invoice_vals"])
+        """Hook for extensions: the invoice values of one group ``[(run_line, BillableItem), ...]``."""
+        first_line, _first_item = billable[0]
+        orders = self.env["sale.order"].union(*[line.order_id for line, _item in billable])
+        if any(item.contract_line_id for _line, item in billable) or not orders:
+            # agreements and sources without an order bring their own invoice header
+            invoice_vals = dict(next(item.invoice_vals for _line, item in billable if item.invoice_vals))
         else:
             invoice_vals = orders[0]._prepare_invoice()
             invoice_vals["invoice_origin"] = ", ".join(orders.mapped("name"))
@@ -407,11 +463,11 @@ class PsaBillingRun(models.Model):
             "company": first_line.company_id,
             "partner": first_line.partner_id,
             "invoice_vals": invoice_vals,
-            "keys": [key for _line, vals in billable for key in vals["_keys"]],
-            "timesheet_ids": [ts_id for _line, vals in billable for ts_id in vals.get("_timesheet_ids", [])],
-            "receipt_ids": [att_id for _line, vals in billable for att_id in vals.get("_receipt_ids", [])],
-            "run_lines": self.env["psa.billing.run.line"].union(*[line for line, _vals in billable]),
-            "contract_lines": self.env["contract.line"].union(*[line.contract_line_id for line, _vals in billable]),
+            "keys": [key for _line, item in billable for key in item.keys],
+            "timesheet_ids": [ts_id for _line, item in billable for ts_id in item.timesheet_ids],
+            "receipt_ids": [att_id for _line, item in billable for att_id in item.receipt_ids],
+            "run_lines": self.env["psa.billing.run.line"].union(*[line for line, _item in billable]),
+            "contract_lines": self.env["contract.line"].union(*[line.contract_line_id for line, _item in billable]),
         }
 
     def _psa_prepare_invoice_vals(self):
@@ -438,7 +494,7 @@ class PsaBillingRun(models.Model):
             for plan in company_plans:
                 invoice_vals = copy.deepcopy(plan["invoice_vals"])
                 invoice_vals["invoice_line_ids"] = [
-                    Command.create(self._psa_invoice_line_vals(line, vals)) for line, vals in plan["billable"]
+                    Command.create(self._psa_invoice_line_vals(line, item)) for line, item in plan["billable"]
                 ]
                 vals_list.append(invoice_vals)
             created = (
@@ -583,421 +639,295 @@ class PsaBillingRun(models.Model):
     def _psa_customer_domain(self, field):
         return [(field, "in", self.partner_ids.commercial_partner_id.ids)] if self.partner_ids else []
 
-    def _get_time_to_bill_domain(self):
-        """Hook for extensions: released time entries this run bills."""
-        return [
-            ("project_id", "!=", False),
-            ("so_line", "!=", False),
-            ("psa_approval_state", "=", "approved"),
-            # never invoiced, or its invoice was cancelled or reversed in full by a credit note
-            "|",
-            "|",
-            ("timesheet_invoice_id", "=", False),
-            ("timesheet_invoice_id.state", "=", "cancel"),
-            ("timesheet_invoice_id.payment_state", "=", "reversed"),
-            ("date", "<=", self.period_end),
-            # time a prepaid fund paid for in full is not billed again (only the overage is)
-            "|",
-            ("psa_drawdown_ids", "=", False),
-            ("psa_drawdown_ids.overage_quantity", ">", 0),
-            ("so_line.order_id.state", "=", "sale"),
-            ("so_line.company_id", "in", self.company_ids.ids),
-            ("so_line.qty_delivered_method", "=", "timesheet"),
-            ("so_line.product_id.invoice_policy", "=", "delivery"),
-            *self._psa_customer_domain("so_line.order_id.partner_id.commercial_partner_id"),
-        ]
+    def _psa_billing_sources(self):
+        """The models the run bills (those inheriting ``psa.billable.mixin``), in their
+        ``_psa_billing_sequence`` order."""
+        names = self.env.registry.descendants(["psa.billable.mixin"], "_inherit") - {"psa.billable.mixin"}
+        sources = [self.env[name] for name in names if not self.env[name]._abstract]
+        return sorted(sources, key=lambda source: (source._psa_billing_sequence, source._name))
 
-    def _get_sale_lines_to_bill_domain(self):
-        """Hook for extensions: order lines billed on their quantity to invoice (not on time)."""
-        return [
-            ("order_id.state", "=", "sale"),
-            ("company_id", "in", self.company_ids.ids),
-            ("display_type", "=", False),
-            ("is_downpayment", "=", False),
-            ("qty_to_invoice", ">", 0),
-            ("order_id.date_order", "<=", datetime.combine(self.period_end, time.max)),
-            "|",
-            ("qty_delivered_method", "!=", "timesheet"),
-            ("product_id.invoice_policy", "=", "order"),
-            *self._psa_customer_domain("order_id.partner_id.commercial_partner_id"),
-        ]
+    def _psa_collect(self, run_lines=None):
+        """Everything this run would bill or skip, as ``BillableItem`` values.
 
-    def _psa_collect(self, sale_lines=None, contract_lines=None, only_sources=False, extra_sources=None):
-        """Everything this run would bill or skip, as run-line values (plus private ``_*`` keys).
-
-        With ``only_sources`` only the given order / agreement lines (and generic sources
-        ``extra_sources``, ``{model: [ids]}``) are looked at (confirm).
+        For a preview every source says what it bills up to the period end; at the confirm
+        (``run_lines``) only the sources of those run lines are looked at again.
         """
         self.ensure_one()
-        vals_list = []
-        time_domain = self._get_time_to_bill_domain()
-        line_domain = self._get_sale_lines_to_bill_domain()
-        if only_sources:
-            time_domain.append(("so_line", "in", sale_lines.ids))
-            line_domain.append(("id", "in", sale_lines.ids))
-        vals_list += self._psa_collect_time(time_domain)
-        vals_list += self._psa_collect_sale_lines(line_domain)
-        if not only_sources or contract_lines:
-            vals_list += self._psa_collect_recurring(contract_lines if only_sources else None)
-        if not only_sources or extra_sources:
-            vals_list += self._psa_collect_extra_sources(extra_sources if only_sources else None)
-        self._psa_apply_skip_rules(vals_list)
-        if not only_sources:
-            vals_list += self._psa_collect_unapproved_time()
-            vals_list += self._psa_collect_nothing_to_bill(vals_list)
-        return vals_list
+        items = []
+        sources = self._psa_billing_sources()
+        for source in sources:
+            items += source._psa_collect_billable(self, run_lines)
+        self._psa_apply_skip_rules(items, sources)
+        if run_lines is None:
+            items += self._psa_collect_nothing_to_bill(items)
+        return items
 
-    def _psa_collect_time(self, domain):
-        rows = (
-            self.env["account.analytic.line"]
-            .sudo()
-            ._read_group(domain, ["so_line"], ["id:array_agg", "unit_amount:sum", "date:min", "date:max"])
-        )
-        vals_list = []
-        covered_by_line = self._psa_fund_covered_hours([ts_id for row in rows for ts_id in row[1]])
-        for sale_line, timesheet_ids, hours, date_from, date_to in rows:
-            company = sale_line.company_id
-            covered_hours, funds = covered_by_line.get(sale_line.id, (0.0, None))
-            # time is logged in the company's time unit; bill it in the order line's unit
-            quantity = company.project_time_mode_id._compute_quantity(
-                hours - covered_hours, sale_line.product_uom, raise_if_failure=False
-            )
-            vals = self._psa_sale_line_vals(sale_line, quantity, "time")
-            vals["explanation"] = self.env._(
-                "%(count)s approved time entries, %(hours)s h from %(date_from)s to %(date_to)s, "
-                "at %(rate)s per %(uom)s (order %(order)s, time up to %(period_end)s).",
-                count=len(timesheet_ids),
-                hours=round(hours, 2),
-                date_from=date_from,
-                date_to=date_to,
-                rate=format_amount(self.env, sale_line.price_unit, sale_line.currency_id),
-                uom=sale_line.product_uom.name,
-                order=sale_line.order_id.name,
-                period_end=self.period_end,
-            )
-            if covered_hours:
-                vals["explanation"] += " " + self.env._(
-                    "%(covered)s h of them paid by prepaid fund %(funds)s: the %(overage)s h beyond it are billed "
-                    "at the agreed rate.",
-                    covered=round(covered_hours, 2),
-                    funds=", ".join(funds.mapped("name")),
-                    overage=round(hours - covered_hours, 2),
-                )
-            vals["_timesheet_ids"] = sorted(timesheet_ids)
-            vals["_keys"] = [billing_key("account.analytic.line", ts_id, "time") for ts_id in sorted(timesheet_ids)]
-            vals_list.append(vals)
-        return vals_list
-
-    def _psa_collect_sale_lines(self, domain):
-        sale_lines = self.env["sale.order.line"].search(domain, order="order_id, sequence, id")
-        milestones = defaultdict(list)
-        if "project.milestone" in self.env and sale_lines:
-            for milestone in (
-                self.env["project.milestone"]
-                .sudo()
-                .search([("sale_line_id", "in", sale_lines.ids), ("is_reached", "=", True)], order="reached_date, id")
-            ):
-                milestones[milestone.sale_line_id.id].append(milestone)
-        policies = dict(self.env["product.template"]._fields["invoice_policy"]._description_selection(self.env))
-        expenses, receipts = self._psa_expenses_by_sale_line(sale_lines.filtered("is_expense"))
-        vals_list = []
-        for sale_line in sale_lines:
-            is_milestone = sale_line.qty_delivered_method == "milestones"
-            source_type = "milestone" if is_milestone else ("expense" if sale_line.is_expense else "service")
-            quantity = sale_line.qty_to_invoice
-            if is_milestone:
-                reached, later = self._psa_split_milestones_at_period_end(milestones[sale_line.id])
-                milestones[sale_line.id] = reached
-                quantity = self._psa_milestone_quantity_due(sale_line, reached)
-                if float_compare(quantity, 0.0, precision_rounding=sale_line.product_uom.rounding) <= 0:
-                    if later:
-                        vals_list.append(self._psa_milestones_after_period_vals(sale_line, later))
-                    continue
-            vals = self._psa_sale_line_vals(sale_line, quantity, source_type)
-            rate = format_amount(self.env, sale_line.price_unit, sale_line.currency_id)
-            if source_type == "expense":
-                line_expenses = expenses.get(sale_line.id, self.env["hr.expense"])
-                line_receipts = receipts.get(sale_line.id, self.env["ir.attachment"])
-                vals["explanation"] = self.env._(
-                    "Re-invoiced expense: %(expenses)s; %(qty)s %(uom)s at %(rate)s (order %(order)s); "
-                    "%(receipts)s receipt(s) attached.",
-                    expenses=", ".join(
-                        f"{expense.name} ({expense.employee_id.name}, {expense.date})" for expense in line_expenses
-                    )
-                    or "-",
-                    qty=sale_line.qty_to_invoice,
-                    uom=sale_line.product_uom.name,
-                    rate=rate,
-                    order=sale_line.order_id.name,
-                    receipts=len(line_receipts),
-                )
-                vals["_receipt_ids"] = line_receipts.ids
-            elif is_milestone:
-                vals["explanation"] = self.env._(
-                    "Milestones reached: %(milestones)s; %(qty)s %(uom)s at %(rate)s (order %(order)s).",
-                    milestones=", ".join(
-                        f"{milestone.name} ({milestone.reached_date or ''})" for milestone in milestones[sale_line.id]
-                    )
-                    or "-",
-                    qty=quantity,
-                    uom=sale_line.product_uom.name,
-                    rate=rate,
-                    order=sale_line.order_id.name,
-                )
-            else:
-                vals["explanation"] = self.env._(
-                    "Service: %(qty)s %(uom)s to invoice (%(ordered)s ordered, %(delivered)s delivered, "
-                    "%(invoiced)s invoiced) at %(rate)s; invoicing policy: %(policy)s (order %(order)s).",
-                    qty=sale_line.qty_to_invoice,
-                    uom=sale_line.product_uom.name,
-                    ordered=sale_line.product_uom_qty,
-                    delivered=sale_line.qty_delivered,
-                    invoiced=sale_line.qty_invoiced,
-                    rate=rate,
-                    policy=policies.get(sale_line.product_id.invoice_policy, ""),
-                    order=sale_line.order_id.name,
-                )
-            vals["_keys"] = [billing_key("sale.order.line", sale_line.id, quantity_watermark(sale_line.qty_invoiced))]
-            vals_list.append(vals)
-        return vals_list
-
-    def _psa_expenses_by_sale_line(self, sale_lines):
-        """The expenses (sale_expense) behind re-invoiced order lines and their receipt files."""
-        expenses, receipts = defaultdict(lambda: self.env["hr.expense"]), {}
-        if not sale_lines:
-            return expenses, receipts
-        analytic_lines = (
-            self.env["account.analytic.line"]
-            .sudo()
-            .search([("so_line", "in", sale_lines.ids), ("move_line_id.expense_id", "!=", False)])
-        )
-        for analytic_line in analytic_lines:
-            expenses[analytic_line.so_line.id] |= analytic_line.move_line_id.expense_id
-        all_expenses = self.env["hr.expense"].union(*expenses.values())
-        attachments = (
-            self.env["ir.attachment"]
-            .sudo()
-            .search([("res_model", "=", "hr.expense"), ("res_id", "in", all_expenses.ids)], order="id")
-        )
-        for sale_line_id, line_expenses in expenses.items():
-            receipts[sale_line_id] = attachments.filtered(lambda att, ids=set(line_expenses.ids): att.res_id in ids)
-        return expenses, receipts
-
-    def _psa_sale_line_vals(self, sale_line, quantity, source_type):
-        order = sale_line.order_id
-        currency = sale_line.currency_id
-        amount = currency.round(quantity * sale_line.price_unit * (1 - (sale_line.discount or 0.0) / 100.0))
-        return {
-            "kind": "bill",
-            "state": "pending",
-            "source_type": source_type,
-            "company_id": sale_line.company_id.id,
-            "partner_id": order.partner_id.commercial_partner_id.id,
-            "order_id": order.id,
-            "sale_line_id": sale_line.id,
-            "name": sale_line.name,
-            "quantity": quantity,
-            "price_unit": sale_line.price_unit,
-            "currency_id": currency.id,
-            "amount": amount,
-            "group_key": invoice_group_key(
-                self.grouping,
-                order.company_id.id,
-                order.partner_invoice_id.id,
-                currency.id,
-                order.id,
-                order.client_order_ref,
-            ),
-            "_invoice_line_vals": None,  # prepared when billed (_psa_invoice_line_vals)
-            "_order": order,
-        }
-
-    def _get_contracts_to_bill_domain(self):
-        """Hook for extensions: agreements (OCA contract) with a period due up to the period end."""
-        return [
-            ("contract_type", "=", "sale"),
-            ("company_id", "in", self.company_ids.ids),
-            ("recurring_next_date", "!=", False),
-            ("recurring_next_date", "<=", self.period_end),
-            *self._psa_customer_domain("partner_id.commercial_partner_id"),
-        ]
-
-    def _psa_collect_recurring(self, contract_lines=None):
-        """Agreement lines due up to the period end: one period per line and run, as OCA does.
-
-        Nothing is written here (the preview uses it): the agreement's dates move on only when the
-        invoice is created, in the same transaction as its keys.
-        """
-        domain = self._get_contracts_to_bill_domain()
-        if contract_lines is not None:
-            domain.append(("id", "in", contract_lines.contract_id.ids))
-        vals_list = []
-        rules = dict(self.env["contract.line"]._fields["recurring_rule_type"]._description_selection(self.env))
-        for contract in self.env["contract.contract"].search(domain, order="id"):
-            date_ref = contract.recurring_next_date
-            # every line due by the period end (a change-order line starting mid-period too), one period each
-            lines = contract._get_lines_to_invoice(self.period_end).filtered(lambda line: not line.display_type)
-            if contract_lines is not None:
-                lines &= contract_lines
-            if not lines:
-                continue
-            invoice_vals = contract._prepare_invoice(date_ref)
-            for line in lines:
-                first_date, last_date, _next_date = line._get_period_to_invoice(
-                    line.last_date_invoiced, line.recurring_next_date
-                )
-                line_vals = line._prepare_invoice_line()
-                line_vals.pop("company_id", None)
-                line_vals.pop("company_currency_id", None)
-                quantity = line_vals["quantity"]
-                price_unit = line_vals.get("price_unit", line.price_unit)
-                currency = contract.currency_id
-                explanation = self.env._(
-                    "Agreement %(agreement)s, period %(start)s to %(end)s (%(rule)s, invoiced %(when)s): "
-                    "%(qty)s x %(rate)s.",
-                    agreement=contract.display_name,
-                    start=first_date,
-                    end=last_date,
-                    rule=rules.get(line.recurring_rule_type, ""),
-                    when=line.recurring_invoicing_type,
-                    qty=quantity,
-                    rate=format_amount(self.env, price_unit, currency),
-                )
-                proration = line._psa_proration(first_date, last_date)
-                if proration:
-                    explanation += " " + self.env._(
-                        "Prorated: the line runs %(covered)s of the period's %(full)s days (from %(start)s to "
-                        "%(end)s), full rate %(rate)s.",
-                        covered=proration[0],
-                        full=proration[1],
-                        start=first_date,
-                        end=last_date,
-                        rate=format_amount(self.env, line.price_unit, currency),
-                    )
-                line_vals["psa_billing_explanation"] = explanation
-                vals_list.append(
-                    {
-                        "kind": "bill",
-                        "state": "pending",
-                        "source_type": "recurring",
-                        "company_id": contract.company_id.id,
-                        "partner_id": contract.partner_id.commercial_partner_id.id,
-                        "contract_id": contract.id,
-                        "contract_line_id": line.id,
-                        "name": line_vals["name"],
-                        "quantity": quantity,
-                        "price_unit": price_unit,
-                        "currency_id": currency.id,
-                        "amount": currency.round(quantity * price_unit * (1 - (line.discount or 0.0) / 100.0)),
-                        "explanation": explanation,
-                        "group_key": f"contract:{contract.id}:{date_ref}",
-                        "_keys": [billing_key("contract.line", line.id, first_date)],
-                        "_invoice_line_vals": line_vals,
-                        "_invoice_vals": dict(invoice_vals),
-                    }
-                )
-        return vals_list
-
-    def _psa_collect_unapproved_time(self):
-        """Time up to the period end still waiting for approval: not billed, said in the preview."""
-        domain = [
-            ("project_id", "!=", False),
-            ("so_line", "!=", False),
-            ("psa_approval_state", "=", "to_approve"),
-            ("timesheet_invoice_id", "=", False),
-            ("date", "<=", self.period_end),
-            ("so_line.order_id.state", "=", "sale"),
-            ("so_line.company_id", "in", self.company_ids.ids),
-            *self._psa_customer_domain("so_line.order_id.partner_id.commercial_partner_id"),
-        ]
-        rows = self.env["account.analytic.line"].sudo()._read_group(domain, ["so_line"], ["unit_amount:sum", "__count"])
-        return [
-            {
-                "kind": "skip",
-                "state": "skipped",
-                "source_type": "time",
-                "company_id": sale_line.company_id.id,
-                "partner_id": sale_line.order_id.partner_id.commercial_partner_id.id,
-                "order_id": sale_line.order_id.id,
-                "sale_line_id": sale_line.id,
-                "name": sale_line.name,
-                "quantity": hours,
-                "currency_id": sale_line.currency_id.id,
-                "skip_reason": self.env._(
-                    "%(count)s time entries (%(hours)s h) wait for approval", count=count, hours=round(hours, 2)
-                ),
-            }
-            for sale_line, hours, count in rows
-        ]
-
-    def _psa_collect_nothing_to_bill(self, vals_list):
+    def _psa_collect_nothing_to_bill(self, items):
         """Customers chosen on the run with nothing at all to bill are listed with that reason."""
-        seen = {vals["partner_id"] for vals in vals_list}
+        seen = {item.partner_id for item in items}
         return [
-            {
-                "kind": "skip",
-                "state": "skipped",
-                "company_id": self.company_id.id,
-                "partner_id": partner.id,
-                "name": partner.display_name,
-                "skip_reason": self.env._("nothing to bill up to %(date)s", date=self.period_end),
-            }
+            BillableItem(
+                kind="skip",
+                state="skipped",
+                company_id=self.company_id.id,
+                partner_id=partner.id,
+                name=partner.display_name,
+                skip_reason=self.env._("nothing to bill up to %(date)s", date=self.period_end),
+            )
             for partner in self.partner_ids.commercial_partner_id
             if partner.id not in seen
         ]
 
-    def _psa_apply_skip_rules(self, vals_list):
-        """Turn into skips what may not be billed (already billed, customer on hold, PO rules).
+    def _psa_apply_skip_rules(self, items, sources):
+        """Turn into skips what may not be billed (already billed, customer on hold, invoices of 0.00,
+        PO rules), after the sources completed what depends on the rest (down payments).
 
         Order lines get their invoice line values only when they are billed (``_psa_invoice_line_vals``):
         a preview does not need them, and an order line Odoo cannot invoice (no income account...)
         then fails its own customer at the confirm, with the reason, instead of the whole preview.
         """
-        self._psa_skip_already_billed(vals_list)
-        for vals in vals_list:
-            order = vals.pop("_order", None)
-            if vals["kind"] != "bill":
+        self._psa_skip_already_billed(items)
+        for item in items:
+            if not item.billable:
                 continue
-            reason = self._psa_get_skip_reason(vals, order)
+            reason = self._psa_get_skip_reason(item)
             if reason:
-                vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
-        deductions = self._psa_collect_downpayment_deductions(vals_list)
-        self._psa_skip_already_billed(deductions)
-        vals_list += deductions
-        self._psa_apply_po_rules(vals_list)
+                item.skip(reason)
+        completed = []
+        for source in sources:
+            completed += source._psa_complete_billable(self, items)
+        self._psa_skip_already_billed(completed)
+        items += completed
+        self._psa_apply_zero_total_rule(items)
+        self._psa_apply_po_rules(items)
 
-    def _psa_skip_already_billed(self, vals_list):
+    def _psa_apply_zero_total_rule(self, items):
+        """No invoice of 0.00: per the company's setting (*Invoices of 0.00*) the lines of 0.00 are
+        skipped for good, and a group whose total is 0.00 waits for an invoice with something to pay."""
+        bill = [item for item in items if item.billable]
+        if not bill:
+            return
+        policies = {
+            company.id: company.psa_billing_zero_total
+            for company in self.env["res.company"].browse({item.company_id for item in bill})
+        }
+        for item in bill:
+            currency = self.env["res.currency"].browse(item.currency_id)
+            if policies[item.company_id] == "skip" and currency.is_zero(item.amount):
+                item.skip(self._psa_zero_total_reason("skip"))
+        for _group_key, group in groupby([item for item in items if item.billable], key=lambda item: item.group_key):
+            currency = self.env["res.currency"].browse(group[0].currency_id)
+            if currency.is_zero(sum(item.amount for item in group)):
+                reason = self._psa_zero_total_reason("keep")
+                for item in group:
+                    item.skip(reason)
+
+    def _psa_zero_total_reason(self, policy):
+        if policy == "skip":
+            return self.env._("0.00: nothing to pay, not invoiced (setting: skip the 0.00 lines)")
+        return self.env._("the invoice would total 0.00: kept for the next invoice with something to pay")
+
+    def _psa_skip_already_billed(self, items):
         """Skip what an exactly-once key says is billed already, in the preview as at the confirm
         (e.g. an order line Odoo counts as credited by a credit note still in draft)."""
-        taken = self.env["psa.billing.key"]._psa_existing(
-            [key for vals in vals_list if vals["kind"] == "bill" for key in vals.get("_keys", [])]
-        )
-        for vals in vals_list:
-            billed_on = [taken[key] for key in vals.get("_keys", []) if key in taken] if vals["kind"] == "bill" else []
+        taken = self.env["psa.billing.key"]._psa_existing([key for item in items if item.billable for key in item.keys])
+        for item in items:
+            billed_on = [taken[key] for key in item.keys if key in taken] if item.billable else []
             if billed_on:
-                reason = self.env._("already billed on %(invoice)s", invoice=billed_on[0] or "?")
-                vals.update({"kind": "skip", "state": "skipped", "skip_reason": reason})
+                item.skip(self.env._("already billed on %(invoice)s", invoice=billed_on[0] or "?"))
 
-    def _psa_invoice_line_vals(self, run_line, vals):
-        """The invoice line of one billed source: given by the source (agreements, generic
-        sources) or prepared from its order line now."""
-        if vals.get("_invoice_line_vals") is None:
-            vals["_invoice_line_vals"] = self._prepare_billing_invoice_line_vals(run_line.sale_line_id, vals)
-        return vals["_invoice_line_vals"]
+    def _psa_invoice_line_vals(self, run_line, item):
+        """The invoice line of one billed source: given by the source (agreements, sources without an
+        order) or prepared from its order line now."""
+        if item.invoice_line_vals is None:
+            item.invoice_line_vals = self._prepare_billing_invoice_line_vals(run_line.sale_line_id, item)
+        return item.invoice_line_vals
 
-    def _prepare_billing_invoice_line_vals(self, sale_line, vals):
+    def _prepare_billing_invoice_line_vals(self, sale_line, item):
         """Hook for extensions: the invoice line of one billed order line."""
-        return sale_line._prepare_invoice_line(quantity=vals["quantity"], psa_billing_explanation=vals["explanation"])
+        return sale_line._prepare_invoice_line(quantity=item.quantity, psa_billing_explanation=item.explanation)
 
-    def _psa_get_skip_reason(self, vals, order):
-        """Hook for extensions: why a billable line must not be billed now (or ``False``).
+    def _psa_get_skip_reason(self, item):
+        """Hook for extensions: why a billable ``BillableItem`` must not be billed now (or ``False``).
 
         Customer on hold here; the purchase-order rules apply to whole invoices
         (``_psa_apply_po_rules``).
         """
-        partner = self.env["res.partner"].browse(vals["partner_id"])
+        partner = self.env["res.partner"].browse(item.partner_id)
         if partner.psa_billing_hold:
             return self.env._(
                 "customer on hold: %(reason)s", reason=partner.psa_billing_hold_reason or self.env._("no reason given")
             )
+        return False
+
+    # ------------------------------------------------------------------------------------------
+    # Crons: one run per company and period, monthly or weekly per company
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _cron_create_weekly_runs(self, batch_size=50):
+        """Create (once per company and week) the run up to last Sunday and preview it, for the
+        companies billing weekly."""
+        today = fields.Date.context_today(self)
+        self._psa_create_periodic_runs("weekly", today - timedelta(days=today.weekday() + 1))
+
+    @api.model
+    def _get_periodic_run_companies_domain(self, frequency):
+        """Hook for extensions: the companies whose run the ``frequency`` cron creates."""
+        return [("psa_billing_run_frequency", "=", frequency)]
+
+    @api.model
+    def _prepare_periodic_run_vals(self, company, frequency, period_end, mode):
+        """Hook for extensions: the values of the run the ``frequency`` cron creates for ``company``.
+
+        The run sends the invoices it posts when the company says so (*Send invoices of automatic
+        runs*); posting follows the run's default.
+        """
+        return {
+            "company_id": company.id,
+            "company_ids": [Command.set(company.ids)],
+            "period_end": period_end,
+            "mode": mode,
+            "send_invoices": company.psa_billing_run_send_invoices,
+        }
+
+    @api.model
+    def _psa_create_periodic_runs(self, frequency, period_end):
+        """Create and preview one run per company (billing at ``frequency``) up to ``period_end``.
+
+        Idempotent: a company that already has a run for that period end gets no second one, so
+        a rerun after a crash creates only the missing runs. Automatic runs are then invoiced by
+        the worker cron.
+        """
+        mode = self.env["ir.config_parameter"].sudo().get_param("psa_timesheet_billing.monthly_run_mode", "preview")
+        mode = mode if mode in ("preview", "automatic") else "preview"
+        companies = self.env["res.company"].sudo().search(self._get_periodic_run_companies_domain(frequency))
+        existing = self.sudo().search(
+            [("period_end", "=", period_end), ("company_id", "in", companies.ids), ("partner_ids", "=", False)]
+        )
+        todo = companies - existing.company_id
+        for done, company in enumerate(todo, start=1):
+            run = (
+                self.sudo()
+                .with_company(company)
+                .create(self._prepare_periodic_run_vals(company, frequency, period_end, mode))
+            )
+            run.action_preview()
+            if run.mode == "automatic":
+                run._psa_start()
+            run.message_post(
+                body=self.env._(
+                    "Created by the %(frequency)s billing cron (%(mode)s), period up to %(date)s; invoices "
+                    "%(sending)s (company setting).",
+                    frequency=dict(RUN_FREQUENCIES)[frequency].lower(),
+                    mode=run.mode,
+                    date=period_end,
+                    sending=self.env._("sent by email") if run.send_invoices else self.env._("not sent"),
+                )
+            )
+            self.env["ir.cron"]._notify_progress(done=done, remaining=len(todo) - done)
+            self._psa_commit()
+
+    # ------------------------------------------------------------------------------------------
+    # Sources without an order: their invoice and its group
+    # ------------------------------------------------------------------------------------------
+    def _psa_generic_invoice_vals(self, partner, company, currency, origin):
+        """Hook for extensions: the invoice header of a group made of generic sources only."""
+        partner = partner.commercial_partner_id
+        invoice_partner = self.env["res.partner"].browse(partner.address_get(["invoice"])["invoice"])
+        fiscal_position = (
+            self.env["account.fiscal.position"].with_company(company)._get_fiscal_position(invoice_partner)
+        )
+        return {
+            "move_type": "out_invoice",
+            "partner_id": invoice_partner.id,
+            "company_id": company.id,
+            "currency_id": currency.id,
+            "fiscal_position_id": fiscal_position.id,
+            "invoice_origin": origin,
+            "invoice_payment_term_id": partner.with_company(company).property_payment_term_id.id,
+        }
+
+    def _psa_generic_group_key(self, partner, company, currency):
+        """The invoice group of a generic source: with the customer's other lines when grouping per
+        customer, else one invoice per customer for such sources."""
+        partner = partner.commercial_partner_id
+        invoice_partner_id = partner.address_get(["invoice"])["invoice"]
+        return source_group_key(self.grouping, company.id, invoice_partner_id, currency.id)
+
+    # ------------------------------------------------------------------------------------------
+    # Purchase-order rules: what posting would refuse is skipped at the preview
+    # ------------------------------------------------------------------------------------------
+    def _psa_apply_po_rules(self, items):
+        """Skip the invoices (groups) their customer's purchase-order policy would refuse at posting.
+
+        The check is psa_orders' own (``psa.customer.po._psa_check_documents``) on the invoice the
+        group will become: its untaxed amount, the PO references it will carry, the invoice date.
+        Groups of the same run billing the same PO count against its cap one after another.
+        """
+        bill = [item for item in items if item.billable]
+        governed = self._psa_po_governed_partners({item.partner_id for item in bill})
+        bill = [item for item in bill if item.partner_id in governed]
+        consumed_in_run = defaultdict(float)
+        for _group_key, group in groupby(bill, key=lambda item: item.group_key):
+            reason = self._psa_get_po_skip_reason(group, consumed_in_run)
+            if reason:
+                for item in group:
+                    item.skip(reason)
+
+    @api.model
+    def _psa_po_governed_partners(self, partner_ids):
+        """The ids among ``partner_ids`` (commercial partners) a PO rule can apply to: a policy other than
+        *never*, or a registered PO. Two queries, so that runs for customers without PO rules pay nothing."""
+        if not partner_ids:
+            return set()
+        partners = self.env["res.partner"].sudo().browse(list(partner_ids))
+        governed = {partner.id for partner in partners if (partner.psa_po_policy or "never") != "never"}
+        pos = self.env["psa.customer.po"].sudo()._read_group([("partner_id", "in", partners.ids)], ["partner_id"])
+        return governed | {partner.id for (partner,) in pos}
+
+    def _psa_get_po_skip_reason(self, group, consumed_in_run):
+        """Hook for extensions: why the invoice of ``group`` (run-line values) would be refused at
+        posting for a purchase-order rule, in psa_orders' words, or ``False``.
+
+        ``consumed_in_run`` (``{(partner, reference, company): amount}``) collects what earlier
+        groups of this run bill under each PO; it is updated when the group passes.
+        """
+        first = group[0]
+        company = self.env["res.company"].browse(first.company_id)
+        partner = self.env["res.partner"].browse(first.partner_id).commercial_partner_id
+        orders = self.env["sale.order"].browse(list(dict.fromkeys(item.order_id for item in group if item.order_id)))
+        references = []
+        for item in group:
+            references += po_rules.split_references((item.invoice_vals or {}).get("ref"))
+        references += [(order.client_order_ref or "").strip() for order in orders]
+        references = [reference for reference in dict.fromkeys(references) if reference]
+        amount = sum(
+            self.env["res.currency"]
+            .browse(item.currency_id)
+            ._convert(item.amount, company.currency_id, company, self.invoice_date)
+            for item in group
+        )
+        in_run_key = (partner.id, references[0], company.id) if len(references) == 1 else None
+        document = (
+            orders[:1]
+            or self.env["contract.contract"].browse(first.contract_id)
+            or self.env["account.move"].new(
+                {"move_type": "out_invoice", "partner_id": partner.id, "company_id": company.id}
+            )
+        )
+        check = {
+            "document": document,
+            "partner": partner,
+            "company": company,
+            "references": references,
+            # earlier invoices of this run under the same PO are not posted yet at the preview
+            "amount": amount + (consumed_in_run[in_run_key] if in_run_key else 0.0),
+            "date": self.invoice_date,
+        }
+        try:
+            self.env["psa.customer.po"]._psa_check_documents([check], self.env["account.move"])
+        except UserError as error:
+            return error.args[0]
+        if in_run_key:
+            consumed_in_run[in_run_key] += amount
         return False

@@ -45,6 +45,18 @@ class PsaBillingRunLine(models.Model):
     currency_id = fields.Many2one("res.currency")
     amount = fields.Monetary(string="Amount (untaxed)", currency_field="currency_id")
     explanation = fields.Text(help="What the invoice line will say about where it comes from.")
+    preview_difference = fields.Char(
+        string="Changed Since Preview", help="What the confirm billed differently from the preview, and why."
+    )
     skip_reason = fields.Char(string="Reason", help="Why this is not billed (skipped) or why billing failed.")
     group_key = fields.Char(help="Lines with the same key go on the same invoice.")
     move_id = fields.Many2one("account.move", string="Invoice", readonly=True, index="btree_not_null")
+    timesheet_ids = fields.Many2many(
+        "account.analytic.line",
+        "psa_billing_run_line_timesheet_rel",
+        "run_line_id",
+        "timesheet_id",
+        string="Time Entries",
+        readonly=True,
+        help="Intercompany time: the time entries this line bills (one line per project, company and rate).",
+    )

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
 from odoo.tools import SQL
 
 FUND_STATES = [("open", "Open"), ("exhausted", "Exhausted"), ("settled", "Settled")]
@@ -199,8 +200,9 @@ class PsaPrepaidFund(models.Model):
     def _psa_draw_for_timesheets(self, timesheets):
         """Draw just-approved ``timesheets`` from their customers' open funds, oldest fund first.
 
-        One query reads what decides which fund pays for which line (the same conditions as
-        ``_get_drawable_timesheet_domain``): the approval job calls this for thousands of lines at once.
+        One query finds the customers' open funds; each fund then draws the lines its
+        ``_get_drawable_timesheet_domain`` accepts, the hook the cron uses too, so an extension of it
+        rules both paths (one search per fund: the approval job calls this for thousands of lines).
         """
         if not timesheets or not self.search_count([("state", "=", "open")], limit=1):
             return
@@ -226,20 +228,21 @@ class PsaPrepaidFund(models.Model):
         )
         drawn = set()
         for fund in funds:
+            candidates = [row[0] for row in rows if row[0] not in drawn and row[4] == fund.partner_id.id]
+            if not candidates:
+                continue
             # wait for a draw-down run on the same fund rather than drawing beside it
             fund._psa_lock()
-            line_ids = [
-                line_id
-                for line_id, day, company_id, project_id, partner_id in rows
-                if line_id not in drawn
-                and partner_id == fund.partner_id.id
-                and company_id == fund.company_id.id
-                and day >= fund.date_start
-                and (not fund.date_end or day <= fund.date_end)
-                and (not fund.project_id or project_id == fund.project_id.id)
-            ]
-            fund._psa_draw(self.env["account.analytic.line"].sudo().browse(line_ids))
-            drawn.update(line_ids)
+            lines = (
+                self.env["account.analytic.line"]
+                .sudo()
+                .search(
+                    expression.AND([self._get_drawable_timesheet_domain(fund), [("id", "in", candidates)]]),
+                    order="date, id",
+                )
+            )
+            fund._psa_draw(lines)
+            drawn.update(lines.ids)
 
     def _psa_draw(self, timesheets):
         self.ensure_one()
@@ -565,87 +568,3 @@ class PsaPrepaidFund(models.Model):
             fund.write({"state": "settled", "settlement_note": note})
             fund.message_post(body=note)
         return True
-
-
-class PsaPrepaidDrawdown(models.Model):
-    _name = "psa.prepaid.drawdown"
-    _description = "Prepaid Fund Draw-down"
-    _order = "date, id"
-    _check_company_auto = True
-
-    fund_id = fields.Many2one("psa.prepaid.fund", required=True, index=True, ondelete="restrict")
-    # copied from the fund and the (locked) time entry at creation rather than related: thousands of
-    # draw-downs are created at once by the approval job
-    company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
-    partner_id = fields.Many2one("res.partner", required=True, index=True, readonly=True)
-    timesheet_id = fields.Many2one("account.analytic.line", required=True, index=True, ondelete="restrict")
-    so_line_id = fields.Many2one("sale.order.line", index="btree_not_null", readonly=True)
-    date = fields.Date(required=True)
-    quantity = fields.Float(required=True, help="Hours or amount drawn.")
-    overage_quantity = fields.Float(string="Overage", help="The part beyond the fund's balance, billed at the rate.")
-    covered_hours = fields.Float(
-        help="Hours of the time entry paid by the fund: they are not delivered again on the order line."
-    )
-
-    _sql_constraints = [
-        ("timesheet_unique", "UNIQUE(timesheet_id)", "A time entry is drawn from a prepaid fund only once."),
-    ]
-
-    # the columns _psa_insert writes, in the order of psa.prepaid.fund._prepare_drawdown_vals
-    _PSA_INSERT_COLUMNS = (
-        "fund_id",
-        "company_id",
-        "partner_id",
-        "timesheet_id",
-        "so_line_id",
-        "date",
-        "quantity",
-        "overage_quantity",
-        "covered_hours",
-    )
-
-    @api.model
-    def _psa_insert(self, vals_list):
-        """Create draw-downs in one statement; a time entry already drawn is skipped, never drawn twice.
-
-        The approval job draws tens of thousands of entries at once: the ORM's create took most of its
-        time. The dependents (delivered quantity of the order lines) are notified as create would.
-        """
-        if not vals_list:
-            return self.browse()
-        columns = [[vals.get(name) or None for vals in vals_list] for name in self._PSA_INSERT_COLUMNS]
-        rows = self.env.execute_query(
-            SQL(
-                """
-                INSERT INTO psa_prepaid_drawdown (fund_id, company_id, partner_id, timesheet_id, so_line_id, date,
-                                                  quantity, overage_quantity, covered_hours,
-                                                  create_uid, create_date, write_uid, write_date)
-                SELECT *, %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM unnest(%(fund)s::int[], %(company)s::int[], %(partner)s::int[], %(timesheet)s::int[],
-                              %(so_line)s::int[], %(date)s::date[], %(quantity)s::float8[], %(overage)s::float8[],
-                              %(covered)s::float8[])
-                    ON CONFLICT (timesheet_id) DO NOTHING
-             RETURNING id
-                """,
-                uid=self.env.uid,
-                now=fields.Datetime.now(),
-                fund=columns[0],
-                company=columns[1],
-                partner=columns[2],
-                timesheet=columns[3],
-                so_line=columns[4],
-                date=columns[5],
-                quantity=[value or 0.0 for value in columns[6]],
-                overage=[value or 0.0 for value in columns[7]],
-                covered=[value or 0.0 for value in columns[8]],
-            )
-        )
-        drawdowns = self.browse([row[0] for row in rows])
-        # what create() keeps up to date: the inverse one2many in cache, then the stored dependents
-        self.env["account.analytic.line"].browse(columns[3]).invalidate_recordset(["psa_drawdown_ids"])
-        self.env["psa.prepaid.fund"].browse(set(columns[0])).invalidate_recordset(["drawdown_ids"])
-        self.env["sale.order.line"].browse({sol for sol in columns[4] if sol}).invalidate_recordset(
-            ["psa_drawdown_ids"]
-        )
-        drawdowns.modified(self._PSA_INSERT_COLUMNS, create=True)
-        return drawdowns

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from .psa_billing_run_sources import RUN_FREQUENCIES
+from .psa_billing_run import RUN_FREQUENCIES
 
 
 class ResCompany(models.Model):
@@ -24,6 +24,15 @@ class ResCompany(models.Model):
         string="Send Invoices of Automatic Runs",
         help="The billing runs the monthly and weekly crons create send the invoices they post by email "
         "(in the background). Off: the invoices are posted and left for someone to send.",
+    )
+    psa_billing_zero_total = fields.Selection(
+        [("keep", "Keep for the next invoice with something to pay"), ("skip", "Skip the 0.00 lines")],
+        string="Invoices of 0.00",
+        required=True,
+        default="keep",
+        help="A billing run never posts or sends an invoice whose total is 0.00. Keep: its lines wait (said in "
+        "the run) and go on the customer's next invoice with something to pay. Skip: lines of 0.00 are never "
+        "invoiced, each run lists them as skipped with the reason.",
     )
     psa_prepaid_topup = fields.Boolean(
         string="Raise Top-up Quotations",

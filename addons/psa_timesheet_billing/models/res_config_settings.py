@@ -26,3 +26,7 @@ class ResConfigSettings(models.TransientModel):
     psa_billing_run_send_invoices = fields.Boolean(
         related="company_id.psa_billing_run_send_invoices", readonly=False, string="Send Invoices of Automatic Runs"
     )
+    psa_billing_zero_total = fields.Selection(
+        related="company_id.psa_billing_zero_total", readonly=False, string="Invoices of 0.00"
+    )
+    psa_prepaid_topup = fields.Boolean(related="company_id.psa_prepaid_topup", readonly=False)

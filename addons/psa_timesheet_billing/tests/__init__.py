@@ -24,3 +24,6 @@ from . import test_billing_run_cron_send
 from . import test_proration_tools
 from . import test_billing_run_proration_recurrences
 from . import test_billing_run_reversal
+from . import test_billing_run_zero_and_stale
+from . import test_billing_run_oca_periods
+from . import test_billing_keys

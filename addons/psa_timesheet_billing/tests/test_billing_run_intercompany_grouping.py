@@ -142,8 +142,8 @@ class TestBillingRunIntercompanyGrouping(IntercompanyCommon):
         )
 
     def test_long_groups_list_their_first_entries(self):
-        runs = type(self.env["psa.billing.run"])
-        with patch.object(runs, "_psa_intercompany_listed_entries", 2):
+        time_source = type(self.env["account.analytic.line"])
+        with patch.object(time_source, "_psa_intercompany_listed_entries", 2):
             run = self._new_run(self.company_a)
         rollout = self._line_of(run, self.project_b)
         self.assertEqual(len(rollout.timesheet_ids), 3)
@@ -159,9 +159,9 @@ class TestBillingRunIntercompanyGrouping(IntercompanyCommon):
         self.assertEqual(billed, self.rollout_time | self.network_time)
         newer = self._log_time(self.project_b, self.consultant, [(date(2026, 10, 28), 1.0)])
         next_run = self._new_run(self.company_a)
-        domain = next_run._get_intercompany_time_domain()
         timesheets = self.env["account.analytic.line"].sudo()
+        domain = timesheets._psa_get_intercompany_domain(next_run)
         self.assertEqual(timesheets.search(domain), billed | newer)
-        not_billed = [("id", "not in", next_run._psa_intercompany_billed_subquery())]
+        not_billed = [("id", "not in", timesheets._psa_billed_subquery("intercompany"))]
         self.assertEqual(timesheets.search(domain + not_billed), newer)
         self.assertEqual(self._intercompany_lines(next_run).timesheet_ids, newer)

@@ -7,23 +7,24 @@ from .billing_run_common import BillingRunCommon
 
 # rule: (interval, in advance (start, next invoice date, days billed, days of the period), in arrears (same))
 # A change order adds a line to customer A's agreement in the middle of a period. Billed in advance, it
-# starts in the period already billed and goes with the next one; billed in arrears, it ends with its period.
+# starts in the period already billed and goes with the next one: OCA makes that one (longer) first period,
+# billed once, in full, as OCA does; billed in arrears, it ends with its period and bills its days of it.
 CASES = {
-    "daily": (10, (date(2026, 10, 17), date(2026, 10, 21), 14, 10), (date(2026, 10, 28), date(2026, 10, 31), 3, 10)),
-    "weekly": (1, (date(2026, 10, 14), date(2026, 10, 19), 12, 7), (date(2026, 10, 21), date(2026, 10, 26), 5, 7)),
-    "monthly": (1, (date(2026, 9, 16), date(2026, 10, 1), 46, 31), (date(2026, 10, 16), date(2026, 11, 1), 16, 31)),
+    "daily": (10, (date(2026, 10, 17), date(2026, 10, 21), 10, 10), (date(2026, 10, 28), date(2026, 10, 31), 3, 10)),
+    "weekly": (1, (date(2026, 10, 14), date(2026, 10, 19), 7, 7), (date(2026, 10, 21), date(2026, 10, 26), 5, 7)),
+    "monthly": (1, (date(2026, 9, 16), date(2026, 10, 1), 31, 31), (date(2026, 10, 16), date(2026, 11, 1), 16, 31)),
     "monthlylastday": (
         1,
-        (date(2026, 9, 16), date(2026, 10, 1), 46, 31),
+        (date(2026, 9, 16), date(2026, 10, 1), 31, 31),
         (date(2026, 10, 16), date(2026, 10, 31), 16, 31),
     ),
-    "quarterly": (1, (date(2026, 8, 16), date(2026, 10, 1), 138, 92), (date(2026, 11, 16), date(2027, 1, 1), 46, 92)),
+    "quarterly": (1, (date(2026, 8, 16), date(2026, 10, 1), 92, 92), (date(2026, 11, 16), date(2027, 1, 1), 46, 92)),
     "semesterly": (
         1,
-        (date(2026, 8, 16), date(2026, 10, 1), 228, 182),
+        (date(2026, 8, 16), date(2026, 10, 1), 182, 182),
         (date(2026, 11, 16), date(2027, 4, 1), 136, 182),
     ),
-    "yearly": (1, (date(2026, 8, 16), date(2026, 10, 1), 411, 365), (date(2026, 11, 16), date(2027, 10, 1), 319, 365)),
+    "yearly": (1, (date(2026, 8, 16), date(2026, 10, 1), 365, 365), (date(2026, 11, 16), date(2027, 10, 1), 319, 365)),
 }
 
 
@@ -69,7 +70,7 @@ class TestBillingRunProrationRecurrences(BillingRunCommon):
             partner_ids=[Command.set(self.customer_a.ids)], period_end=max(advance[1], arrears[1]), mode="automatic"
         )
         run.action_confirm()
-        for invoicing, (_start, _next, covered, full) in (("pre-paid", advance), ("post-paid", arrears)):
+        for invoicing, (_start, next_date, covered, full) in (("pre-paid", advance), ("post-paid", arrears)):
             with self.subTest(rule=rule, invoicing=invoicing):
                 run_line = run.line_ids.filtered(lambda line, c=lines[invoicing]: line.contract_line_id == c)
                 self.assertEqual(run_line.state, "invoiced")
@@ -78,10 +79,15 @@ class TestBillingRunProrationRecurrences(BillingRunCommon):
                 )
                 self.assertAlmostEqual(invoice_line.price_subtotal, 10.0 * covered)
                 self.assertAlmostEqual(run_line.amount, 10.0 * covered)
-                self.assertIn(
-                    f"Prorated: the line runs {covered} of the period's {full} days",
-                    invoice_line.psa_billing_explanation,
-                )
+                first, last, _next = lines[invoicing]._get_period_to_invoice(False, next_date)
+                self.assertIn(f"period {first} to {last}", invoice_line.psa_billing_explanation)
+                if covered == full:
+                    self.assertNotIn("Prorated", invoice_line.psa_billing_explanation)
+                else:
+                    self.assertIn(
+                        f"Prorated: the line runs {covered} of the period's {full} days",
+                        invoice_line.psa_billing_explanation,
+                    )
 
     def test_daily(self):
         self._check_recurrence("daily")

@@ -125,3 +125,40 @@ class TestBillingRunRecurring(BillingRunCommon):
         self.assertIn("period 2026-09-01 to 2026-09-30", explanation)
         self.assertIn("post-paid", explanation)
         self.assertEqual(arrears.contract_line_ids.last_date_invoiced, date(2026, 9, 30))
+
+    def test_oca_cron_leaves_customer_agreements_to_the_run(self):
+        """One owner: OCA's scheduled invoicing does not bill a customer agreement (the run does);
+        a vendor agreement, which the suite does not cover, is still invoiced by OCA's cron."""
+        vendor = self.env["res.partner"].create({"name": "Run vendor", "is_company": True})
+        vendor_agreement = self.env["contract.contract"].create(
+            {
+                "name": "Run vendor agreement",
+                "partner_id": vendor.id,
+                "contract_type": "purchase",
+                "line_recurrence": True,
+                "contract_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_fixed.id,
+                            "name": "Hosting",
+                            "quantity": 1,
+                            "uom_id": self.env.ref("uom.product_uom_unit").id,
+                            "price_unit": 80.0,
+                            "recurring_rule_type": "monthly",
+                            "recurring_interval": 1,
+                            "date_start": date(2026, 10, 1),
+                        }
+                    )
+                ],
+            }
+        )
+        self.env["contract.contract"].cron_recurring_create_invoice(date_ref=date(2026, 11, 1))
+        self.assertFalse(self.agreement._get_related_invoices(), "the run owns customer agreements")
+        self.assertEqual(self.agreement_line.recurring_next_date, date(2026, 10, 1))
+        self.assertEqual(len(vendor_agreement._get_related_invoices()), 1, "OCA's behaviour for the others")
+        run = self._run()
+        run.action_confirm()
+        self.assertEqual(len(self.agreement._get_related_invoices()), 1)
+        self.assertIn(
+            self.agreement.name, self.agreement._get_related_invoices().invoice_line_ids.psa_billing_explanation
+        )

@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
@@ -59,6 +61,23 @@ class TestPrepaidFund(PsaTimesheetCommon):
         # a reset line gives its hours back
         approved.with_user(self.manager).action_psa_reset()
         self.assertEqual(self.fund.remaining_quantity, 10.0)
+
+    def test_an_extension_of_the_drawable_domain_rules_the_approval_too(self):
+        """Draw-down on approval and the cron go through ``_get_drawable_timesheet_domain``."""
+        fund_class = type(self.env["psa.prepaid.fund"])
+        original = fund_class._get_drawable_timesheet_domain
+
+        def long_entries_only(fund_model, fund):
+            return [*original(fund_model, fund), ("unit_amount", ">=", 2.0)]
+
+        with patch.object(fund_class, "_get_drawable_timesheet_domain", long_entries_only):
+            short = self._approved_time(1.0)
+            long_entry = self._approved_time(3.0)
+            self.assertFalse(short.psa_drawdown_ids, "the extension keeps short entries off the fund")
+            self.assertEqual(long_entry.psa_drawdown_ids.fund_id, self.fund)
+            self._draw()
+            self.assertFalse(short.psa_drawdown_ids)
+        self.assertEqual(self.fund.consumed_quantity, 3.0)
 
     def test_amount_fund_is_drawn_at_its_rate(self):
         money = self.fund.copy({"name": "1,000 prepaid", "unit": "amount", "initial_quantity": 1000.0})

@@ -41,19 +41,24 @@ class TestProrationEveryRecurrence(BaseCase):
             with self.subTest(rule=rule):
                 self.assertEqual(proration_days(first, last, rule, interval, period_end=last), expected)
 
-    def test_change_order_in_advance_from_an_earlier_period_bills_more_than_one_period(self):
-        # started in the period already billed, billed with the next period in advance
+    def test_a_period_longer_than_the_rule_is_billed_once(self):
+        # OCA's first period runs up to a later invoice date (OCA contract's test_contract: from
+        # 2018-01-01, first invoice 2018-01-15, period to 2018-02-14): one period, billed once
+        self.assertEqual(
+            proration_days(date(2018, 1, 1), date(2018, 2, 14), "monthly", 1, period_end=date(2018, 2, 14)),
+            (31, 31),
+        )
         self.assertEqual(
             proration_days(date(2026, 9, 16), date(2026, 10, 31), "monthly", 1, period_end=date(2026, 10, 31)),
-            (46, 31),
+            (31, 31),
         )
         self.assertEqual(
             proration_days(date(2026, 8, 16), date(2026, 12, 31), "quarterly", 1, period_end=date(2026, 12, 31)),
-            (138, 92),
+            (92, 92),
         )
         self.assertEqual(
             proration_days(date(2026, 10, 27), date(2026, 10, 30), "daily", 1, period_end=date(2026, 10, 30)),
-            (4, 1),
+            (1, 1),
         )
 
     def test_whole_periods_are_not_prorated(self):

@@ -1,39 +1,14 @@
 """Pure calculations of the billing run: no ORM, so they are unit-tested without a database."""
 
-GROUPINGS = ("order", "customer", "po")
-
-
-def invoice_group_key(grouping, company_id, partner_id, currency_id, order_id, po_reference=None):
-    """The key that decides which billable lines end up on the same invoice.
-
-    ``per order``: one invoice per sale order; ``per customer``: one invoice per invoiced partner,
-    company and currency; ``per PO``: as per customer, split by the customer's PO reference.
-    """
-    if grouping not in GROUPINGS:
-        raise ValueError(f"unknown grouping {grouping!r}")
-    base = f"{company_id}-{partner_id}-{currency_id}"
-    if grouping == "order":
-        return f"order:{base}-{order_id}"
-    if grouping == "po":
-        return f"po:{base}-{(po_reference or '').strip()}"
-    return f"customer:{base}"
-
-
-def billing_key(source_model, source_id, period):
-    """The exactly-once key of a billed unit: one source (record) in one period.
-
-    ``period`` is whatever identifies the billed slice of the source: the date of a time entry,
-    the start of an agreement period, the invoiced-quantity watermark of an order line.
-    """
-    return f"{source_model}:{source_id}:{period}"
-
-
-def quantity_watermark(quantity, digits=4):
-    """A stable text form of an already-invoiced quantity (``2.5`` and ``2.50001`` differ)."""
-    value = round(float(quantity or 0.0), digits)
-    if value == 0:
-        value = 0.0  # no "-0.0"
-    return f"{value:.{digits}f}"
+# the key formats live in billing_keys; imported here for the add-ons that import them from this module
+from .billing_keys import (  # noqa: F401
+    GROUPINGS,
+    BillingKey,
+    billing_key,
+    exactly_once_key,
+    invoice_group_key,
+    quantity_watermark,
+)
 
 
 def summarize_time(entries):

@@ -47,13 +47,13 @@ def proration_days(first_date, last_date, rule_type, interval, period_end=None):
     """``(days billed, days in the full period)`` for the slice ``first_date``..``last_date``.
 
     The share billed is the first over the second. A line that starts (change order) or ends
-    (scope decrease) inside a period bills only its days. With ``period_end`` every day of the
-    slice counts, so a slice that starts before that period (a change order billed in advance
-    from a date in an earlier period) bills more than one period.
+    (scope decrease) inside a period bills only its days. The slice is one period as OCA
+    ``contract`` defines it for the line: it never bills more than one full period, even when it is
+    longer (a first period running up to a later invoice date: OCA bills it once, so do we).
     """
     start, end = full_period(first_date, rule_type, interval, period_end)
     full = (end - start).days + 1
     if period_end:
-        return max(0, (last_date - first_date).days + 1), full
+        return max(0, min((last_date - first_date).days + 1, full)), full
     covered = (min(last_date, end) - max(first_date, start)).days + 1
     return max(0, min(covered, full)), full

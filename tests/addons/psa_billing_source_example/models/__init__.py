@@ -1,0 +1,1 @@
+from . import psa_example_fee
