@@ -72,6 +72,7 @@ SUITES = [
 QUICK_SUITES = ["product_contract", "contract", "payment_stripe", "helpdesk_mgmt"]
 EXPECTED_FILE = os.path.join(REPO, "peers", "expected_differences.txt")
 BASE_DB, OURS_DB = "peers_base", "peers_ours"
+ENTRY_KEYS = ("addon", "rule", "note", "transient")
 
 # Odoo's log record: "<date> <time> <pid> <LEVEL> <db> <logger>: <message>"
 RECORD_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (\w+) (\S+) (\S+): (.*)$")
@@ -256,9 +257,10 @@ def load_expected(path):
 
     The file: ``#`` comments; a test id (``module:Class.method``) at the start of a line, then its indented
     ``key: value`` lines: ``addon`` (the add-on owning the rule), ``rule``, optional ``note`` and
-    ``transient: yes`` (the difference may stop occurring: printed as stale instead of failing).
+    ``transient: yes`` (the difference may stop occurring: printed as stale instead of failing). A longer value
+    goes on over more indented lines.
     """
-    expected, problems, entry = {}, [], None
+    expected, problems, entry, last_key = {}, [], None, None
     with open(path, encoding="utf-8") as handle:
         for number, raw in enumerate(handle, 1):
             line = raw.rstrip()
@@ -271,12 +273,18 @@ def load_expected(path):
                 if test_id in expected:
                     problems.append(f"line {number}: {test_id} listed twice")
                 entry = expected[test_id] = {"test": test_id}
+                last_key = None
                 continue
             key, sep, value = line.strip().partition(":")
-            if entry is None or not sep:
-                problems.append(f"line {number}: expected 'key: value' under a test id")
-                continue
-            entry[key.strip()] = value.strip()
+            if entry is None:
+                problems.append(f"line {number}: expected a test id first")
+            elif sep and key.strip() in ENTRY_KEYS:
+                entry[key.strip()] = value.strip()
+                last_key = key.strip()
+            elif last_key:  # a longer value goes on over more indented lines
+                entry[last_key] += " " + line.strip()
+            else:
+                problems.append(f"line {number}: expected one of {', '.join(ENTRY_KEYS)}")
     for test_id, entry in expected.items():
         if not entry.get("rule") or entry.get("addon") not in PSA_MODULES:
             problems.append(f"{test_id}: needs a rule and the addon (one of {', '.join(PSA_MODULES)}) owning it")
