@@ -2,7 +2,7 @@
 ODOO_PYTHON ?= python3
 PSA := $(ODOO_PYTHON) scripts/psa_dev.py
 
-.PHONY: test run lint bench module help
+.PHONY: test run lint bench module peers help
 
 help:
 	@echo "make test   - install requirements, run the add-ons' Odoo tests, the XML-RPC suite and the linters"
@@ -10,6 +10,8 @@ help:
 	@echo "make lint   - ruff (lint + format check) and pylint-odoo"
 	@echo "make bench  - every bench/bench_*.py on a fresh database, one table (ours vs Odoo's own code)"
 	@echo "make module MODULES=psa_orders - fast loop: install + test add-ons on a cached dependency template"
+	@echo "make peers  - Odoo's and OCA's own test suites with our add-ons and without; differences must be listed"
+	@echo "              in peers/expected_differences.txt (PEERS_ARGS=--quick: the four suites CI runs)"
 
 test:
 	$(PSA) test
@@ -25,3 +27,6 @@ module:
 
 bench:
 	$(PSA) bench
+
+peers:
+	$(ODOO_PYTHON) scripts/psa_peers.py $(PEERS_ARGS)

@@ -320,8 +320,13 @@ class SaleOrder(models.Model):
 
     def _psa_link_running_agreement(self):
         """Point the recurring lines that would create an agreement at the customer's running one; the
-        recurring lines of a change order replace the running line of their product."""
-        for order in self:
+        recurring lines of a change order replace the running line of their product.
+
+        Only where the company lets confirmation create agreements (OCA product_contract's setting): when
+        it does not, agreements are created by hand and the lines stay as the user left them. A line linked
+        here gets its start date from its product's start-date method first, as OCA product_contract does
+        only for the lines it links itself (a line with an agreement is left alone there)."""
+        for order in self.filtered("company_id.create_contract_at_sale_order_confirmation"):
             lines = order.order_line.filtered(lambda line: line.product_id.is_contract and not line.contract_id)
             if not lines:
                 continue
@@ -339,6 +344,8 @@ class SaleOrder(models.Model):
             )
             if not lines:
                 continue
+            # The start-date method first: a scope change then sets its own start date.
+            lines._set_contract_line_start_date()
             scope_plan = order._psa_plan_agreement_scope_change(lines, agreement)
             # As superuser: OCA's checks on the line read the agreement, which salespeople may not read.
             lines.sudo().write({"contract_id": agreement.id})

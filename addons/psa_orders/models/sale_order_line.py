@@ -82,6 +82,7 @@ class SaleOrderLine(models.Model):
         ``_psa_apply_scope_decrease``, ``_psa_apply_fixed_price_decrease``, ``_psa_apply_rate_change``)."""
         decreases = self._psa_engagement_change_lines()
         lines = self - decreases
+        selling_time = defaultdict(lambda: self.env["sale.order.line"])
         for line in lines:
             engagement = line.order_id._psa_get_engagement_project()
             if engagement and not line.project_id and line.product_id.service_tracking in PROJECT_TRACKINGS:
@@ -90,7 +91,31 @@ class SaleOrderLine(models.Model):
                     line.order_id.project_id = engagement
                 if line.product_id.project_template_id:
                     line._psa_add_template_to_project(engagement)
+                if line.product_id.service_type == "timesheet" and not engagement.allow_timesheets:
+                    selling_time[engagement] |= line
+        self._psa_allow_timesheets(selling_time)
         return super(SaleOrderLine, lines)._timesheet_service_generation()
+
+    def _psa_allow_timesheets(self, lines_per_project):
+        """Turn timesheets on for the existing projects that lines delivered by timesheets land on, as Odoo
+        does on the projects it creates for such lines (else their time could not be logged); each project's
+        chatter says which order did it.
+
+        :param lines_per_project: ``{project (sudo): the lines selling time on it}``"""
+        if not lines_per_project:
+            return
+        projects = self.env["project.project"].concat(*lines_per_project)
+        # As superuser: the salesperson confirming the order may not configure projects; the projects are
+        # the order's own engagement (chosen on the quotation or named by the change order).
+        projects.sudo().write({"allow_timesheets": True})
+        for project, lines in lines_per_project.items():
+            project.message_post(
+                body=self.env._(
+                    "Timesheets turned on: %(order)s sells time on this project (%(products)s).",
+                    order=", ".join(lines.order_id.mapped("name")),
+                    products=", ".join(lines.product_id.mapped("display_name")),
+                )
+            )
 
     # Plans built from the product's project template
 

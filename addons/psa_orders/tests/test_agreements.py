@@ -1,3 +1,5 @@
+from freezegun import freeze_time
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
@@ -74,6 +76,39 @@ class TestRunningAgreement(PsaOrdersCommon):
         contract = self._contracts(self.other_customer)
         self.assertEqual(len(contract), 1)
         self.assertEqual(contract.contract_line_ids.quantity, 5.0)
+
+    def test_start_date_method_of_a_line_on_the_running_agreement(self):
+        """A product whose agreement starts at the start of the current period (OCA product_contract's start
+        date method): its line on the running agreement starts on the first of the month, as a line of a
+        new agreement would (it used to crash OCA's line creation: no start date)."""
+        monthly_start = self.env["product.product"].create(
+            {
+                "name": "Backup (from the 1st)",
+                "type": "service",
+                "is_contract": True,
+                "recurring_rule_type": "monthly",
+                "recurrence_interval": "monthly",
+                "contract_start_date_method": "start_this",
+                "list_price": 20.0,
+            }
+        )
+        order = self._create_order(self.customer, [(monthly_start, 2, 20.0)], user=self.finance_lead)
+        with freeze_time("2026-08-15"):
+            order.action_confirm()
+        self.assertEqual(order.order_line.contract_id, self.agreement)
+        added = self.agreement.contract_line_ids.filtered(lambda line: line.product_id == monthly_start)
+        self.assertEqual(str(added.date_start), "2026-08-01")
+
+    def test_company_that_creates_agreements_by_hand_links_nothing(self):
+        """With agreement creation at confirmation turned off (OCA product_contract's company setting), a
+        confirmed order's recurring lines stay off every agreement until someone creates them."""
+        self.env.company.create_contract_at_sale_order_confirmation = False
+        order = self._create_order(self.customer, [(self.device, 3, 35.0)], user=self.finance_lead)
+        order.action_confirm()
+        self.assertEqual(order.state, "sale")
+        self.assertFalse(order.order_line.contract_id)
+        self.assertEqual(len(self.agreement.contract_line_ids), 1)
+        self.assertTrue(order.need_contract_creation)
 
     def test_terminated_agreement_is_not_reused(self):
         self.agreement.date_end = "2026-01-31"

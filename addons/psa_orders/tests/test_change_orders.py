@@ -1,5 +1,5 @@
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .common import PsaOrdersCommon
 
@@ -50,6 +50,37 @@ class TestChangeOrders(PsaOrdersCommon):
         order.action_confirm()
         self.assertEqual(order.order_line.project_id, self.project)
         self.assertEqual(order.order_line.task_id.project_id, self.project)
+
+    def test_chosen_project_accepts_the_time_the_order_sells(self):
+        """A new engagement selling hours on a chosen project whose timesheets are off turns them on (as Odoo
+        does on the project it creates): the consultant logs time on the task, the project says why."""
+        project = self.env["project.project"].create(
+            {
+                "name": "Customer One - Advisory",
+                "partner_id": self.customer.id,
+                "allow_billable": True,
+                "allow_timesheets": False,
+            }
+        )
+        order = self._create_order(self.customer, [(self.service, 10, 100.0)], project_id=project.id)
+        order.with_user(self.salesman).action_confirm()
+        self.assertTrue(project.allow_timesheets)
+        self.assertIn("Timesheets turned on", project.message_ids[:1].body)
+        consultant = new_test_user(self.env, login="psa_consultant", groups="hr_timesheet.group_hr_timesheet_user")
+        self.env["hr.employee"].create({"name": "Consultant Two", "user_id": consultant.id})
+        timesheet = (
+            self.env["account.analytic.line"]
+            .with_user(consultant)
+            .create(
+                {
+                    "name": "Kick-off",
+                    "project_id": project.id,
+                    "task_id": order.order_line.task_id.id,
+                    "unit_amount": 2.0,
+                }
+            )
+        )
+        self.assertEqual(timesheet.so_line, order.order_line)
 
     def test_change_order_lands_on_the_engagement(self):
         """A scope increase adds its task and hours to the existing project; no project is created."""

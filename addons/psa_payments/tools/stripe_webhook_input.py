@@ -2,7 +2,8 @@
 
 Odoo's ``payment_stripe`` handler trusts the request: a body that is not a JSON object, an event without
 ``data.object.id`` or a missing/garbled ``Stripe-Signature`` header ends in an unhandled exception (HTTP 500).
-These checks turn such requests into a 4xx answer with a reason.
+These checks turn such requests into a 4xx answer with a reason: the body before Odoo's handler runs, the
+header only to word the reason of a refusal by Odoo's own signature check (which decides).
 """
 
 import json
