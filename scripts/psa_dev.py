@@ -75,6 +75,45 @@ def check_odoo():
         sys.stderr.write(NO_ODOO_MESSAGE.format(python=sys.executable))
         sys.stderr.write(f"\n(reason: {exc})\n")
         sys.exit(3)
+    check_openssl()
+
+
+OPENSSL_MISMATCH_MESSAGE = """\
+Odoo 18 is installed, but its mail-server module cannot import pyOpenSSL ({reason}).
+
+This is what happens when installing Odoo itself (pip install -e ...) upgraded ``cryptography`` past the
+version Odoo 18 pins for Python < 3.12. Put the pinned pair back, then run the command again:
+  {python} -m pip install cryptography==3.4.8 pyopenssl==21.0.0
+(see the README, "Odoo installed for a Python").
+"""
+
+# Debian packages of the programs Odoo calls: PDFs (invoices, their e-mails) and the browser tests.
+SYSTEM_TOOLS = {
+    "wkhtmltopdf": ("wkhtmltopdf", "Odoo renders invoice PDFs (and the PDFs of the invoice e-mails) with it"),
+    "chromium": ("chromium", "Odoo's browser tests (tours) run in it"),
+}
+
+
+def check_openssl():
+    """Exit with the fix when Odoo's mail-server module would not import (cryptography too new for pyOpenSSL)."""
+    try:
+        from OpenSSL import SSL, crypto  # noqa: F401 - what odoo/addons/base/models/ir_mail_server.py imports
+    except (AttributeError, ImportError) as exc:
+        sys.stderr.write(OPENSSL_MISMATCH_MESSAGE.format(reason=f"{type(exc).__name__}: {exc}", python=sys.executable))
+        sys.exit(3)
+
+
+def check_system_tools(*names):
+    """Exit naming the Debian package of every program Odoo needs here and cannot find on PATH."""
+    missing = [name for name in names if not shutil.which(name)]
+    if not missing:
+        return
+    for name in missing:
+        package, why = SYSTEM_TOOLS[name]
+        sys.stderr.write(f"{name} not found on PATH: {why}.\n")
+    packages = " ".join(SYSTEM_TOOLS[name][0] for name in missing)
+    sys.stderr.write(f"Install it (Debian / Ubuntu): sudo apt-get install {packages}\n")
+    sys.exit(6)
 
 
 def odoo_addons_path():
@@ -400,6 +439,7 @@ def tally_odoo_runner(tally, rc, lines, started):
 
 def cmd_test(options):
     check_odoo()
+    check_system_tools("wkhtmltopdf", "chromium")
     if not options.no_install:
         install_requirements()
     tally = Tally()
@@ -515,6 +555,7 @@ def cmd_lint(_options):
 
 def cmd_run(options):
     check_odoo()
+    check_system_tools("wkhtmltopdf")
     if not options.no_install:
         install_requirements()
     base = os.path.join(LOCAL_DIR, "pg")

@@ -716,7 +716,7 @@ class PsaBillingRun(models.Model):
             vals = self._psa_sale_line_vals(sale_line, quantity, source_type)
             rate = format_amount(self.env, sale_line.price_unit, sale_line.currency_id)
             if source_type == "expense":
-                line_expenses = expenses.get(sale_line.id, self.env["hr.expense"])
+                line_expenses = expenses.get(sale_line.id, self.env["hr.expense"].sudo())
                 line_receipts = receipts.get(sale_line.id, self.env["ir.attachment"])
                 vals["explanation"] = self.env._(
                     "Re-invoiced expense: %(expenses)s; %(qty)s %(uom)s at %(rate)s (order %(order)s); "
@@ -763,7 +763,9 @@ class PsaBillingRun(models.Model):
 
     def _psa_expenses_by_sale_line(self, sale_lines):
         """The expenses (sale_expense) behind re-invoiced order lines and their receipt files."""
-        expenses, receipts = defaultdict(lambda: self.env["hr.expense"]), {}
+        # sudo: a billing clerk need not read expense reports; only the name, employee and date of the expenses
+        # behind the lines being billed go into their explanation (and the receipts onto the invoice).
+        expenses, receipts = defaultdict(lambda: self.env["hr.expense"].sudo()), {}
         if not sale_lines:
             return expenses, receipts
         analytic_lines = (
@@ -773,7 +775,7 @@ class PsaBillingRun(models.Model):
         )
         for analytic_line in analytic_lines:
             expenses[analytic_line.so_line.id] |= analytic_line.move_line_id.expense_id
-        all_expenses = self.env["hr.expense"].union(*expenses.values())
+        all_expenses = self.env["hr.expense"].sudo().union(*expenses.values())
         attachments = (
             self.env["ir.attachment"]
             .sudo()
