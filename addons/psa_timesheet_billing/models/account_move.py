@@ -68,7 +68,8 @@ class AccountMove(models.Model):
         res = super().button_draft()
         self._psa_release_invoiced_time()
         reversed_invoices.filtered(lambda move: move.payment_state != "reversed")._psa_take_back_from_billing()
-        return res
+        # Odoo's button answers None, which XML-RPC cannot carry (integrators reset invoices to re-bill them).
+        return True if res is None else res
 
     def _psa_take_back_from_billing(self):
         """Hook: the invoices in ``self`` were reversed in full until their credit note went back to
@@ -82,7 +83,7 @@ class AccountMove(models.Model):
         res = super().button_cancel()
         self._psa_release_invoiced_time()
         self.env["psa.billing.key"].sudo().search([("move_id", "in", self.ids)]).unlink()
-        return res
+        return True if res is None else res  # Odoo's answers None, which XML-RPC cannot carry
 
     def _psa_release_invoiced_time(self):
         """Time of an invoice back in draft or cancelled is approved again, waiting to be billed."""
