@@ -20,6 +20,7 @@ ADDONS = Path(__file__).resolve().parents[1] / "addons"
 # Public methods of Odoo or OCA the add-ons override for their own reasons, not buttons: ORM and mail hooks.
 NOT_BUTTONS = {"create", "write", "unlink", "copy", "default_get", "init", "message_new", "create_contract_line"}
 NOT_BUTTONS |= {"close_team_inactive_tickets"}  # OCA helpdesk_ticket_close_inactive's cron method
+NOT_BUTTON_PREFIXES = ("cron_",)  # scheduled actions' methods (OCA contract's cron_recurring_create_invoice)
 SKIPPED_DECORATORS = ("api.constrains", "api.depends", "api.onchange", "api.ondelete", "api.autovacuum")
 
 
@@ -45,7 +46,9 @@ def suite_public_methods():
                 if not isinstance(function, ast.FunctionDef) or function.name.startswith("_"):
                     continue
                 decorators = [ast.unparse(d) for d in function.decorator_list]
-                if function.name in NOT_BUTTONS or any(d.startswith(SKIPPED_DECORATORS) for d in decorators):
+                if function.name in NOT_BUTTONS or function.name.startswith(NOT_BUTTON_PREFIXES):
+                    continue
+                if any(d.startswith(SKIPPED_DECORATORS) for d in decorators):
                     continue
                 found.add((model, function.name))
     return found
