@@ -22,7 +22,7 @@ from odoo.modules.registry import Registry
 INVOICES = int(os.environ.get("PSA_BENCH_INVOICES", "1000"))
 CUSTOMERS = 50
 RUNS = 2  # concurrent cron runs
-SCRIPT = Path(__file__).resolve().parents[1] / "addons" / "psa_payments" / "tests" / "localstripe_server.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "localstripe_psa.py"
 SECRET = "sk_test_psa_bench"
 
 

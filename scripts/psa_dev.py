@@ -47,6 +47,7 @@ ODOO_LOG_LEVEL_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|
 LOG_RECORD_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ ")
 ODOO_RESULT_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
 PYTEST_COUNT_RE = re.compile(r"(\d+) (passed|failed|error|errors)\b")
+PYTEST_ODOO_IMPORT = " odoo.tests.common: Importing test framework"
 
 NO_ODOO_MESSAGE = """\
 No Python that imports Odoo 18 was found (tried: {python}).
@@ -79,6 +80,45 @@ def check_odoo():
         sys.stderr.write(NO_ODOO_MESSAGE.format(python=sys.executable))
         sys.stderr.write(f"\n(reason: {exc})\n")
         sys.exit(3)
+    check_openssl()
+
+
+OPENSSL_MISMATCH_MESSAGE = """\
+Odoo 18 is installed, but its mail-server module cannot import pyOpenSSL ({reason}).
+
+This is what happens when installing Odoo itself (pip install -e ...) upgraded ``cryptography`` past the
+version Odoo 18 pins for Python < 3.12. Put the pinned pair back, then run the command again:
+  {python} -m pip install cryptography==3.4.8 pyopenssl==21.0.0
+(see the README, "Odoo installed for a Python").
+"""
+
+# Debian packages of the programs Odoo calls: PDFs (invoices, their e-mails) and the browser tests.
+SYSTEM_TOOLS = {
+    "wkhtmltopdf": ("wkhtmltopdf", "Odoo renders invoice PDFs (and the PDFs of the invoice e-mails) with it"),
+    "chromium": ("chromium", "Odoo's browser tests (tours) run in it"),
+}
+
+
+def check_openssl():
+    """Exit with the fix when Odoo's mail-server module would not import (cryptography too new for pyOpenSSL)."""
+    try:
+        from OpenSSL import SSL, crypto  # noqa: F401 - what odoo/addons/base/models/ir_mail_server.py imports
+    except (AttributeError, ImportError) as exc:
+        sys.stderr.write(OPENSSL_MISMATCH_MESSAGE.format(reason=f"{type(exc).__name__}: {exc}", python=sys.executable))
+        sys.exit(3)
+
+
+def check_system_tools(*names):
+    """Exit naming the Debian package of every program Odoo needs here and cannot find on PATH."""
+    missing = [name for name in names if not shutil.which(name)]
+    if not missing:
+        return
+    for name in missing:
+        package, why = SYSTEM_TOOLS[name]
+        sys.stderr.write(f"{name} not found on PATH: {why}.\n")
+    packages = " ".join(SYSTEM_TOOLS[name][0] for name in missing)
+    sys.stderr.write(f"Install it (Debian / Ubuntu): sudo apt-get install {packages}\n")
+    sys.exit(6)
 
 
 def odoo_addons_path(with_test_addons=False):
@@ -373,7 +413,8 @@ def pytest_counts(output):
     return passed, failed
 
 
-def run_pytest(args, env, tally, name, note_started=None):
+def run_pytest(args, env, tally, name, note_started=None, log_path=None):
+    """Run pytest and count its tests; with ``log_path`` (Odoo's log file), an ERROR/CRITICAL line in it fails."""
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
     say(" ".join(cmd))
     proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, errors="replace")
@@ -382,10 +423,22 @@ def run_pytest(args, env, tally, name, note_started=None):
     passed, failed = pytest_counts(proc.stdout)
     if proc.returncode not in (0, 5) and not failed:
         failed = 1  # crashed or interrupted: count it
-    tally.add(name, passed, failed, f"({time.time() - note_started:.0f}s)" if note_started else "")
+    note = f"({time.time() - note_started:.0f}s)" if note_started else ""
+    if log_path and os.path.exists(log_path):
+        with open(log_path, encoding="utf-8", errors="replace") as log:
+            # pytest-odoo imports Odoo's test framework before configuring it, which Odoo logs as an ERROR
+            # record of its own: that one record is known and harmless, every other one fails the phase.
+            errors = [line for line in error_lines(line.rstrip("\n") for line in log) if PYTEST_ODOO_IMPORT not in line]
+        if errors:
+            for line in errors[:40]:
+                print("  ", line)
+            say(f"{len(errors)} ERROR/CRITICAL line(s) in {log_path}")
+            failed = max(failed, 1)
+            note = f"{note} {len(errors)} ERROR/CRITICAL log line(s)".strip()
+    tally.add(name, passed, failed, note)
 
 
-def tally_odoo_runner(tally, rc, lines, started):
+def tally_odoo_runner(tally, rc, lines, started, expect_tests=True):
     """Count the Odoo runner's tests; any ERROR/CRITICAL line fails it. False when nothing installed."""
     errors = error_lines(lines)
     results = [m for m in (ODOO_RESULT_RE.search(line) for line in lines) if m]
@@ -394,7 +447,7 @@ def tally_odoo_runner(tally, rc, lines, started):
         ran = int(results[-1].group(3))
     else:
         failed_tests, ran = 0, 0
-    if rc != 0 or errors or not ran:
+    if rc != 0 or errors or (expect_tests and not ran):
         # Any ERROR/CRITICAL line fails the run, even when every test passed.
         failed_tests = max(failed_tests, 1)
         for line in errors[:40]:
@@ -404,8 +457,53 @@ def tally_odoo_runner(tally, rc, lines, started):
     return not (rc != 0 and not ran)
 
 
+# Run by the Odoo Python in a child process: which of the add-ons' Odoo tests Odoo's runner would run
+# (standard tags, at or post install), split into HTTP tests (HttpCase: they need Odoo's HTTP server, which
+# pytest-odoo does not start) and the others. Prints {"http": [[module, class, method]...], "other": [...]}.
+LIST_TESTS_CODE = """
+import json, sys
+import odoo
+odoo.tools.config.parse_config(["-c", sys.argv[1], "--test-enable"])
+from odoo.modules.module import initialize_sys_path
+initialize_sys_path()
+from odoo.tests import HttpCase
+from odoo.tests.loader import get_module_test_cases, get_test_modules
+from odoo.tests.tag_selector import TagsSelector
+standard, at_install, post_install = TagsSelector("standard"), TagsSelector("at_install"), TagsSelector("post_install")
+found = {"http": [], "other": []}
+for module in sys.argv[2].split(","):
+    for test_module in get_test_modules(module):
+        for test in get_module_test_cases(test_module):
+            if standard.check(test) and (at_install.check(test) or post_install.check(test)):
+                kind = "http" if isinstance(test, HttpCase) else "other"
+                found[kind].append([test.test_module, test.test_class, test._testMethodName])
+print(json.dumps(found))
+"""
+
+
+def list_odoo_tests(config, modules):
+    """The add-ons' Odoo tests as {"http": [...], "other": [...]}, each a list of [module, class, method]."""
+    proc = subprocess.run(
+        [sys.executable, "-c", LIST_TESTS_CODE, config, ",".join(modules)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+    if proc.returncode:
+        sys.stderr.write(proc.stderr[-4000:])
+        say("could not list the add-ons' Odoo tests")
+        sys.exit(7)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def http_test_tags(tests):
+    """Odoo ``--test-tags`` selecting exactly the HTTP test classes (``/module:Class``), in a stable order."""
+    return ",".join(sorted({f"/{module}:{klass}" for module, klass, _method in tests["http"]}))
+
+
 def cmd_test(options):
     check_odoo()
+    check_system_tools("wkhtmltopdf", "chromium")
     if not options.no_install:
         install_requirements()
     tally = Tally()
@@ -445,10 +543,17 @@ def cmd_test(options):
             say("the add-ons did not install: skipping the live-server phase")
             return tally.finish()
     else:
-        say(f"installing {', '.join(modules)} in a fresh database and running their Odoo tests (log: {log_path})")
-        tags = ",".join(f"/{m}" for m in [*modules, *test_addons])
-        rc, lines = run_odoo(config, [*install, "--test-enable", "--test-tags", tags], log_path=log_path)
-        if not tally_odoo_runner(tally, rc, lines, started):
+        # Each Odoo test runs once: the HTTP tests (HttpCase) in Odoo's runner, which serves them; the others
+        # through pytest-odoo below (which skips HttpCase). With --skip-pytest-odoo, Odoo's runner runs them all.
+        tests = list_odoo_tests(config, [*modules, *test_addons])
+        if options.skip_pytest_odoo:
+            tags, what = ",".join(f"/{m}" for m in [*modules, *test_addons]), "their Odoo tests"
+        else:
+            tags, what = http_test_tags(tests), f"their {len(tests['http'])} HTTP tests"
+        say(f"installing {', '.join(modules)} in a fresh database and running {what} (log: {log_path})")
+        test_args = ["--test-enable", "--test-tags", tags] if tags else []
+        rc, lines = run_odoo(config, [*install, *test_args], log_path=log_path)
+        if not tally_odoo_runner(tally, rc, lines, started, expect_tests=bool(tags)):
             say("the add-ons did not install: skipping the live-server phases")
             return tally.finish()
     env = {
@@ -458,26 +563,34 @@ def cmd_test(options):
         "PSA_ODOO_PYTHON": sys.executable,
         "PSA_WORK_DIR": work,
     }
-    # 2. The same add-ons' Odoo tests again, from pytest (pytest-odoo), on the installed database.
+    # 2. The add-ons' other Odoo tests (transaction cases, unit tests), from pytest (pytest-odoo), on the
+    #    installed database. Like the runner phase, any ERROR/CRITICAL line in Odoo's log fails it.
     if not (options.skip_pytest_odoo or only_e2e):
+        pytest_log = os.path.join(LOCAL_DIR, "logs", "odoo-pytest.log")
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(pytest_log)
         pytest_config = write_odoo_config(
             os.path.join(work, "odoo-pytest.conf"),
             cluster,
             os.path.join(work, "data"),
-            extra={"test_enable": True},
+            extra={"test_enable": True, "logfile": pytest_log, "log_level": "warn"},
             test_addons=True,
         )
+        started = time.time()
         run_pytest(
             [
                 f"--odoo-config={pytest_config}",
                 f"--odoo-database={dbname}",
-                "--odoo-log-level=warn",
+                "--odoo-log-level=warn",  # pytest-odoo's default (critical) would hide the ERROR records
                 "-q",
                 *[os.path.join(ADDONS_DIR, m, "tests") for m in modules],
+                *[os.path.join(TEST_ADDONS_DIR, m, "tests") for m in test_addons],
             ],
             env,
             tally,
             "odoo tests (pytest-odoo)",
+            note_started=started,
+            log_path=pytest_log,
         )
     # 3. End-to-end tests over XML-RPC against a live server (tests/conftest.py starts it).
     selection = ["-k", options.k] if options.k else []
@@ -529,6 +642,7 @@ def cmd_lint(_options):
 
 def cmd_run(options):
     check_odoo()
+    check_system_tools("wkhtmltopdf")
     if not options.no_install:
         install_requirements()
     base = os.path.join(LOCAL_DIR, "pg")

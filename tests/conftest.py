@@ -41,7 +41,7 @@ collect_ignore = ["addons"]
 ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
 ODOO_ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
 REPO = Path(__file__).resolve().parents[1]
-LOCALSTRIPE_SCRIPT = REPO / "addons" / "psa_payments" / "tests" / "localstripe_server.py"
+LOCALSTRIPE_SCRIPT = REPO / "scripts" / "localstripe_psa.py"
 STRIPE_SECRET_KEY = "sk_test_psa_e2e"
 STRIPE_WEBHOOK_SECRET = "whsec_psa_e2e"
 GOOD_CARD = "4242424242424242"
@@ -238,7 +238,7 @@ def rmm_headers(secret, body, timestamp=None):
 
 
 class LocalStripe:
-    """A localstripe server on loopback (``addons/psa_payments/tests/localstripe_server.py``)."""
+    """A localstripe server on loopback (the project's launcher, ``scripts/localstripe_psa.py``)."""
 
     def __init__(self):
         self.port = _free_port()

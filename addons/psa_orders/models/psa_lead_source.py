@@ -50,11 +50,29 @@ class PsaLeadSource(models.Model):
     def _psa_generate_key(self):
         """Give the source a new API key; return it in clear (shown once, never stored in clear)."""
         self.ensure_one()
+        # Only who may edit the source may replace its key (the button is hidden from the others, the RPC not).
+        self.check_access("write")
         index = secrets.token_hex(4)
         key = f"{KEY_PREFIX}{index}_{secrets.token_urlsafe(32)}"
+        # sudo: key_hash is readable by system administrators only; write access was checked above.
         self.sudo().write({"key_index": index, "key_hash": _hash_key(key)})
         self.message_post(body=self.env._("A new API key was generated; the previous one no longer works."))
         return key
+
+    def generate_api_key(self):
+        """For integrators (XML-RPC / JSON-RPC): give the source a new API key and return it as data, once.
+
+        The previous key stops working. Returns ``{"source_id", "key", "key_index", "endpoint"}``: ``key`` is
+        what the website sends to ``endpoint`` as ``Authorization: Bearer <key>``; it is not stored in clear
+        and cannot be read again (generate a new one if it is lost).
+        """
+        key = self._psa_generate_key()
+        return {
+            "source_id": self.id,
+            "key": key,
+            "key_index": self.key_index,
+            "endpoint": "/psa/leads",
+        }
 
     def action_generate_key(self):
         key = self._psa_generate_key()

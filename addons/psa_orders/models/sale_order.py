@@ -222,9 +222,13 @@ class SaleOrder(models.Model):
     def action_create_contract(self):
         """Salespeople confirm orders with recurring lines. OCA contract lets only accounting managers create
         agreements and their lines, so they are created as superuser, and only once the user is checked to
-        be allowed to change these orders (access rights and record rules)."""
+        be allowed to change these orders (access rights and record rules).
+
+        Answers True: OCA's method returns the agreements as a recordset, which neither XML-RPC nor the web
+        client can carry, and no caller uses it (the agreements are on the order lines, ``contract_id``)."""
         self.check_access("write")
-        return super(SaleOrder, self.sudo()).action_create_contract().with_env(self.env)
+        super(SaleOrder, self.sudo()).action_create_contract()
+        return True
 
     def _get_psa_running_agreement_domain(self):
         """Hook for extensions: the customer agreements (OCA contract) this order's recurring lines may

@@ -1,9 +1,11 @@
 import json
+import xmlrpc.client
 from datetime import datetime, timedelta
 
 from freezegun import freeze_time
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from ..tools import locks
 from ..tools.lead_payload import MAX_PAYLOAD_BYTES
@@ -145,3 +147,37 @@ class TestLeadsEndpoint(HttpCase):
             self.source._psa_get_lead_lock_key("Dana@Example.COM"),
             self.source._psa_get_lead_lock_key("dana@example.com"),
         )
+
+    def test_integrator_gets_the_new_key_as_data_over_xmlrpc(self):
+        """A sales manager's integration script asks for a new key over XML-RPC and gets it back as data,
+        once; the website's posts work with it, the previous key stops working."""
+        new_test_user(
+            self.env, login="psa_key_manager", password="psa_key_manager", groups="sales_team.group_sale_manager"
+        )
+        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, "psa_key_manager", "psa_key_manager", {})
+        answer = self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, uid, "psa_key_manager", "psa.lead.source", "generate_api_key", [[self.source.id]]
+        )
+        self.assertEqual(sorted(answer), ["endpoint", "key", "key_index", "source_id"])
+        self.assertEqual(answer["source_id"], self.source.id)
+        self.assertEqual(answer["endpoint"], "/psa/leads")
+        self.assertTrue(answer["key"].startswith(f"psa_{answer['key_index']}_"))
+        self.assertEqual(
+            self._post({"name": "Key Data", "email": "key@example.com"}, key=answer["key"]).status_code, 201
+        )
+        self.assertEqual(self._post({"name": "Old Key", "email": "old@example.com"}).status_code, 401)
+        self.assertNotIn(answer["key"], str(self.source.sudo().read()), "the key is not stored in clear")
+
+    def test_salesman_cannot_replace_the_key_over_xmlrpc(self):
+        """The button is for sales managers; a salesman calling the method over RPC is refused, the key kept."""
+        new_test_user(
+            self.env, login="psa_key_salesman", password="psa_key_salesman", groups="sales_team.group_sale_salesman"
+        )
+        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, "psa_key_salesman", "psa_key_salesman", {})
+        for method in ("generate_api_key", "action_generate_key"):
+            with self.assertRaises(xmlrpc.client.Fault) as refused, mute_logger("odoo.http"):
+                self.xmlrpc_object.execute_kw(
+                    self.env.cr.dbname, uid, "psa_key_salesman", "psa.lead.source", method, [[self.source.id]]
+                )
+            self.assertEqual(refused.exception.faultCode, 4, refused.exception.faultString)
+        self.assertEqual(self._post({"name": "Still", "email": "still@example.com"}).status_code, 201)

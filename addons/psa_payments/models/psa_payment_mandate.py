@@ -153,6 +153,146 @@ class PsaPaymentMandate(models.Model):
         locks.lock_rows(self.env.cr, "psa_payment_mandate", self.ids)
         self.invalidate_recordset(["state"])
 
+    # ------------------------------------------------------------------
+    # API for integrators
+    # ------------------------------------------------------------------
+
+    @api.model
+    def register_stripe_payment_method(
+        self, partner_id, stripe_customer_id, stripe_payment_method_id, create_mandate=True, **mandate_values
+    ):
+        """For integrators (XML-RPC / JSON-RPC): save a customer's Stripe card for auto-pay.
+
+        ``stripe_customer_id`` (``cus_...``) and ``stripe_payment_method_id`` (``pm_...``) are checked with the
+        company's Stripe provider: both must exist and the payment method must be attached to that customer.
+        Creates (or finds, when called again) the ``payment.token`` Odoo charges: ``provider_ref`` = the Stripe
+        customer, ``stripe_payment_method`` = the payment method, ``payment_details`` = the card's last four
+        digits. With ``create_mandate`` (default), the customer's auto-pay mandate charges that token: an open
+        mandate of the customer is switched to it, else one is created with ``mandate_values`` (``trigger``,
+        ``max_amount``, ``hold_days``).
+
+        :return: ``{"token_id", "mandate_id" (False without mandate), "payment_details", "created_token"}``
+        """
+        self.check_access("create")
+        partner = self.env["res.partner"].browse(partner_id).exists()
+        if not partner:
+            raise UserError(self.env._("No customer with id %(id)s.", id=partner_id))
+        partner.check_access("read")
+        commercial = partner.commercial_partner_id
+        provider = self._psa_stripe_provider_for_registration()
+        method_data = self._psa_stripe_check_payment_method(provider, stripe_customer_id, stripe_payment_method_id)
+        # sudo: only system administrators may create payment tokens; this one is made of a Stripe customer and
+        # payment method the provider has just confirmed belong together, for a customer the caller can read,
+        # by a user allowed to set up auto-pay mandates (checked above).
+        tokens = self.env["payment.token"].sudo()
+        token = tokens.search(
+            [
+                ("provider_id", "=", provider.id),
+                ("provider_ref", "=", stripe_customer_id),
+                ("stripe_payment_method", "=", stripe_payment_method_id),
+                ("partner_id", "child_of", commercial.id),
+            ],
+            limit=1,
+        )
+        created_token = not token
+        if not token:
+            card = method_data.get("card") or {}
+            payment_method = self.env["payment.method"]._get_from_code(method_data.get("type") or "card")
+            token = tokens.create(
+                {
+                    "provider_id": provider.id,
+                    "payment_method_id": payment_method.id or self.env.ref("payment.payment_method_card").id,
+                    "payment_details": card.get("last4") or stripe_payment_method_id[-4:],
+                    "partner_id": commercial.id,
+                    "provider_ref": stripe_customer_id,
+                    "stripe_payment_method": stripe_payment_method_id,
+                }
+            )
+        mandate = self.browse()
+        if create_mandate:
+            mandate = self.search(
+                [
+                    ("partner_id", "=", commercial.id),
+                    ("company_id", "=", self.env.company.id),
+                    ("state", "in", ("active", "suspended")),
+                ],
+                order="state, id desc",
+                limit=1,
+            )
+            if mandate and mandate.token_id != token:
+                mandate.write({"token_id": token.id, **mandate_values})
+                mandate.message_post(
+                    body=self.env._(
+                        "Saved payment method switched to %(method)s (registered by %(user)s).",
+                        method=token.display_name,
+                        user=self.env.user.name,
+                    )
+                )
+            elif not mandate:
+                mandate = self.create({"partner_id": commercial.id, "token_id": token.id, **mandate_values})
+        return {
+            "token_id": token.id,
+            "mandate_id": mandate.id or False,
+            "payment_details": token.payment_details,
+            "created_token": created_token,
+        }
+
+    @api.model
+    def _psa_stripe_provider_for_registration(self):
+        """The current company's enabled Stripe provider (test or live)."""
+        # sudo: providers are configuration records only administrators read; only the id and keys are used.
+        provider = (
+            self.env["payment.provider"]
+            .sudo()
+            .search(
+                [
+                    ("code", "=", "stripe"),
+                    ("state", "in", ("enabled", "test")),
+                    ("company_id", "=", self.env.company.id),
+                ],
+                limit=1,
+            )
+        )
+        if not provider:
+            raise UserError(self.env._("No Stripe provider is enabled for %(company)s.", company=self.env.company.name))
+        return provider
+
+    @api.model
+    def _psa_stripe_check_payment_method(self, provider, stripe_customer_id, stripe_payment_method_id):
+        """Ask Stripe whether the customer and the payment method exist and belong together; return the method."""
+        if not (stripe_customer_id or "").startswith("cus_") or not (stripe_payment_method_id or "").startswith("pm_"):
+            raise UserError(
+                self.env._(
+                    "Expected a Stripe customer id (cus_...) and a payment method id (pm_...), got %(customer)s "
+                    "and %(method)s.",
+                    customer=stripe_customer_id,
+                    method=stripe_payment_method_id,
+                )
+            )
+        try:
+            customer = provider._stripe_make_request(f"customers/{stripe_customer_id}", method="GET")
+            method = provider._stripe_make_request(f"payment_methods/{stripe_payment_method_id}", method="GET")
+        except ValidationError as error:
+            raise UserError(
+                self.env._("Stripe refused the saved payment method: %(reason)s", reason=error.args[0])
+            ) from error
+        if customer.get("deleted") or customer.get("id") != stripe_customer_id:
+            raise UserError(self.env._("Stripe has no customer %(customer)s.", customer=stripe_customer_id))
+        attached_to = method.get("customer")
+        if isinstance(attached_to, dict):
+            attached_to = attached_to.get("id")
+        if attached_to != stripe_customer_id:
+            raise UserError(
+                self.env._(
+                    "The payment method %(method)s is not attached to the Stripe customer %(customer)s "
+                    "(attached to: %(other)s).",
+                    method=stripe_payment_method_id,
+                    customer=stripe_customer_id,
+                    other=attached_to or self.env._("nobody"),
+                )
+            )
+        return method
+
     @api.model
     def _get_active_mandates_domain(self, company):
         """Hook for extensions: the mandates whose customers' invoices the cron charges."""

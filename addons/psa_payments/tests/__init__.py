@@ -8,3 +8,4 @@ from . import test_invoice_buttons
 from . import test_portal
 from . import test_demo_provider
 from . import test_multi_company
+from . import test_register_payment_method

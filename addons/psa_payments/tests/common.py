@@ -13,7 +13,8 @@ import requests
 from odoo import Command, fields
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
-LOCALSTRIPE_SCRIPT = Path(__file__).with_name("localstripe_server.py")
+# The project's one localstripe launcher (accepts what payment_stripe sends), at the repository level.
+LOCALSTRIPE_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "localstripe_psa.py"
 SECRET_KEY = "sk_test_psa_autopay"
 WEBHOOK_SECRET = "whsec_psa_autopay_test"
 GOOD_CARD = "4242424242424242"

@@ -61,6 +61,7 @@ class PsaRmmEvent(models.Model):
         if not parked:
             raise UserError(self.env._("Only parked events can be processed again (rule: processed events are final)."))
         parked.sudo()._psa_process()
+        return True
 
     # --- processing ---------------------------------------------------------------------------
 

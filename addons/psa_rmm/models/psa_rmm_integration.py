@@ -93,6 +93,7 @@ class PsaRmmIntegration(models.Model):
         for integration in self:
             integration.sudo().secret = secrets.token_hex(32)
             integration.message_post(body=self.env._("A new HMAC secret was generated; the old one no longer works."))
+        return True
 
     def action_view_events(self):
         self.ensure_one()

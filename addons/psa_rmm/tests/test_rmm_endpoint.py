@@ -101,6 +101,14 @@ class TestRmmEndpoint(PsaRmmCommon):
         self.env["psa.rmm.site"].create(
             {"integration_id": self.integration.id, "rmm_site_id": "site-new", "partner_id": newcomer.id}
         )
-        event.with_user(self.manager).action_reprocess()
+        self.assertIs(event.with_user(self.manager).action_reprocess(), True, "an answer XML-RPC can carry")
         self.assertEqual(event.state, "done")
         self.assertEqual(self._tickets().partner_id, newcomer)
+
+    def test_new_secret_refuses_the_old_one(self):
+        """A manager's "New Secret" (or the same call over XML-RPC) answers True; the old secret stops working."""
+        old_secret = self.integration.sudo().secret
+        self.assertIs(self.integration.with_user(self.manager).action_regenerate_secret(), True)
+        self.assertNotEqual(self.integration.sudo().secret, old_secret)
+        self._assert_refused(self._post(self._event("e1"), secret=old_secret), 401, "bad_signature")
+        self.assertEqual(self._post(self._event("e1")).status_code, 200)

@@ -69,7 +69,8 @@ class AccountMove(models.Model):
         res = super().button_draft()
         self._psa_release_invoiced_time()
         reversed_invoices.filtered(lambda move: move.payment_state != "reversed")._psa_take_back_from_billing()
-        return res
+        # Odoo's button answers None, which XML-RPC cannot carry (integrators reset invoices to re-bill them).
+        return True if res is None else res
 
     def _psa_take_back_from_billing(self):
         """Hook: the invoices in ``self`` were reversed in full until their credit note went back to
@@ -84,7 +85,7 @@ class AccountMove(models.Model):
         self._psa_release_invoiced_time()
         self._psa_sources_given_back()
         self.env["psa.billing.key"].sudo().search([("move_id", "in", self.ids)]).unlink()
-        return res
+        return True if res is None else res  # Odoo's answers None, which XML-RPC cannot carry
 
     def _psa_sources_given_back(self):
         """Tell the billing sources (``psa.billable.mixin``) these invoices billed that they are

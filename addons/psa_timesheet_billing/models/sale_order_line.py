@@ -180,7 +180,7 @@ class SaleOrderLine(models.Model):
             item = sale_line._psa_prepare_billable_item(run, quantity, source_type)
             rate = format_amount(self.env, sale_line.price_unit, sale_line.currency_id)
             if source_type == "expense":
-                line_expenses = expenses.get(sale_line.id, self.env["hr.expense"])
+                line_expenses = expenses.get(sale_line.id, self.env["hr.expense"].sudo())
                 line_receipts = receipts.get(sale_line.id, self.env["ir.attachment"])
                 item.explanation = self.env._(
                     "Re-invoiced expense: %(expenses)s; %(qty)s %(uom)s at %(rate)s (order %(order)s); "
@@ -260,7 +260,9 @@ class SaleOrderLine(models.Model):
 
     def _psa_expenses_by_sale_line(self):
         """The expenses (sale_expense) behind these re-invoiced order lines and their receipt files."""
-        expenses, receipts = defaultdict(lambda: self.env["hr.expense"]), {}
+        # sudo: a billing clerk need not read expense reports; only the name, employee and date of the expenses
+        # behind the lines being billed go into their explanation (and the receipts onto the invoice).
+        expenses, receipts = defaultdict(lambda: self.env["hr.expense"].sudo()), {}
         if not self:
             return expenses, receipts
         analytic_lines = (
@@ -270,7 +272,7 @@ class SaleOrderLine(models.Model):
         )
         for analytic_line in analytic_lines:
             expenses[analytic_line.so_line.id] |= analytic_line.move_line_id.expense_id
-        all_expenses = self.env["hr.expense"].union(*expenses.values())
+        all_expenses = self.env["hr.expense"].sudo().union(*expenses.values())
         attachments = (
             self.env["ir.attachment"]
             .sudo()

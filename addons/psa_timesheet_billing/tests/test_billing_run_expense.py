@@ -70,3 +70,28 @@ class TestBillingRunExpense(BillingRunCommon):
         self.assertEqual(attached.filtered(lambda att: att.name == "train-ticket.pdf").raw, b"%PDF-1.4 ticket")
         sent_with_email = self.env["account.move.send"]._get_invoice_extra_attachments(invoice)
         self.assertIn("train-ticket.pdf", sent_with_email.mapped("name"))
+
+    def test_run_invoice_renders_as_pdf_and_is_sent_with_its_receipt(self):
+        """The run's posted invoice is rendered by wkhtmltopdf (a real PDF, not the HTML that Odoo's tests
+        fall back to) and e-mailed with the expense receipt beside it. Without wkhtmltopdf this fails with
+        Odoo's "Unable to find Wkhtmltopdf", as it would for the customer."""
+        self.customer_a.email = "billing@run-customer-a.example.com"
+        run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)])
+        run.action_preview()
+        run.action_confirm()
+        invoice = run.invoice_ids
+        self.assertEqual(invoice.state, "posted")
+        self.env["account.move.send"].with_context(force_report_rendering=True)._generate_and_send_invoices(
+            invoice, sending_methods=["email"]
+        )
+        pdf = invoice.invoice_pdf_report_id
+        self.assertTrue(pdf, "the invoice PDF was generated")
+        self.assertEqual(pdf.mimetype, "application/pdf")
+        self.assertTrue(pdf.raw.startswith(b"%PDF-"), "wkhtmltopdf rendered a PDF")
+        self.assertIn(invoice.name.replace("/", "_"), pdf.name)
+        sent = invoice.message_ids.filtered(lambda msg: msg.message_type == "comment" and msg.attachment_ids)
+        self.assertEqual(len(sent), 1, "one e-mail went to the customer")
+        self.assertIn(self.customer_a, sent.partner_ids)
+        self.assertEqual(
+            sorted(sent.attachment_ids.mapped("name")), sorted([pdf.name, "train-ticket.pdf"]), "PDF and receipt"
+        )

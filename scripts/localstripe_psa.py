@@ -1,12 +1,18 @@
-"""Run localstripe on 127.0.0.1 for the test suite, a little closer to real Stripe.
+"""The project's localstripe: a local Stripe-compatible server that accepts what Odoo 18 sends.
 
-Usage: ``python3 localstripe_server.py --port N``. Started as a subprocess by ``tests/common.py``.
+Usage: ``python3 scripts/localstripe_psa.py --port 8420 [--host 0.0.0.0]`` (needs ``pip install
+'localstripe>=1.15,<2'``, which requirements-dev.txt has). The one launcher of the project: the add-ons' tests
+(``addons/psa_payments/tests/common.py``), the end-to-end suite (``tests/conftest.py``), the bench
+(``bench/bench_autopay.py``) and ``docker/compose.yml`` all start this file. Point a database at it with the
+system parameter ``psa_payments.stripe_api_base`` = ``http://<host>:<port>/v1/`` (see the README).
 
-What it adds to localstripe (all things real Stripe does, or test switches):
+Stock localstripe refuses two fields Odoo 18's ``payment_stripe`` always sends when it creates a
+PaymentIntent (``description`` and ``shipping``), so every charge would end "failed: Unexpected description,
+shipping". What this adds to localstripe (all things real Stripe does, or test switches):
 
-- listens on 127.0.0.1 only and keeps its store in memory (localstripe pickles it to a shared
-  ``/tmp`` file on every write, which parallel runs would trample);
 - ``description`` and ``shipping`` on payment intents (Odoo sends the transaction reference there);
+- listens on 127.0.0.1 unless told otherwise and keeps its store in memory (localstripe pickles it to a
+  shared ``/tmp`` file on every write, which parallel runs would trample);
 - ``Idempotency-Key``: a POST replayed with the same key returns the first answer and does nothing;
 - ``POST /_config/psa/delay`` ``{"seconds": N}``: the next payment intent is created, then its answer is held
   N seconds, so the client times out although the charge happened (a lost response);
@@ -127,8 +133,9 @@ async def stats(request):
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description="localstripe accepting what Odoo 18's payment_stripe sends")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (compose: 0.0.0.0)")
     args = parser.parse_args()
     app = server.app
     # Outermost, so that refused requests (answered by localstripe's error middleware) are cached too.
@@ -136,7 +143,7 @@ def main():
     app.router.add_post("/_config/psa/delay", set_delay)
     app.router.add_post("/_config/psa/decline", set_decline)
     app.router.add_get("/_config/psa/stats", stats)
-    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
 
 
 if __name__ == "__main__":
