@@ -27,3 +27,4 @@ from . import test_billing_run_reversal
 from . import test_billing_run_zero_and_stale
 from . import test_billing_run_oca_periods
 from . import test_billing_keys
+from . import test_billing_run_cadence
