@@ -997,7 +997,8 @@ class PsaBillingRun(models.Model):
                 sending=self.env._("sent by email") if run.send_invoices else self.env._("not sent"),
             )
         )
-        self._psa_commit()
+        # no commit before its first batch is invoiced: the worker cron must not pick up a run this cron
+        # is about to process (a crash before that rolls it all back, the next cycle starts again)
         return run
 
     # ------------------------------------------------------------------------------------------

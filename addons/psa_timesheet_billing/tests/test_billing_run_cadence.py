@@ -2,6 +2,7 @@ from datetime import date
 
 from freezegun import freeze_time
 
+from odoo import Command
 from odoo.tests import tagged
 
 from .billing_run_common import BillingRunCommon
@@ -187,3 +188,45 @@ class TestBillingRunCadence(BillingRunCommon):
         self.runs._cron_process_running()
         self.assertEqual(self._runs("monthly").line_ids.partner_id, self.customer_a)
         self.assertEqual(self.time_a.timesheet_invoice_id.amount_untaxed, 500.0)
+
+    @freeze_time("2026-11-02 10:00:00")
+    def test_agreement_with_a_cadence_of_its_own(self):
+        """Customer B is monthly, its support agreement as you go: the as-you-go run bills the due
+        period of the agreement and not B's time; the monthly run bills B's time, not the agreement."""
+        agreement = self.env["contract.contract"].create(
+            {
+                "name": "Cadence support agreement",
+                "partner_id": self.customer_b.id,
+                "line_recurrence": True,
+                "psa_billing_cadence": "as_you_go",
+                "contract_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_fixed.id,
+                            "name": "Support #START# - #END#",
+                            "quantity": 1,
+                            "uom_id": self.env.ref("uom.product_uom_unit").id,
+                            "price_unit": 450.0,
+                            "recurring_rule_type": "monthly",
+                            "recurring_interval": 1,
+                            "date_start": date(2026, 10, 1),
+                        }
+                    )
+                ],
+            }
+        )
+        # October's period is due for the monthly run (up to 2026-10-31) too: it leaves it out
+        self.env["res.config.settings"].create({"psa_billing_run_mode": "automatic"}).execute()
+        self.runs._cron_create_monthly_runs()
+        self.runs._cron_process_running()
+        monthly = self._runs("monthly")
+        self.assertFalse(monthly.line_ids.filtered(lambda line: line.contract_id == agreement))
+        self.assertEqual(self.time_b.timesheet_invoice_id.amount_untaxed, 300.0)
+        self.assertFalse(agreement._get_related_invoices())
+        self.runs._cron_bill_as_you_go()
+        as_you_go = self._runs("as_you_go")
+        b_lines = as_you_go.line_ids.filtered(lambda line: line.partner_id == self.customer_b)
+        self.assertEqual(b_lines.contract_id, agreement)
+        self.assertEqual(b_lines.mapped("source_type"), ["recurring"], "B's own time is the monthly run's")
+        self.assertEqual(agreement._get_related_invoices().amount_untaxed, 450.0)
+        self.assertEqual(len(self._invoices(self.customer_b)), 2)
