@@ -7,6 +7,7 @@ from . import test_prepaid_fund
 from . import test_reject_wizard
 from . import test_billing_run
 from . import test_billing_run_cron
+from . import test_billing_run_cadence
 from . import test_billing_run_tools
 from . import test_billing_run_recurring
 from . import test_billing_run_expense
@@ -27,4 +28,3 @@ from . import test_billing_run_reversal
 from . import test_billing_run_zero_and_stale
 from . import test_billing_run_oca_periods
 from . import test_billing_keys
-from . import test_billing_run_cadence
