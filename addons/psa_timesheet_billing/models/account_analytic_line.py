@@ -509,6 +509,10 @@ class AccountAnalyticLine(models.Model):
         if run.partner_ids:
             customers = run.partner_ids.commercial_partner_id
             timesheets = timesheets.filtered(lambda ts: ts.company_id.partner_id in customers)
+        if run.cadence != "manual":
+            # the buying company is billed at its own cadence, as any customer
+            customers = run._psa_partners_on_cadence(timesheets.company_id.partner_id)
+            timesheets = timesheets.filtered(lambda ts: ts.company_id.partner_id in customers)
         if not timesheets:
             return []
         previewed = self._psa_intercompany_previewed_refs(run, timesheets) if run_lines is not None else {}

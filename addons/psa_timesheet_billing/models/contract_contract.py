@@ -1,16 +1,26 @@
 import logging
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
 
 from ..tools.billing_keys import exactly_once_key
+from .psa_billing_run import BILLING_CADENCES
 
 _logger = logging.getLogger(__name__)
 
 
 class ContractContract(models.Model):
     _inherit = "contract.contract"
+
+    psa_billing_cadence = fields.Selection(
+        BILLING_CADENCES,
+        string="Billing Cadence",
+        tracking=True,
+        index=True,
+        help="Which billing run bills this agreement's periods when it differs from its customer's cadence: "
+        "as you go (the next hourly run once a period is due), weekly or monthly. Empty: the customer's cadence.",
+    )
 
     @api.model
     def _psa_get_run_covered_domain(self):

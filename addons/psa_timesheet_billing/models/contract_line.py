@@ -31,7 +31,10 @@ class ContractLine(models.Model):
             ("company_id", "in", run.company_ids.ids),
             ("recurring_next_date", "!=", False),
             ("recurring_next_date", "<=", run.period_end),
-            *run._psa_customer_domain("partner_id.commercial_partner_id"),
+            # an agreement with a billing cadence of its own follows it, the others their customer's
+            *run._psa_customer_domain(
+                "partner_id.commercial_partner_id", agreement_cadence_field="psa_billing_cadence"
+            ),
         ]
 
     @api.model

@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 from odoo.tools import SQL, float_compare, format_amount, format_datetime, groupby
 
 from odoo.addons.psa_orders.tools import po_rules
@@ -25,7 +26,10 @@ RUN_STATES = [
     ("done", "Done"),
     ("failed", "Done with failures"),
 ]
-RUN_FREQUENCIES = [("monthly", "Monthly"), ("weekly", "Weekly")]
+# how often a customer is billed: by the next hourly run after release, or by the weekly / monthly run
+BILLING_CADENCES = [("as_you_go", "As you go"), ("weekly", "Weekly"), ("monthly", "Monthly")]
+# which cadence created a run ("manual": a person did, it bills every customer it names, whatever their cadence)
+RUN_CADENCES = [("manual", "Manual"), *BILLING_CADENCES]
 
 
 class PsaBillingRunError(Exception):
@@ -76,6 +80,16 @@ class PsaBillingRun(models.Model):
     post_invoices = fields.Boolean(string="Post Invoices", default=True)
     send_invoices = fields.Boolean(string="Send Invoices", help="Send the posted invoices by email in the background.")
     state = fields.Selection(RUN_STATES, required=True, default="draft", tracking=True, index=True, copy=False)
+    cadence = fields.Selection(
+        RUN_CADENCES,
+        required=True,
+        default="manual",
+        readonly=True,
+        index=True,
+        copy=False,
+        help="Which cadence created the run. As you go, weekly, monthly: the cron of that cadence, billing only the "
+        "customers (and agreements) on it. Manual: a person, billing every customer chosen, whatever their cadence.",
+    )
     line_ids = fields.One2many("psa.billing.run.line", "run_id", string="Lines", copy=False)
     progress_done = fields.Integer(readonly=True, copy=False, help="Invoices (groups) handled so far.")
     progress_total = fields.Integer(readonly=True, copy=False, help="Invoices (groups) this run has to handle.")
@@ -97,10 +111,13 @@ class PsaBillingRun(models.Model):
     )
     preview_stale_message = fields.Char(compute="_compute_preview_stale")
 
-    @api.depends("period_end")
+    @api.depends("period_end", "cadence")
     def _compute_name(self):
         for run in self:
-            run.name = self.env._("Billing run up to %(date)s", date=run.period_end or "")
+            if run.cadence == "as_you_go":
+                run.name = self.env._("As-you-go billing run of %(date)s", date=run.period_end or "")
+            else:
+                run.name = self.env._("Billing run up to %(date)s", date=run.period_end or "")
 
     @api.depends("progress_done", "progress_total")
     def _compute_progress(self):
@@ -636,8 +653,45 @@ class PsaBillingRun(models.Model):
     # ------------------------------------------------------------------------------------------
     # What to bill (shared by the preview and the confirm, so both give the same totals)
     # ------------------------------------------------------------------------------------------
-    def _psa_customer_domain(self, field):
-        return [(field, "in", self.partner_ids.commercial_partner_id.ids)] if self.partner_ids else []
+    def _psa_customer_domain(self, field, agreement_cadence_field=None):
+        """The domain on ``field`` (a commercial partner) of the customers this run bills: those it
+        names, if any, on the run's cadence (``_psa_get_cadence_domain``)."""
+        domain = [(field, "in", self.partner_ids.commercial_partner_id.ids)] if self.partner_ids else []
+        return expression.AND([domain, self._psa_get_cadence_domain(field, agreement_cadence_field)])
+
+    def _psa_get_cadence_domain(self, field, agreement_cadence_field=None):
+        """Hook for extensions: the domain on ``field`` (a commercial partner) of the customers billed
+        at this run's cadence. A run created by a person (``manual``) bills them all.
+
+        A customer without a cadence of its own follows the company's (*Billing run frequency*). With
+        ``agreement_cadence_field`` (an agreement's ``psa_billing_cadence``), an agreement with a cadence
+        of its own follows it, the others their customer's.
+        """
+        self.ensure_one()
+        if self.cadence == "manual":
+            return []
+        cadence_field = f"{field}.psa_billing_cadence"
+        partner_domain = [(cadence_field, "=", self.cadence)]
+        if self.company_id.psa_billing_run_frequency == self.cadence:
+            partner_domain = expression.OR([partner_domain, [(cadence_field, "=", False)]])
+        if not agreement_cadence_field:
+            return partner_domain
+        return expression.OR(
+            [
+                [(agreement_cadence_field, "=", self.cadence)],
+                expression.AND([[(agreement_cadence_field, "=", False)], partner_domain]),
+            ]
+        )
+
+    def _psa_partners_on_cadence(self, partners):
+        """The commercial partners among ``partners`` this run's cadence bills (in Python, for the
+        sources that cannot say it in their domain)."""
+        self.ensure_one()
+        partners = partners.commercial_partner_id
+        if self.cadence == "manual":
+            return partners
+        default = self.company_id.psa_billing_run_frequency
+        return partners.filtered(lambda partner: (partner.psa_billing_cadence or default) == self.cadence)
 
     def _psa_billing_sources(self):
         """The models the run bills (those inheriting ``psa.billable.mixin``), in their
@@ -687,6 +741,7 @@ class PsaBillingRun(models.Model):
         then fails its own customer at the confirm, with the reason, instead of the whole preview.
         """
         self._psa_skip_already_billed(items)
+        self._psa_apply_once_a_day_rule(items)
         for item in items:
             if not item.billable:
                 continue
@@ -721,6 +776,43 @@ class PsaBillingRun(models.Model):
                 reason = self._psa_zero_total_reason("keep")
                 for item in group:
                     item.skip(reason)
+
+    def _psa_apply_once_a_day_rule(self, items):
+        """As you go, one invoice per customer and day at most: a customer an earlier as-you-go run
+        invoiced on this run's invoice date waits for the first as-you-go run of the next day.
+
+        The day's invoice is posted (and may be charged) already, so nothing is added to it; what was
+        released since goes on the next day's invoice, said on the run line.
+        """
+        if self.cadence != "as_you_go":
+            return
+        partner_ids = {item.partner_id for item in items if item.billable}
+        if not partner_ids:
+            return
+        rows = self.env["psa.billing.run.line"]._read_group(
+            [
+                ("run_id.cadence", "=", "as_you_go"),
+                ("run_id.invoice_date", "=", self.invoice_date),
+                ("run_id", "!=", self.id),
+                ("company_id", "in", self.company_ids.ids),
+                ("state", "=", "invoiced"),
+                ("partner_id", "in", list(partner_ids)),
+            ],
+            ["partner_id"],
+            ["move_id:recordset"],
+        )
+        invoiced_today = {partner.id: moves for partner, moves in rows}
+        for item in items:
+            moves = invoiced_today.get(item.partner_id)
+            if item.billable and moves:
+                item.skip(
+                    self.env._(
+                        "as you go: already invoiced today on %(invoice)s (one invoice per customer and day), "
+                        "billed by the first as-you-go run after %(date)s",
+                        invoice=", ".join(moves.mapped("name")),
+                        date=self.invoice_date,
+                    )
+                )
 
     def _psa_zero_total_reason(self, policy):
         if policy == "skip":
@@ -772,8 +864,21 @@ class PsaBillingRun(models.Model):
 
     @api.model
     def _get_periodic_run_companies_domain(self, frequency):
-        """Hook for extensions: the companies whose run the ``frequency`` cron creates."""
-        return [("psa_billing_run_frequency", "=", frequency)]
+        """Hook for extensions: the companies whose run the ``frequency`` cron creates: those billing
+        at that cadence by default, and those with customers or agreements billed at it."""
+        # counted for the cron, over every company: which companies need a run, nothing else is read
+        partners = self.env["res.partner"].sudo().with_context(active_test=False)
+        contracts = self.env["contract.contract"].sudo()
+        shared = partners.search_count([("psa_billing_cadence", "=", frequency), ("company_id", "=", False)], limit=1)
+        if shared:
+            # a customer shared by every company is billed by each of them at its cadence
+            return []
+        company_ids = {
+            company.id
+            for model in (partners, contracts)
+            for (company,) in model._read_group([("psa_billing_cadence", "=", frequency)], ["company_id"])
+        }
+        return expression.OR([[("psa_billing_run_frequency", "=", frequency)], [("id", "in", list(company_ids))]])
 
     @api.model
     def _prepare_periodic_run_vals(self, company, frequency, period_end, mode):
@@ -782,13 +887,18 @@ class PsaBillingRun(models.Model):
         The run sends the invoices it posts when the company says so (*Send invoices of automatic
         runs*); posting follows the run's default.
         """
-        return {
+        vals = {
             "company_id": company.id,
             "company_ids": [Command.set(company.ids)],
+            "cadence": frequency,
             "period_end": period_end,
             "mode": mode,
             "send_invoices": company.psa_billing_run_send_invoices,
         }
+        if frequency == "as_you_go":
+            # nobody confirms an as-you-go run, and its customer gets one invoice a day
+            vals.update({"mode": "automatic", "grouping": "customer", "invoice_date": period_end})
+        return vals
 
     @api.model
     def _psa_create_periodic_runs(self, frequency, period_end):
@@ -802,7 +912,13 @@ class PsaBillingRun(models.Model):
         mode = mode if mode in ("preview", "automatic") else "preview"
         companies = self.env["res.company"].sudo().search(self._get_periodic_run_companies_domain(frequency))
         existing = self.sudo().search(
-            [("period_end", "=", period_end), ("company_id", "in", companies.ids), ("partner_ids", "=", False)]
+            [
+                ("period_end", "=", period_end),
+                ("company_id", "in", companies.ids),
+                ("partner_ids", "=", False),
+                # a weekly run ending on the last day of a month is no monthly run
+                ("cadence", "in", ("manual", frequency)),
+            ]
         )
         todo = companies - existing.company_id
         for done, company in enumerate(todo, start=1):
@@ -818,7 +934,7 @@ class PsaBillingRun(models.Model):
                 body=self.env._(
                     "Created by the %(frequency)s billing cron (%(mode)s), period up to %(date)s; invoices "
                     "%(sending)s (company setting).",
-                    frequency=dict(RUN_FREQUENCIES)[frequency].lower(),
+                    frequency=dict(BILLING_CADENCES)[frequency].lower(),
                     mode=run.mode,
                     date=period_end,
                     sending=self.env._("sent by email") if run.send_invoices else self.env._("not sent"),
@@ -826,6 +942,64 @@ class PsaBillingRun(models.Model):
             )
             self.env["ir.cron"]._notify_progress(done=done, remaining=len(todo) - done)
             self._psa_commit()
+
+    @api.model
+    def _cron_bill_as_you_go(self, batch_size=50):
+        """Bill the customers (and agreements) billed as you go: what was released up to today, in one
+        automatic run per company and cycle that has something to bill, invoiced in the same cycle.
+
+        One invoice per customer and day (``_psa_apply_once_a_day_rule``). Idempotent: what a run
+        billed is keyed (a rerun finds nothing new), a company whose as-you-go run is still
+        unfinished (a crash) has it resumed instead of a second one created, and a cycle with
+        nothing to bill leaves no run behind.
+        """
+        today = fields.Date.context_today(self)
+        companies = self.env["res.company"].sudo().search(self._get_periodic_run_companies_domain("as_you_go"))
+        # the cron works for every company, as the monthly and weekly ones do; nothing is shown to anyone
+        unfinished = self.sudo().search(
+            [
+                ("cadence", "=", "as_you_go"),
+                ("company_id", "in", companies.ids),
+                ("state", "in", ("previewed", "running")),
+            ]
+        )
+        for done, company in enumerate(companies, start=1):
+            runs = unfinished.filtered(lambda run, company=company: run.company_id == company)
+            if not runs:
+                runs = self._psa_create_as_you_go_run(company, today)
+            for run in runs.with_company(company):
+                if run.state == "previewed":
+                    run._psa_start()
+                run._psa_process(batch_size=batch_size)
+            self.env["ir.cron"]._notify_progress(done=done, remaining=len(companies) - done)
+
+    @api.model
+    def _psa_create_as_you_go_run(self, company, today):
+        """The as-you-go run of ``company`` for this cycle, previewed and started, or nothing when
+        there is nothing to bill (the run is then not kept: an hourly cron leaves no empty runs)."""
+        # created by the cron for the company, as the monthly and weekly runs are (psa_create_periodic_runs)
+        run = (
+            self.sudo()
+            .with_company(company)
+            .with_context(mail_create_nolog=True, mail_notrack=True)
+            .create(self._prepare_periodic_run_vals(company, "as_you_go", today, "automatic"))
+        )
+        run.action_preview()
+        if not run.line_ids.filtered(lambda line: line.kind == "bill"):
+            run.unlink()
+            return self.browse()
+        run._psa_start()
+        run.message_post(
+            body=self.env._(
+                "Created by the as-you-go billing cron (automatic): released up to %(date)s, one invoice per "
+                "customer and day; invoices %(sending)s (company setting).",
+                date=today,
+                sending=self.env._("sent by email") if run.send_invoices else self.env._("not sent"),
+            )
+        )
+        # no commit before its first batch is invoiced: the worker cron must not pick up a run this cron
+        # is about to process (a crash before that rolls it all back, the next cycle starts again)
+        return run
 
     # ------------------------------------------------------------------------------------------
     # Sources without an order: their invoice and its group

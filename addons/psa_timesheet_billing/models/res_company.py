@@ -1,18 +1,20 @@
 from odoo import fields, models
 
-from .psa_billing_run import RUN_FREQUENCIES
+from .psa_billing_run import BILLING_CADENCES
 
 
 class ResCompany(models.Model):
     _inherit = "res.company"
 
     psa_billing_run_frequency = fields.Selection(
-        RUN_FREQUENCIES,
+        BILLING_CADENCES,
         string="Billing Run Frequency",
         required=True,
         default="monthly",
-        help="Monthly: a run up to the last day of the previous month is created on the 1st. "
-        "Weekly: a run up to the previous Sunday is created every Monday.",
+        help="The billing cadence of the customers (and agreements) without one of their own. "
+        "Monthly: a run up to the last day of the previous month is created on the 1st. "
+        "Weekly: a run up to the previous Sunday is created every Monday. "
+        "As you go: what is released is billed by the next hourly as-you-go run, one invoice per customer and day.",
     )
     psa_intercompany_rate = fields.Monetary(
         string="Intercompany Hourly Rate",

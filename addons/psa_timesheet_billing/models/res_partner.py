@@ -1,4 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+from .psa_billing_run import BILLING_CADENCES
 
 
 class ResPartner(models.Model):
@@ -29,3 +31,17 @@ class ResPartner(models.Model):
         help="Billing runs skip this customer (the preview says so) until the hold is lifted.",
     )
     psa_billing_hold_reason = fields.Char(string="Hold Reason", tracking=True)
+    psa_billing_cadence = fields.Selection(
+        BILLING_CADENCES,
+        string="Billing Cadence",
+        tracking=True,
+        index=True,
+        help="How often the billing runs bill this customer. As you go: what is released (approved time, reached "
+        "milestones, charges) is billed by the next as-you-go run (hourly), one invoice per customer and day. "
+        "Weekly, monthly: by the weekly or monthly run. Empty: the company's billing run frequency.",
+    )
+
+    @api.model
+    def _commercial_fields(self):
+        # billed as the company it belongs to: contacts follow their commercial partner
+        return [*super()._commercial_fields(), "psa_billing_cadence"]

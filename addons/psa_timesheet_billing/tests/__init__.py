@@ -7,6 +7,7 @@ from . import test_prepaid_fund
 from . import test_reject_wizard
 from . import test_billing_run
 from . import test_billing_run_cron
+from . import test_billing_run_cadence
 from . import test_billing_run_tools
 from . import test_billing_run_recurring
 from . import test_billing_run_expense
