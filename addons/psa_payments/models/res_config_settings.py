@@ -10,3 +10,4 @@ class ResConfigSettings(models.TransientModel):
         default="3,7",
         help="Comma-separated days after the first failed charge on which it is retried, e.g. 3,7.",
     )
+    psa_reminder_days = fields.Char(related="company_id.psa_reminder_days", readonly=False)
