@@ -7,3 +7,4 @@ from . import res_config_settings
 from . import res_company
 from . import account_invoice_overdue_reminder
 from . import overdue_reminder_action
+from . import payment_token

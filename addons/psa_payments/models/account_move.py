@@ -135,9 +135,7 @@ class AccountMove(models.Model):
             if not mandate:
                 continue
             open_attempts = move.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown"))
-            failed = move.psa_attempt_ids.filtered(
-                lambda a, mandate=mandate: a.state == "failed" and a.mandate_id == mandate
-            )
+            failed = move._psa_failures_under(mandate)
             _amount, refusal = autopay.amount_to_charge(move.amount_residual, mandate.max_amount)
             if open_attempts:
                 forecast[move.id] = (None, move.amount_residual, self.env._("A payment is being processed."))
@@ -164,6 +162,16 @@ class AccountMove(models.Model):
                 forecast[move.id] = (max(first, today), move.amount_residual, "")
         return forecast
 
+    def _psa_failures_under(self, mandate):
+        """The invoice's failed attempts that count under the mandate: a card that could no longer be charged
+        (expired, lost...) and that the customer has replaced since does not hold the invoice back."""
+        self.ensure_one()
+        return self.psa_attempt_ids.filtered(
+            lambda a: a.state == "failed"
+            and a.mandate_id == mandate
+            and not (a.failure_policy == "new_card" and a.transaction_id.token_id != mandate.token_id)
+        )
+
     def _psa_mandate_by_partner(self, mandates):
         return {mandate.partner_id.commercial_partner_id.id: mandate for mandate in mandates}
 
@@ -179,9 +187,7 @@ class AccountMove(models.Model):
             mandate = by_partner.get(move.commercial_partner_id.id)
             if not mandate or move.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown")):
                 continue
-            failed = move.psa_attempt_ids.filtered(
-                lambda a, mandate=mandate: a.state == "failed" and a.mandate_id == mandate
-            )
+            failed = move._psa_failures_under(mandate)
             if failed:
                 next_date = failed.sorted("number")[-1].next_retry_date
                 if not next_date or next_date > today:

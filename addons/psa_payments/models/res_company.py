@@ -14,6 +14,22 @@ class ResCompany(models.Model):
         "Empty: this company sends no automatic reminders.",
     )
 
+    psa_autopay_terms = fields.Text(
+        string="Auto-pay mandate terms",
+        translate=True,
+        help="What customers accept when they enrol in auto-pay from the portal. Empty: no portal enrolment.",
+    )
+    psa_autopay_max_amount = fields.Monetary(
+        string="Portal auto-pay maximum per invoice",
+        currency_field="currency_id",
+        help="The maximum per invoice of a mandate a customer creates in the portal (0: no maximum).",
+    )
+    psa_autopay_hold_days = fields.Integer(
+        string="Portal auto-pay hold (days)",
+        default=0,
+        help="The hold of a mandate a customer creates in the portal: days after the invoice date before a charge.",
+    )
+
     @api.constrains("psa_reminder_days")
     def _check_psa_reminder_days(self):
         for company in self:
