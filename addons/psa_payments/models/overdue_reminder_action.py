@@ -1,5 +1,6 @@
 import logging
 from collections import defaultdict
+from contextlib import contextmanager
 
 from psycopg2 import IntegrityError
 from psycopg2.errors import LockNotAvailable, SerializationFailure
@@ -32,6 +33,21 @@ class OverdueReminderAction(models.Model):
     # ------------------------------------------------------------------
     # Cron
     # ------------------------------------------------------------------
+
+    @contextmanager
+    def _psa_unless_done_concurrently(self, what):
+        """Run a write that a second run of the cron may be doing at the same moment (the same reminder note,
+        the same e-mail put back in the queue): if the other run wrote those rows first, leave it to it.
+
+        Odoo's transactions are REPEATABLE READ: the run that waited for the other one's row locks fails with a
+        serialization failure; it is the expected outcome of the race, not an error to log.
+        """
+        try:
+            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+                yield
+        except (SerializationFailure, LockNotAvailable):
+            self.env.invalidate_all()
+            _logger.info("overdue reminders: %s was done by another run meanwhile, skipped", what)
 
     @api.model
     def _cron_psa_send_overdue_reminders(self, batch_size=50):
@@ -68,7 +84,8 @@ class OverdueReminderAction(models.Model):
         for move_id, note in refusals.items():
             by_note[note].append(move_id)
         for note, move_ids in by_note.items():
-            moves_model.browse(move_ids)._psa_write_reminder_note(note)
+            with self._psa_unless_done_concurrently(f"the note on invoices {move_ids}"):
+                moves_model.browse(move_ids)._psa_write_reminder_note(note)
         today = fields.Date.context_today(self)
         due = defaultdict(lambda: moves_model)
         for move in candidates.filtered(lambda m: m.id not in refusals):
@@ -195,21 +212,28 @@ class OverdueReminderAction(models.Model):
             ]
         )
         for action in refused:
-            invoices = action.reminder_ids.invoice_id
-            if all(move.payment_state not in ("not_paid", "partial") for move in invoices):
-                action.mail_id.sudo().cancel()  # sudo: mail.mail is technical; only this reminder's e-mail
-                continue
-            action.mail_id.sudo().mark_outgoing()  # sudo: same e-mail again, nothing else changes
-            action.psa_mail_retries += 1
-            invoices._psa_write_reminder_note(
-                self.env._(
-                    "Overdue reminder e-mail refused by the mail server (%(reason)s): queued again, try %(attempt)s of "
-                    "%(max)s.",
-                    reason=action.mail_id.sudo().failure_reason or self.env._("no reason given"),
-                    attempt=action.psa_mail_retries,
-                    max=REMINDER_MAIL_MAX_RETRIES,
-                )
+            with self._psa_unless_done_concurrently(f"the retry of reminder {action.id}"):
+                action._psa_retry_refused_mail()
+
+    def _psa_retry_refused_mail(self):
+        """Queue the refused e-mail again, or cancel it when its invoices are paid meanwhile."""
+        self.ensure_one()
+        action = self
+        invoices = action.reminder_ids.invoice_id
+        if all(move.payment_state not in ("not_paid", "partial") for move in invoices):
+            action.mail_id.sudo().cancel()  # sudo: mail.mail is technical; only this reminder's e-mail
+            return
+        action.mail_id.sudo().mark_outgoing()  # sudo: same e-mail again, nothing else changes
+        action.psa_mail_retries += 1
+        invoices._psa_write_reminder_note(
+            self.env._(
+                "Overdue reminder e-mail refused by the mail server (%(reason)s): queued again, try %(attempt)s of "
+                "%(max)s.",
+                reason=action.mail_id.sudo().failure_reason or self.env._("no reason given"),
+                attempt=action.psa_mail_retries,
+                max=REMINDER_MAIL_MAX_RETRIES,
             )
+        )
 
     # ------------------------------------------------------------------
     # Content of the e-mail
