@@ -415,16 +415,27 @@ def test_overdue_reminders_run_twice_at_once_send_each_level_once(admin, no_new_
     partner_id = admin(
         "res.partner", "create", {"name": f"Slow Payer {suffix}", "is_company": True, "email": "ap@slow.example"}
     )
+    held_id = admin(
+        "res.partner",
+        "create",
+        {
+            "name": f"Held Payer {suffix}",
+            "is_company": True,
+            "email": "ap@held.example",
+            "psa_billing_hold": True,
+            "psa_billing_hold_reason": "contract renegotiation",
+        },
+    )
     invoice_date = date.fromordinal(date.today().toordinal() - 45)
     due = date.fromordinal(date.today().toordinal() - 4)  # 4 days overdue: level 1 of 3,10,30
     invoices = []
-    for amount in (120.0, 80.0):
+    for customer_id, amount in ((partner_id, 120.0), (partner_id, 80.0), (held_id, 60.0)):
         invoice = admin(
             "account.move",
             "create",
             {
                 "move_type": "out_invoice",
-                "partner_id": partner_id,
+                "partner_id": customer_id,
                 "invoice_date": str(invoice_date),
                 "invoice_date_due": str(due),
                 "invoice_payment_term_id": False,
@@ -435,6 +446,7 @@ def test_overdue_reminders_run_twice_at_once_send_each_level_once(admin, no_new_
         )
         invoices.append(invoice)
     admin("account.move", "action_post", invoices)
+    held_invoice = invoices.pop()
     cron = ref(admin, "psa_payments.ir_cron_send_overdue_reminders")
     # a second scheduled action with the same code stands for a second worker (one cron row is locked by its run)
     [twin] = admin("ir.cron", "copy", [cron], {"name": f"PSA: send overdue reminders (twin {suffix})"})
@@ -456,3 +468,11 @@ def test_overdue_reminders_run_twice_at_once_send_each_level_once(admin, no_new_
     actions = admin("overdue.reminder.action", "search", [("commercial_partner_id", "=", partner_id)])
     mails = admin("mail.mail", "search_count", [("model", "=", "overdue.reminder.action"), ("res_id", "in", actions)])
     assert (len(actions), mails) == (1, 1), f"{len(actions)} reminder(s), {mails} e-mail(s) for one level"
+    # both runs decided "on hold" for the held customer's invoice at the same moment: said once
+    notes = admin(
+        "mail.message",
+        "search_count",
+        [("model", "=", "account.move"), ("res_id", "=", held_invoice), ("body", "ilike", "customer on hold")],
+    )
+    assert notes == 1, f"{notes} notes"
+    assert not admin("overdue.reminder.action", "search", [("commercial_partner_id", "=", held_id)])
