@@ -1,6 +1,5 @@
 import logging
 from collections import defaultdict
-from contextlib import contextmanager
 
 from psycopg2 import IntegrityError
 from psycopg2.errors import LockNotAvailable, SerializationFailure
@@ -34,20 +33,29 @@ class OverdueReminderAction(models.Model):
     # Cron
     # ------------------------------------------------------------------
 
-    @contextmanager
-    def _psa_unless_done_concurrently(self, what):
-        """Run a write that a second run of the cron may be doing at the same moment (the same reminder note,
-        the same e-mail put back in the queue): if the other run wrote those rows first, leave it to it.
+    def _psa_lock_or_skip(self, table, ids):
+        """Lock these rows for this run and return the ids locked; rows another run holds, or changed since this
+        run's snapshot (Odoo's transactions are REPEATABLE READ), are left to that run.
 
-        Odoo's transactions are REPEATABLE READ: the run that waited for the other one's row locks fails with a
-        serialization failure; it is the expected outcome of the race, not an error to log.
+        Losing that race is the expected outcome of two runs at once: the failed query is not logged
+        (``log_exceptions=False``; ``mute_logger`` is not thread-safe between two requests of one server).
         """
+        if not ids:
+            return []
         try:
-            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
-                yield
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM %s WHERE id IN %s FOR UPDATE SKIP LOCKED",
+                        SQL.identifier(table),
+                        tuple(ids),
+                    ),
+                    log_exceptions=False,
+                )
+                return [row[0] for row in self.env.cr.fetchall()]
         except (SerializationFailure, LockNotAvailable):
-            self.env.invalidate_all()
-            _logger.info("overdue reminders: %s was done by another run meanwhile, skipped", what)
+            _logger.info("overdue reminders: %s %s are handled by another run, skipped", table, list(ids))
+            return []
 
     @api.model
     def _cron_psa_send_overdue_reminders(self, batch_size=50):
@@ -84,8 +92,9 @@ class OverdueReminderAction(models.Model):
         for move_id, note in refusals.items():
             by_note[note].append(move_id)
         for note, move_ids in by_note.items():
-            with self._psa_unless_done_concurrently(f"the note on invoices {move_ids}"):
-                moves_model.browse(move_ids)._psa_write_reminder_note(note)
+            to_note = moves_model.browse(move_ids).filtered(lambda m, note=note: m.psa_reminder_note != note)
+            locked = moves_model.browse(self._psa_lock_or_skip("account_move", to_note.ids))
+            locked._psa_write_reminder_note(note)
         today = fields.Date.context_today(self)
         due = defaultdict(lambda: moves_model)
         for move in candidates.filtered(lambda m: m.id not in refusals):
@@ -120,15 +129,7 @@ class OverdueReminderAction(models.Model):
 
     def _psa_lock_invoices(self, moves):
         """Lock the invoices' rows; rows another run holds, or changed since this run's snapshot, are left to it."""
-        try:
-            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
-                self.env.cr.execute(
-                    SQL("SELECT id FROM account_move WHERE id IN %s FOR UPDATE SKIP LOCKED", tuple(moves.ids))
-                )
-                locked = moves.browse([row[0] for row in self.env.cr.fetchall()])
-        except (SerializationFailure, LockNotAvailable):
-            _logger.info("overdue reminders: invoices %s are being reminded by another run, skipped", moves.ids)
-            return moves.browse()
+        locked = moves.browse(self._psa_lock_or_skip("account_move", moves.ids))
         # another run may have reminded them between our search and the lock: read again
         locked.invalidate_recordset(["psa_reminder_level", "payment_state", "amount_residual"])
         return locked
@@ -153,7 +154,7 @@ class OverdueReminderAction(models.Model):
     def _psa_create_action(self, vals):
         """Create the action; a run that recorded one of its (invoice, level) first wins (unique constraint)."""
         try:
-            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
                 return self.create(vals)
         except (IntegrityError, SerializationFailure):
             self.env.invalidate_all()  # the cache may still hold the rolled-back rows
@@ -211,9 +212,9 @@ class OverdueReminderAction(models.Model):
                 ("psa_mail_retries", "<", REMINDER_MAIL_MAX_RETRIES),
             ]
         )
-        for action in refused:
-            with self._psa_unless_done_concurrently(f"the retry of reminder {action.id}"):
-                action._psa_retry_refused_mail()
+        locked = self.browse(self._psa_lock_or_skip("overdue_reminder_action", refused.ids))
+        for action in locked:
+            action._psa_retry_refused_mail()
 
     def _psa_retry_refused_mail(self):
         """Queue the refused e-mail again, or cancel it when its invoices are paid meanwhile."""
@@ -225,6 +226,7 @@ class OverdueReminderAction(models.Model):
             return
         action.mail_id.sudo().mark_outgoing()  # sudo: same e-mail again, nothing else changes
         action.psa_mail_retries += 1
+        invoices = invoices.browse(self._psa_lock_or_skip("account_move", invoices.ids))
         invoices._psa_write_reminder_note(
             self.env._(
                 "Overdue reminder e-mail refused by the mail server (%(reason)s): queued again, try %(attempt)s of "
