@@ -403,3 +403,76 @@ def test_topup_quotation_confirmed_twice_at_once_adds_once(admin, no_new_error_l
     assert admin("sale.order", "read", [order_id], fields=["state"])[0]["state"] == "sale"
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(refused) <= 1 and all(isinstance(r, xmlrpc.client.Fault) for r in refused), results
+
+
+# ------------------------------------------------------------------------------------------------
+# Overdue reminders: two workers send the same day's reminders at once
+# ------------------------------------------------------------------------------------------------
+def test_overdue_reminders_run_twice_at_once_send_each_level_once(admin, no_new_error_lines):
+    """Two scheduler workers run "send overdue reminders" at the same moment (and it runs again later): each
+    overdue invoice gets its level once, its customer one e-mail, and no failed query is logged."""
+    suffix = uuid.uuid4().hex[:6]
+    partner_id = admin(
+        "res.partner", "create", {"name": f"Slow Payer {suffix}", "is_company": True, "email": "ap@slow.example"}
+    )
+    held_id = admin(
+        "res.partner",
+        "create",
+        {
+            "name": f"Held Payer {suffix}",
+            "is_company": True,
+            "email": "ap@held.example",
+            "psa_billing_hold": True,
+            "psa_billing_hold_reason": "contract renegotiation",
+        },
+    )
+    invoice_date = date.fromordinal(date.today().toordinal() - 45)
+    due = date.fromordinal(date.today().toordinal() - 4)  # 4 days overdue: level 1 of 3,10,30
+    invoices = []
+    for customer_id, amount in ((partner_id, 120.0), (partner_id, 80.0), (held_id, 60.0)):
+        invoice = admin(
+            "account.move",
+            "create",
+            {
+                "move_type": "out_invoice",
+                "partner_id": customer_id,
+                "invoice_date": str(invoice_date),
+                "invoice_date_due": str(due),
+                "invoice_payment_term_id": False,
+                "invoice_line_ids": [
+                    (0, 0, {"name": "Managed services", "price_unit": amount, "tax_ids": [(5, 0, 0)]})
+                ],
+            },
+        )
+        invoices.append(invoice)
+    admin("account.move", "action_post", invoices)
+    held_invoice = invoices.pop()
+    cron = ref(admin, "psa_payments.ir_cron_send_overdue_reminders")
+    # a second scheduled action with the same code stands for a second worker (one cron row is locked by its run)
+    [twin] = admin("ir.cron", "copy", [cron], {"name": f"PSA: send overdue reminders (twin {suffix})"})
+
+    def run(index):
+        return _rpc(admin)("ir.cron", "method_direct_trigger", [[cron, twin][index]])
+
+    failures = [str(result) for result in at_once(2, run) if isinstance(result, Exception)]
+    assert not failures, "\n".join(failures)
+    admin("ir.cron", "method_direct_trigger", [cron])  # a rerun later the same day
+    admin("ir.cron", "unlink", [twin])
+    lines = admin(
+        "account.invoice.overdue.reminder",
+        "search_read",
+        [("invoice_id", "in", invoices), ("psa_level", ">", 0)],
+        fields=["invoice_id", "psa_level"],
+    )
+    assert sorted((line["invoice_id"][0], line["psa_level"]) for line in lines) == sorted((i, 1) for i in invoices)
+    actions = admin("overdue.reminder.action", "search", [("commercial_partner_id", "=", partner_id)])
+    mails = admin("mail.mail", "search_count", [("model", "=", "overdue.reminder.action"), ("res_id", "in", actions)])
+    assert (len(actions), mails) == (1, 1), f"{len(actions)} reminder(s), {mails} e-mail(s) for one level"
+    # both runs decided "on hold" for the held customer's invoice at the same moment: said once
+    notes = admin(
+        "mail.message",
+        "search_count",
+        [("model", "=", "account.move"), ("res_id", "=", held_invoice), ("body", "ilike", "customer on hold")],
+    )
+    assert notes == 1, f"{notes} notes"
+    assert not admin("overdue.reminder.action", "search", [("commercial_partner_id", "=", held_id)])

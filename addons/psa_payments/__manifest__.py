@@ -10,6 +10,7 @@
         "psa_timesheet_billing",
         "account_payment",
         "payment_stripe",
+        "account_invoice_overdue_reminder",
     ],
     "data": [
         "security/ir.model.access.csv",

@@ -1,2 +1,3 @@
 from . import portal
 from . import stripe_webhook
+from . import statement

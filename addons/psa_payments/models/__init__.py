@@ -4,3 +4,7 @@ from . import psa_payment_mandate
 from . import psa_payment_attempt
 from . import account_move
 from . import res_config_settings
+from . import res_company
+from . import account_invoice_overdue_reminder
+from . import overdue_reminder_action
+from . import payment_token

@@ -1,11 +1,12 @@
 import logging
 import threading
+from datetime import timedelta
 
 from psycopg2 import IntegrityError
 from psycopg2.errors import SerializationFailure
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, mute_logger, split_every
 
 from odoo.addons.psa_orders.tools import locks
@@ -36,10 +37,48 @@ class AccountMove(models.Model):
         help="The last auto-pay decision on this invoice, in words.",
     )
 
+    psa_disputed = fields.Boolean(
+        string="Disputed",
+        tracking=True,
+        copy=False,
+        help="The customer disputes this invoice: no overdue reminder goes to the customer while it is open.",
+    )
+    psa_dispute_reason = fields.Char(string="Dispute reason", tracking=True, copy=False)
+    psa_reminder_level = fields.Integer(
+        string="Reminder level",
+        compute="_compute_psa_reminder_level",
+        store=True,
+        help="The last automatic overdue reminder level sent for this invoice (0: none).",
+    )
+    psa_reminder_note = fields.Char(
+        string="Overdue reminders",
+        readonly=True,
+        copy=False,
+        help="The last automatic overdue reminder decision on this invoice, in words.",
+    )
+
     @api.depends("psa_attempt_ids")
     def _compute_psa_attempt_count(self):
         for move in self:
             move.psa_attempt_count = len(move.psa_attempt_ids)
+
+    @api.depends("overdue_reminder_ids.psa_level")
+    def _compute_psa_reminder_level(self):
+        for move in self:
+            move.psa_reminder_level = max(move.overdue_reminder_ids.mapped("psa_level"), default=0)
+
+    @api.constrains("psa_disputed", "psa_dispute_reason")
+    def _check_psa_dispute_reason(self):
+        for move in self:
+            if move.psa_disputed and not (move.psa_dispute_reason or "").strip():
+                raise ValidationError(
+                    self.env._("Say why %(invoice)s is disputed (Dispute reason).", invoice=move.name or "")
+                )
+
+    def _psa_pay_url(self):
+        """The absolute link to Odoo's portal page of the invoice with its payment form open (Pay Now)."""
+        self.ensure_one()
+        return self.get_base_url() + self.get_portal_url(anchor="portal_pay", query_string="&payment=True")
 
     # ------------------------------------------------------------------
     # Cron
@@ -83,6 +122,56 @@ class AccountMove(models.Model):
             ("psa_attempt_ids", "not any", [("state", "in", ("pending", "unknown"))]),
         ]
 
+    def _psa_autopay_forecast(self, mandates):
+        """What auto-pay will do with each invoice, for the customer to read: ``{move id: (date, amount, note)}``.
+
+        ``date`` is the day of the next charge (``None``: auto-pay will not charge it, ``note`` says why).
+        """
+        today = fields.Date.context_today(self)
+        by_customer = {(m.partner_id.commercial_partner_id.id, m.company_id.id): m for m in mandates}
+        forecast = {}
+        for move in self:
+            mandate = by_customer.get((move.commercial_partner_id.id, move.company_id.id))
+            if not mandate:
+                continue
+            open_attempts = move.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown"))
+            failed = move._psa_failures_under(mandate)
+            _amount, refusal = autopay.amount_to_charge(move.amount_residual, mandate.max_amount)
+            if open_attempts:
+                forecast[move.id] = (None, move.amount_residual, self.env._("A payment is being processed."))
+            elif refusal == "above_cap":
+                forecast[move.id] = (
+                    None,
+                    move.amount_residual,
+                    self.env._("Above your auto-pay maximum per invoice: please pay it online."),
+                )
+            elif failed:
+                next_date = failed.sorted("number")[-1].next_retry_date
+                if next_date:
+                    forecast[move.id] = (max(next_date, today), move.amount_residual, "")
+                else:
+                    forecast[move.id] = (
+                        None,
+                        move.amount_residual,
+                        self.env._("Your card could not be charged: please pay it online."),
+                    )
+            else:
+                first = autopay.first_charge_date(
+                    mandate.trigger, move.invoice_date, move.invoice_date_due, mandate.hold_days
+                )
+                forecast[move.id] = (max(first, today), move.amount_residual, "")
+        return forecast
+
+    def _psa_failures_under(self, mandate):
+        """The invoice's failed attempts that count under the mandate: a card that could no longer be charged
+        (expired, lost...) and that the customer has replaced since does not hold the invoice back."""
+        self.ensure_one()
+        return self.psa_attempt_ids.filtered(
+            lambda a: a.state == "failed"
+            and a.mandate_id == mandate
+            and not (a.failure_policy == "new_card" and a.transaction_id.token_id != mandate.token_id)
+        )
+
     def _psa_mandate_by_partner(self, mandates):
         return {mandate.partner_id.commercial_partner_id.id: mandate for mandate in mandates}
 
@@ -98,9 +187,7 @@ class AccountMove(models.Model):
             mandate = by_partner.get(move.commercial_partner_id.id)
             if not mandate or move.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown")):
                 continue
-            failed = move.psa_attempt_ids.filtered(
-                lambda a, mandate=mandate: a.state == "failed" and a.mandate_id == mandate
-            )
+            failed = move._psa_failures_under(mandate)
             if failed:
                 next_date = failed.sorted("number")[-1].next_retry_date
                 if not next_date or next_date > today:
@@ -125,6 +212,80 @@ class AccountMove(models.Model):
                 continue
             chargeable |= move
         return chargeable
+
+    # ------------------------------------------------------------------
+    # Overdue reminders (engine: OCA account_invoice_overdue_reminder)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _psa_get_reminder_candidate_domain(self, company, first_level_days):
+        """Hook for extensions: the company's open customer invoices at least ``first_level_days`` overdue."""
+        limit = fields.Date.context_today(self) - timedelta(days=first_level_days)
+        return [
+            ("company_id", "=", company.id),
+            ("move_type", "=", "out_invoice"),
+            ("state", "=", "posted"),
+            ("payment_state", "in", ("not_paid", "partial")),
+            ("amount_residual", ">", 0),
+            ("invoice_date_due", "<=", limit),
+            ("no_overdue_reminder", "=", False),
+        ]
+
+    def _psa_reminder_refusals(self, company):
+        """Hook for extensions: ``{move id: reason}`` for the invoices no reminder may go out for.
+
+        Never to a customer on billing hold, with an open disputed invoice, who opted out of reminders, or
+        whose invoice an active auto-pay mandate charges (within its maximum per invoice).
+        """
+        partners = self.commercial_partner_id.with_company(company)
+        disputed = self.search(
+            [
+                ("company_id", "=", company.id),
+                ("commercial_partner_id", "in", partners.ids),
+                ("psa_disputed", "=", True),
+                ("state", "=", "posted"),
+                ("payment_state", "in", ("not_paid", "partial")),
+            ]
+        )
+        disputed_by_partner = {}
+        for move in disputed:
+            disputed_by_partner.setdefault(move.commercial_partner_id.id, move)
+        mandate_model = self.env["psa.payment.mandate"].with_company(company)
+        mandates = mandate_model.search(
+            [*mandate_model._get_active_mandates_domain(company), ("partner_id", "in", partners.ids)]
+        )
+        mandate_by_partner = self._psa_mandate_by_partner(mandates)
+        refusals = {}
+        for move in self:
+            partner = move.commercial_partner_id.with_company(company)
+            dispute = disputed_by_partner.get(partner.id)
+            mandate = mandate_by_partner.get(partner.id)
+            if partner.psa_billing_hold:
+                refusals[move.id] = self.env._(
+                    "Not reminded: customer on hold (%(reason)s).",
+                    reason=partner.psa_billing_hold_reason or self.env._("no reason given"),
+                )
+            elif dispute:
+                refusals[move.id] = self.env._(
+                    "Not reminded: %(invoice)s of this customer is disputed (%(reason)s).",
+                    invoice=dispute.name,
+                    reason=dispute.psa_dispute_reason or "",
+                )
+            elif partner.no_overdue_reminder:
+                refusals[move.id] = self.env._("Not reminded: the customer has overdue reminders disabled.")
+            elif mandate and not autopay.amount_to_charge(move.amount_residual, mandate.max_amount)[1]:
+                refusals[move.id] = self.env._(
+                    "Not reminded: auto-pay charges it (%(mandate)s).", mandate=mandate.display_name
+                )
+        return refusals
+
+    def _psa_write_reminder_note(self, note):
+        """Write the reminder decision where it changed, and say it in the chatter once."""
+        changed = self.filtered(lambda m: m.psa_reminder_note != note)
+        if changed:
+            changed.write({"psa_reminder_note": note})
+            for move in changed:
+                move.message_post(body=note)
 
     def _psa_lock_for_charge(self):
         """Lock the invoices for this run; rows another run holds are left to it."""

@@ -316,16 +316,17 @@ class PsaPaymentAttempt(models.Model):
         self.mandate_id.action_suspend(
             reason=self.env._(
                 "Suspended automatically: %(reason)s (%(invoice)s). The customer was asked to save a new card; "
-                "create a new mandate with it.",
+                "saving it moves this mandate to it and reactivates it.",
                 reason=reason,
                 invoice=move.name,
             )
         )
+        self.mandate_id.new_card_needed = True
         self._schedule_handover_activity(
             self.env._("Auto-pay: new card needed"),
             self.env._(
-                "%(invoice)s could not be charged: %(reason)s The mandate is suspended; once the customer saved a "
-                "new card, create a new mandate with it.",
+                "%(invoice)s could not be charged: %(reason)s The mandate is suspended; when the customer saves a "
+                "new card (portal), the mandate moves to it by itself. Follow up if nothing happens.",
                 invoice=move.name,
                 reason=reason,
             ),

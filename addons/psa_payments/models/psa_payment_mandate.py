@@ -57,6 +57,17 @@ class PsaPaymentMandate(models.Model):
         tracking=True,
     )
     reason = fields.Char(tracking=True, help="Why the mandate was last suspended, revoked or reactivated.")
+    new_card_needed = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="Suspended because the card can no longer be charged (expired, lost, stolen): the next card the "
+        "customer saves replaces it and reactivates the mandate.",
+    )
+    terms_accepted = fields.Text(
+        readonly=True, copy=False, help="The mandate terms as the customer accepted them in the portal."
+    )
+    terms_accepted_on = fields.Datetime(readonly=True, copy=False)
+    terms_accepted_by = fields.Many2one("res.users", readonly=True, copy=False)
     attempt_ids = fields.One2many("psa.payment.attempt", "mandate_id", string="Charge attempts")
 
     _sql_constraints = [
@@ -128,7 +139,11 @@ class PsaPaymentMandate(models.Model):
                 )
             )
         self.filtered(lambda m: m.state == "suspended").write(
-            {"state": "active", "reason": self.env._("Reactivated by %(user)s.", user=self.env.user.name)}
+            {
+                "state": "active",
+                "new_card_needed": False,
+                "reason": self.env._("Reactivated by %(user)s.", user=self.env.user.name),
+            }
         )
         return True
 
@@ -142,7 +157,11 @@ class PsaPaymentMandate(models.Model):
     def action_revoke(self, reason=None):
         self._psa_lock()
         self.filtered(lambda m: m.state != "revoked").write(
-            {"state": "revoked", "reason": reason or self.env._("Revoked by %(user)s.", user=self.env.user.name)}
+            {
+                "state": "revoked",
+                "new_card_needed": False,
+                "reason": reason or self.env._("Revoked by %(user)s.", user=self.env.user.name),
+            }
         )
         return True
 
@@ -297,6 +316,55 @@ class PsaPaymentMandate(models.Model):
     def _get_active_mandates_domain(self, company):
         """Hook for extensions: the mandates whose customers' invoices the cron charges."""
         return [("state", "=", "active"), ("company_id", "=", company.id), ("token_id.active", "=", True)]
+
+    def _psa_move_to_token(self, token):
+        """Move the suspended mandate to the customer's new card and reactivate it, saying why in the chatter."""
+        self.ensure_one()
+        self._psa_lock()
+        if self.state != "suspended" or not self.new_card_needed:
+            return False
+        old_card = self.token_id.display_name
+        reason = self.env._(
+            "Reactivated automatically: the customer saved a new card (%(new)s), which replaces %(old)s.",
+            new=token.display_name,
+            old=old_card,
+        )
+        self.write({"token_id": token.id, "state": "active", "new_card_needed": False, "reason": reason})
+        self.message_post(body=reason)
+        return True
+
+    @api.model
+    def _psa_enrol_from_portal(self, token, terms):
+        """Create the active mandate a customer asked for in the portal, with the terms they accepted.
+
+        The company's defaults (maximum per invoice, hold) apply; the caller checked the token is the user's.
+        """
+        company = token.provider_id.company_id
+        mandate = self.with_company(company).create(
+            {
+                "partner_id": token.partner_id.commercial_partner_id.id,
+                "token_id": token.id,
+                "company_id": company.id,
+                "trigger": "due_date",
+                "max_amount": company.psa_autopay_max_amount,
+                "hold_days": company.psa_autopay_hold_days,
+                "terms_accepted": terms,
+                "terms_accepted_on": fields.Datetime.now(),
+                "terms_accepted_by": self.env.user.id,
+                "reason": self.env._(
+                    "Enrolled by %(user)s from the customer portal; mandate terms accepted.", user=self.env.user.name
+                ),
+            }
+        )
+        mandate.message_post(
+            body=self.env._(
+                "%(user)s enrolled in auto-pay from the portal with %(card)s and accepted these terms: %(terms)s",
+                user=self.env.user.name,
+                card=token.display_name,
+                terms=terms,
+            )
+        )
+        return mandate
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_with_attempts(self):

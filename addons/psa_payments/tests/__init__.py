@@ -9,3 +9,7 @@ from . import test_portal
 from . import test_demo_provider
 from . import test_multi_company
 from . import test_register_payment_method
+from . import test_overdue_reminders
+from . import test_reminder_tools
+from . import test_portal_statement
+from . import test_portal_enrolment
