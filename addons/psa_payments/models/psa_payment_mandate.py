@@ -238,8 +238,11 @@ class PsaPaymentMandate(models.Model):
                 order="state, id desc",
                 limit=1,
             )
+            if mandate and mandate_values:
+                # also when saving the card already moved a suspended mandate onto it (portal card replacement)
+                mandate.write(mandate_values)
             if mandate and mandate.token_id != token:
-                mandate.write({"token_id": token.id, **mandate_values})
+                mandate.write({"token_id": token.id})
                 mandate.message_post(
                     body=self.env._(
                         "Saved payment method switched to %(method)s (registered by %(user)s).",
