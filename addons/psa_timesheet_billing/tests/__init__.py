@@ -24,3 +24,4 @@ from . import test_billing_run_cron_send
 from . import test_proration_tools
 from . import test_billing_run_proration_recurrences
 from . import test_billing_run_reversal
+from . import test_approval_screens
