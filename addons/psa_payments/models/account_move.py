@@ -1,16 +1,19 @@
 import logging
 import threading
+from datetime import timedelta
 
 from psycopg2 import IntegrityError
 from psycopg2.errors import SerializationFailure
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger, split_every
+from odoo.tools import SQL, format_datetime, mute_logger, split_every
 
 from ..tools import autopay
 
 _logger = logging.getLogger(__name__)
+# A payment link sent less than this many seconds ago is not sent again (a double click, a second click).
+PAYMENT_LINK_RESEND_DELAY = 120
 
 
 class AccountMove(models.Model):
@@ -25,10 +28,41 @@ class AccountMove(models.Model):
         help="The last auto-pay decision on this invoice, in words.",
     )
 
+    psa_can_charge_now = fields.Boolean(
+        compute="_compute_psa_can_charge_now",
+        help="A posted customer invoice with an amount due, an active mandate under its maximum and no open charge.",
+    )
+    psa_payment_link_sent_at = fields.Datetime(
+        string="Payment Link Sent", readonly=True, copy=False, help="When the last payment link was emailed."
+    )
+
     @api.depends("psa_attempt_ids")
     def _compute_psa_attempt_count(self):
         for move in self:
             move.psa_attempt_count = len(move.psa_attempt_ids)
+
+    @api.depends("move_type", "state", "amount_residual", "commercial_partner_id", "psa_attempt_ids.state")
+    def _compute_psa_can_charge_now(self):
+        """Whether *Charge now* can work: the button is shown only then (same checks as the action)."""
+        due = self.filtered(lambda m: m.move_type == "out_invoice" and m.state == "posted" and m.amount_residual > 0)
+        mandates = {}
+        # sudo: only whether a mandate exists is shown, to whoever may read the invoice
+        mandate_model = self.env["psa.payment.mandate"].sudo()
+        for company in due.company_id:
+            for mandate in mandate_model.search(
+                [
+                    *mandate_model._get_active_mandates_domain(company),
+                    ("partner_id", "in", due.commercial_partner_id.ids),
+                ]
+            ):
+                mandates.setdefault((company.id, mandate.partner_id.id), mandate)
+        for move in self:
+            mandate = mandates.get((move.company_id.id, move.commercial_partner_id.id)) if move in due else None
+            move.psa_can_charge_now = bool(
+                mandate
+                and autopay.amount_to_charge(move.amount_residual, mandate.max_amount)[1] != "above_cap"
+                and not move.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown"))
+            )
 
     # ------------------------------------------------------------------
     # Cron
@@ -199,14 +233,51 @@ class AccountMove(models.Model):
             template.sudo().send_mail_batch(self.ids)
 
     def action_psa_send_payment_link(self):
+        """Email a payment link, once: a second click (or a double click) within a few minutes sends nothing.
+
+        Returns a notification saying to whom it was sent, or when it already was.
+        """
         invoices = self.filtered(lambda m: m.is_invoice() and m.state == "posted" and m.amount_residual > 0)
         if invoices != self:
             raise UserError(self.env._("A payment link is only sent for posted invoices with an amount due."))
-        template = self.env.ref("psa_payments.mail_template_payment_link")
-        template.send_mail_batch(invoices.ids)
-        for move in invoices:
-            move.message_post(body=self.env._("Payment link sent to %(email)s.", email=move.partner_id.email or ""))
-        return True
+        # two clicks at once: the second waits here, then reads the first one's timestamp
+        self.env.cr.execute(
+            "SELECT id FROM account_move WHERE id = ANY(%s) FOR UPDATE", (invoices.ids,), log_exceptions=False
+        )
+        invoices.invalidate_recordset(["psa_payment_link_sent_at"])
+        now = fields.Datetime.now()
+        recent = now - timedelta(seconds=PAYMENT_LINK_RESEND_DELAY)
+        already = invoices.filtered(lambda m: m.psa_payment_link_sent_at and m.psa_payment_link_sent_at > recent)
+        to_send = invoices - already
+        if to_send:
+            template = self.env.ref("psa_payments.mail_template_payment_link")
+            template.send_mail_batch(to_send.ids)
+            to_send.write({"psa_payment_link_sent_at": now})
+            for move in to_send:
+                move.message_post(body=self.env._("Payment link sent to %(email)s.", email=move.partner_id.email or ""))
+        messages = [
+            self.env._(
+                "%(invoice)s: payment link sent to %(email)s.", invoice=move.name, email=move.partner_id.email or ""
+            )
+            for move in to_send
+        ] + [
+            self.env._(
+                "%(invoice)s: a payment link was already sent %(when)s; not sent again.",
+                invoice=move.name,
+                when=format_datetime(self.env, move.psa_payment_link_sent_at, dt_format="short"),
+            )
+            for move in already
+        ]
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": "\n".join(messages),
+                "type": "success" if to_send else "warning",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     def action_psa_charge_now(self):
         """Charge the saved payment method now, regardless of due date and hold (cap still applies)."""
