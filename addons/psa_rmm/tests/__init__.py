@@ -9,3 +9,4 @@ from . import (
 )
 from . import test_billing_run_charges
 from . import test_portal
+from . import test_service_desk_screens
