@@ -10,3 +10,4 @@ from . import (
 from . import test_billing_run_charges
 from . import test_portal
 from . import test_service_desk_screens
+from . import test_portal_tours

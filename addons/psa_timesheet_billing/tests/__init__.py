@@ -25,3 +25,5 @@ from . import test_proration_tools
 from . import test_billing_run_proration_recurrences
 from . import test_billing_run_reversal
 from . import test_approval_screens
+from . import test_approval_tours
+from . import test_prepaid_display
