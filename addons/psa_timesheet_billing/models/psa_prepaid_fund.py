@@ -198,7 +198,7 @@ class PsaPrepaidFund(models.Model):
     @api.model
     def _psa_remaining_display(self):
         """What is left on these funds as a person reads it, with its unit: "40.00 h", "$ 1,200.00",
-        or both when hours and amounts are prepaid ("40.00 h + $ 1,200.00")."""
+        or both when hours and amounts are prepaid ("40.00 h + $ 1,200.00"); False without any fund."""
         parts = []
         hours = self.filtered(lambda f: f.unit == "hours")
         if hours:
@@ -206,7 +206,7 @@ class PsaPrepaidFund(models.Model):
         for currency in self.filtered(lambda f: f.unit == "amount").currency_id:
             amounts = self.filtered(lambda f, c=currency: f.unit == "amount" and f.currency_id == c)
             parts.append(format_amount(self.env, sum(amounts.mapped("remaining_quantity")), currency))
-        return " + ".join(parts) or self.env._("none")
+        return " + ".join(parts) or False
 
     def _psa_draw_for_timesheets(self, timesheets):
         """Draw just-approved ``timesheets`` from their customers' open funds, oldest fund first.

@@ -8,6 +8,7 @@ class TestPrepaidDisplay(PsaTimesheetCommon):
     """The project and customer forms say what prepaid balance is left, with its unit."""
 
     def test_balance_with_its_unit(self):
+        self.assertFalse(self.project.psa_prepaid_display, "no fund: no Prepaid Left button")
         funds = self.env["psa.prepaid.fund"]
         funds.create(
             {
