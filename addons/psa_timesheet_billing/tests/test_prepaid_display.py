@@ -18,6 +18,7 @@ class TestPrepaidDisplay(PsaTimesheetCommon):
                 "date_start": "2026-11-01",
             }
         )
+        self.project.invalidate_recordset(["psa_prepaid_display"])
         self.assertEqual(self.project.psa_prepaid_display, "40.00 h")
         funds.create(
             {
