@@ -13,6 +13,11 @@
         "helpdesk_ticket_close_inactive",
         "contract_variable_quantity",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "psa_rmm/static/tests/tours/*.js",
+        ],
+    },
     "data": [
         "security/psa_rmm_security.xml",
         "security/ir.model.access.csv",

@@ -33,6 +33,11 @@
         "views/psa_prepaid_portal_templates.xml",
         "data/psa_intercompany_data.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "psa_timesheet_billing/static/tests/tours/*.js",
+        ],
+    },
     "demo": [
         "demo/psa_timesheet_billing_demo.xml",
         "demo/psa_approval_rule_demo.xml",

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import float_compare
 
 from ..tools.offsets import parse_offset
 
@@ -36,5 +37,31 @@ class ProjectMilestone(models.Model):
                     self.env._(
                         "Milestone %(milestone)s: its share of the price must be between 0 and 100%%.",
                         milestone=milestone.name,
+                    )
+                )
+
+    @api.constrains("sale_line_id", "quantity_percentage", "product_uom_qty")
+    def _check_psa_shares_of_line(self):
+        """The milestones of one order line never deliver more than all of it, on any path (a person,
+        a template, Odoo's default milestone, an import): reaching them all would bill more than sold."""
+        lines = self.sale_line_id
+        if not lines or self.env.context.get("psa_defer_share_check"):
+            return
+        totals = self.env["project.milestone"]._read_group(
+            [("sale_line_id", "in", lines.ids)], ["sale_line_id"], ["quantity_percentage:sum"]
+        )
+        for line, total in totals:
+            if float_compare(total, 1.0, precision_digits=4) > 0:
+                milestones = self.env["project.milestone"].search([("sale_line_id", "=", line.id)], order="id")
+                raise ValidationError(
+                    self.env._(
+                        "The milestones of %(line)s would deliver %(total)s%% of it (%(milestones)s): the shares of "
+                        "one order line cannot exceed 100%%. Lower a share or link a milestone to another line.",
+                        line=line.display_name,
+                        total=round(total * 100, 2),
+                        milestones=", ".join(
+                            f"{milestone.name} {round(milestone.quantity_percentage * 100, 2)}%"
+                            for milestone in milestones
+                        ),
                     )
                 )

@@ -145,6 +145,8 @@ class SaleOrderLine(models.Model):
         }
         if self.product_id.service_policy == "delivered_milestones":
             vals["sale_line_id"] = self.id
+            # its own share from the start: left empty, Odoo makes each new milestone worth the whole line
+            vals["quantity_percentage"] = template_milestone.psa_price_share / 100
         return vals
 
     def _psa_prepare_template_task_vals(self, template_task, project, milestone_map):
@@ -196,9 +198,11 @@ class SaleOrderLine(models.Model):
         result = None
         if not own or self.product_id.service_policy != "delivered_milestones":
             result = super()._handle_milestones(project)
-        for milestone in project.milestone_ids:
-            if milestone.sale_line_id == self and milestone.psa_price_share:
-                milestone.product_uom_qty = self.product_uom_qty * milestone.psa_price_share / 100
+        shared = project.milestone_ids.filtered(lambda m: m.sale_line_id == self and m.psa_price_share)
+        # one share at a time may sum above 100% half-way (70% written before 50% becomes 30%): checked once
+        for milestone in shared.with_context(psa_defer_share_check=True):
+            milestone.product_uom_qty = self.product_uom_qty * milestone.psa_price_share / 100
+        shared._check_psa_shares_of_line()
         return result
 
     def _psa_get_decrease_tasks_domain(self):

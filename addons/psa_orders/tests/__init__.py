@@ -16,3 +16,4 @@ from . import (
     test_website_form,
 )
 from . import test_registered_po_search
+from . import test_milestone_shares

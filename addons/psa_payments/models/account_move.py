@@ -7,16 +7,15 @@ from psycopg2.errors import SerializationFailure
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL, mute_logger, split_every
+from odoo.tools import SQL, format_datetime, mute_logger, split_every
 
 from odoo.addons.psa_orders.tools import locks
 
 from ..tools import autopay
 
 _logger = logging.getLogger(__name__)
-
-# a second press of "Send payment link" within this many seconds is the same click: not sent twice
-PAYMENT_LINK_DOUBLE_CLICK_SECONDS = 60
+# A payment link sent less than this many seconds ago is not sent again (a double click, a second click).
+PAYMENT_LINK_RESEND_DELAY = 120
 
 
 class AccountMove(models.Model):
@@ -56,6 +55,10 @@ class AccountMove(models.Model):
         copy=False,
         help="The last automatic overdue reminder decision on this invoice, in words.",
     )
+    psa_can_charge_now = fields.Boolean(
+        compute="_compute_psa_can_charge_now",
+        help="A posted customer invoice with an amount due, an active mandate under its maximum and no open charge.",
+    )
 
     @api.depends("psa_attempt_ids")
     def _compute_psa_attempt_count(self):
@@ -79,6 +82,29 @@ class AccountMove(models.Model):
         """The absolute link to Odoo's portal page of the invoice with its payment form open (Pay Now)."""
         self.ensure_one()
         return self.get_base_url() + self.get_portal_url(anchor="portal_pay", query_string="&payment=True")
+
+    @api.depends("move_type", "state", "amount_residual", "commercial_partner_id", "psa_attempt_ids.state")
+    def _compute_psa_can_charge_now(self):
+        """Whether *Charge now* can work: the button is shown only then (same checks as the action)."""
+        due = self.filtered(lambda m: m.move_type == "out_invoice" and m.state == "posted" and m.amount_residual > 0)
+        mandates = {}
+        # sudo: only whether a mandate exists is shown, to whoever may read the invoice
+        mandate_model = self.env["psa.payment.mandate"].sudo()
+        for company in due.company_id:
+            for mandate in mandate_model.search(
+                [
+                    *mandate_model._get_active_mandates_domain(company),
+                    ("partner_id", "in", due.commercial_partner_id.ids),
+                ]
+            ):
+                mandates.setdefault((company.id, mandate.partner_id.id), mandate)
+        for move in self:
+            mandate = mandates.get((move.company_id.id, move.commercial_partner_id.id)) if move in due else None
+            move.psa_can_charge_now = bool(
+                mandate
+                and autopay.amount_to_charge(move.amount_residual, mandate.max_amount)[1] != "above_cap"
+                and not move.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown"))
+            )
 
     # ------------------------------------------------------------------
     # Cron
@@ -371,38 +397,48 @@ class AccountMove(models.Model):
             template.sudo().send_mail_batch(self.ids)
 
     def action_psa_send_payment_link(self):
-        """Email the customer the link to pay; a double click (two presses at once) sends one e-mail.
+        """Email the customer the link to pay, once: a second click (or two presses at once) within
+        ``PAYMENT_LINK_RESEND_DELAY`` seconds sends nothing.
 
         The invoices' rows are locked first (a second press waits for the first, then runs again with what it
-        committed); a link sent in the last ``PAYMENT_LINK_DOUBLE_CLICK_SECONDS`` is not sent again.
+        committed). Returns a notification saying to whom it was sent, or when it already was.
         """
         invoices = self.filtered(lambda m: m.is_invoice() and m.state == "posted" and m.amount_residual > 0)
         if invoices != self:
             raise UserError(self.env._("A payment link is only sent for posted invoices with an amount due."))
         locks.lock_rows(self.env.cr, "account_move", invoices.ids)
+        invoices.invalidate_recordset(["psa_payment_link_sent_at"])
         now = fields.Datetime.now()
-        just_sent = invoices.filtered(
-            lambda m: m.psa_payment_link_sent_at
-            and (now - m.psa_payment_link_sent_at).total_seconds() < PAYMENT_LINK_DOUBLE_CLICK_SECONDS
-        )
-        to_send = invoices - just_sent
+        recent = now - timedelta(seconds=PAYMENT_LINK_RESEND_DELAY)
+        already = invoices.filtered(lambda m: m.psa_payment_link_sent_at and m.psa_payment_link_sent_at > recent)
+        to_send = invoices - already
         if to_send:
             template = self.env.ref("psa_payments.mail_template_payment_link")
             template.send_mail_batch(to_send.ids)
             to_send.write({"psa_payment_link_sent_at": now})
             for move in to_send:
                 move.message_post(body=self.env._("Payment link sent to %(email)s.", email=move.partner_id.email or ""))
-        if not just_sent:
-            return True
+        messages = [
+            self.env._(
+                "%(invoice)s: payment link sent to %(email)s.", invoice=move.name, email=move.partner_id.email or ""
+            )
+            for move in to_send
+        ] + [
+            self.env._(
+                "%(invoice)s: a payment link was already sent %(when)s; not sent again.",
+                invoice=move.name,
+                when=format_datetime(self.env, move.psa_payment_link_sent_at, dt_format="short"),
+            )
+            for move in already
+        ]
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "type": "info",
-                "message": self.env._(
-                    "The payment link of %(invoices)s was sent a moment ago: not sent twice.",
-                    invoices=", ".join(just_sent.mapped("name")),
-                ),
+                "message": "\n".join(messages),
+                "type": "success" if to_send else "warning",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
 

@@ -1,7 +1,8 @@
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from freezegun import freeze_time
 
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -42,23 +43,33 @@ class TestInvoiceButtons(LocalStripeCommon):
         with self.assertRaisesRegex(UserError, "payment link"):
             draft.with_user(self.billing_user).action_psa_send_payment_link()
 
-    def test_payment_link_double_click_sends_one_email(self):
-        """A second press right after the first is the same click: one e-mail, and the button says why;
-        pressed again later, the link is sent again."""
-        invoice = self._create_invoice(80.0, date.today())
-        button = invoice.with_user(self.billing_user)
-        start = datetime(2026, 11, 2, 9, 0)
+    def test_charge_now_shown_only_where_it_can_work(self):
+        invoice = self._create_invoice(200.0, date.today())
+        large = self._create_invoice(900.0, date.today())
+        draft = self._create_invoice(50.0, date.today(), post=False)
+        moves = (invoice | large | draft).with_user(self.billing_user)
+        self.assertEqual(moves.mapped("psa_can_charge_now"), [False] * 3, "no mandate: nothing to charge with")
+        mandate = self._create_mandate(max_amount=500.0)
+        moves.invalidate_recordset(["psa_can_charge_now"])
+        self.assertEqual(moves.mapped("psa_can_charge_now"), [True, False, False], "above the cap, draft: hidden")
+        mandate.action_suspend()
+        moves.invalidate_recordset(["psa_can_charge_now"])
+        self.assertFalse(invoice.with_user(self.billing_user).psa_can_charge_now, "a suspended mandate charges nothing")
+        mandate.action_activate()
+        invoice.with_user(self.billing_user).action_psa_charge_now()
+        invoice.invalidate_recordset()
+        self.assertFalse(invoice.with_user(self.billing_user).psa_can_charge_now, "paid: nothing left to charge")
 
-        def mails():
-            return self.env["mail.mail"].search_count([("model", "=", "account.move"), ("res_id", "=", invoice.id)])
-
-        with freeze_time(start):
-            self.assertIs(button.action_psa_send_payment_link(), True)
-        with freeze_time(start + timedelta(seconds=1)):
-            answer = button.action_psa_send_payment_link()
-        self.assertEqual(mails(), 1)
-        self.assertIn("not sent twice", answer["params"]["message"])
-        self.assertEqual(invoice.psa_payment_link_sent_at, start)
-        with freeze_time(start + timedelta(minutes=5)):
-            self.assertIs(button.action_psa_send_payment_link(), True)
-        self.assertEqual(mails(), 2)
+    def test_payment_link_double_click_sends_once(self):
+        invoice = self._create_invoice(80.0, date.today()).with_user(self.billing_user)
+        first = invoice.action_psa_send_payment_link()
+        second = invoice.action_psa_send_payment_link()
+        mails = self.env["mail.mail"].search([("model", "=", "account.move"), ("res_id", "=", invoice.id)])
+        self.assertEqual(len(mails), 1, "the second click sends nothing")
+        self.assertIn("payment link sent to ap@kestrel-dental.example", first["params"]["message"])
+        self.assertIn("already sent", second["params"]["message"])
+        self.assertEqual(second["params"]["type"], "warning")
+        with freeze_time(fields.Datetime.now() + timedelta(minutes=5)):
+            invoice.action_psa_send_payment_link()
+        mails = self.env["mail.mail"].search([("model", "=", "account.move"), ("res_id", "=", invoice.id)])
+        self.assertEqual(len(mails), 2, "asked again later: sent again")

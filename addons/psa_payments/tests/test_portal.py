@@ -35,6 +35,16 @@ class TestPortalMandate(LocalStripeCommon):
         self.assertEqual(self.mandate.state, "revoked")
         self.assertIn("customer portal", self.mandate.reason)
 
+    def test_customer_reads_nothing_internal(self):
+        self.mandate.write({"hold_days": 5})
+        self.mandate.action_suspend("Demo: configure the Stripe provider's secret key first")
+        self.authenticate("kestrel_portal", "kestrel_portal")
+        page = self.url_open("/my/autopay")
+        text = " ".join(re.sub(r"<[^>]+>", "", page.text).split())
+        self.assertTrue("Stripe provider" not in text, "the staff's reason stays internal")
+        self.assertTrue("not charged for now" in text, "the customer reads what the state means")
+        self.assertTrue("On the due date, not before 5 days after the invoice date" in text, "no space before a comma")
+
     def test_other_customer_cannot_revoke(self):
         other = self.env["res.partner"].create({"name": "Heron Legal", "is_company": True})
         new_test_user(self.env, login="heron_portal", groups="base.group_portal", partner_id=other.id)

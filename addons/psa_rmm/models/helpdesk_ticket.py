@@ -4,6 +4,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_datetime
 from odoo.tools import mail as mail_tools
 
 from odoo.addons.psa_orders.tools import locks
@@ -170,9 +171,14 @@ class HelpdeskTicket(models.Model):
             integration=event.integration_id.name,
             alert=event.alert_id,
             device=event.device_name or event.rmm_device_id,
-            when=fields.Datetime.to_string(event.occurred_at),
+            when=self._psa_format_when(event.occurred_at),
             severity=event.severity,
         )
+
+    def _psa_format_when(self, moment):
+        """A moment as a person reads it in a sentence: the reader's date format and time zone, named."""
+        tz = self.env.user.tz or self.env.company.partner_id.tz or "UTC"
+        return f"{format_datetime(self.env, moment, tz=tz, dt_format='medium')} ({tz})"
 
     def _psa_rmm_repeat_note(self, event):
         """A repeated alert: raise the priority if it got worse; return the note for the ticket."""
@@ -183,7 +189,7 @@ class HelpdeskTicket(models.Model):
         return Markup("<p>%s</p><p>%s</p>") % (
             self.env._(
                 "The RMM reported this alert again at %(when)s (severity %(severity)s, event %(event)s).",
-                when=fields.Datetime.to_string(event.occurred_at),
+                when=self._psa_format_when(event.occurred_at),
                 severity=event.severity,
                 event=event.rmm_event_id,
             ),
@@ -195,6 +201,6 @@ class HelpdeskTicket(models.Model):
         self.ensure_one()
         return Markup("<p>%s</p>") % self.env._(
             "Closed automatically: the RMM resolved the alert by itself at %(when)s (event %(event)s).",
-            when=fields.Datetime.to_string(event.occurred_at),
+            when=self._psa_format_when(event.occurred_at),
             event=event.rmm_event_id,
         )

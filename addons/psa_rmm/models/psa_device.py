@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .psa_rmm_integration import INTEGRATION_KINDS
+
 DEVICE_TYPES = [
     ("workstation", "Workstation"),
     ("server", "Server"),
@@ -42,6 +44,9 @@ class PsaDevice(models.Model):
         help="When the RMM reported the device removed; it stops counting for billing after that day."
     )
     ticket_ids = fields.One2many("helpdesk.ticket", "psa_device_id", string="Tickets")
+    ticket_count = fields.Integer(compute="_compute_ticket_count", string="Ticket Count")
+    open_ticket_count = fields.Integer(compute="_compute_ticket_count", string="Open Tickets")
+    rmm_source_label = fields.Char(compute="_compute_rmm_source_label", string="RMM")
 
     _sql_constraints = [
         (
@@ -50,6 +55,37 @@ class PsaDevice(models.Model):
             "This RMM device is already registered in this company.",
         ),
     ]
+
+    @api.depends("ticket_ids.stage_id")
+    def _compute_ticket_count(self):
+        opened, total = {}, {}
+        for device, stage, count in self.env["helpdesk.ticket"]._read_group(
+            [("psa_device_id", "in", self.ids)], ["psa_device_id", "stage_id"], ["__count"]
+        ):
+            total[device.id] = total.get(device.id, 0) + count
+            if not stage.closed:
+                opened[device.id] = opened.get(device.id, 0) + count
+        for device in self:
+            device.ticket_count = total.get(device.id, 0)
+            device.open_ticket_count = opened.get(device.id, 0)
+
+    @api.depends("rmm_source")
+    def _compute_rmm_source_label(self):
+        labels = dict(INTEGRATION_KINDS)
+        for device in self:
+            device.rmm_source_label = labels.get(device.rmm_source, device.rmm_source)
+
+    def action_view_tickets(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id("helpdesk_mgmt.helpdesk_ticket_action")
+        action.update(
+            {
+                "name": self.env._("Tickets of %(device)s", device=self.name),
+                "domain": [("psa_device_id", "=", self.id)],
+                "context": {"default_psa_device_id": self.id, "default_partner_id": self.partner_id.id},
+            }
+        )
+        return action
 
     @api.depends("name", "partner_id")
     def _compute_display_name(self):

@@ -9,6 +9,14 @@ from ..tools import billing
 from ..tools.events import EVENT_TYPES, priority_for
 from .psa_device import DEVICE_TYPES
 
+# What a person reads for the documented event types (the stored value is the wire format's)
+EVENT_TYPE_LABELS = {
+    "alert.raised": "Alert raised",
+    "alert.updated": "Alert updated",
+    "alert.auto_resolved": "Alert resolved by the RMM",
+    "device.upserted": "Device registered or updated",
+    "device.removed": "Device removed",
+}
 EVENT_STATES = [
     ("received", "Received"),
     ("done", "Processed"),
@@ -29,7 +37,9 @@ class PsaRmmEvent(models.Model):
     company_id = fields.Many2one("res.company", required=True, index=True)
     delivery_id = fields.Many2one("psa.rmm.delivery", ondelete="set null")
     rmm_event_id = fields.Char(string="RMM Event ID", required=True)
-    event_type = fields.Selection([(t, t) for t in EVENT_TYPES], required=True, index=True)
+    event_type = fields.Selection(
+        [(t, EVENT_TYPE_LABELS.get(t, t)) for t in EVENT_TYPES], required=True, index=True, string="Event"
+    )
     occurred_at = fields.Datetime(required=True)
     rmm_site_id = fields.Char(string="RMM Site ID", index=True)
     rmm_device_id = fields.Char(string="RMM Device ID")

@@ -9,3 +9,5 @@ from . import (
 )
 from . import test_billing_run_charges
 from . import test_portal
+from . import test_service_desk_screens
+from . import test_portal_tours

@@ -1,3 +1,5 @@
+import re
+
 from odoo.tests import new_test_user, tagged
 
 from .common import PsaRmmCommon
@@ -49,6 +51,15 @@ class TestPortalDevices(PsaRmmCommon):
         self.assertIn("Backup failed on A", detail.text)
         self.assertEqual(self.url_open(f"/my/devices/{self.device_b.id}").status_code, 404)
         self.assertEqual(self.url_open("/my/devices/999999").status_code, 404)
+
+    def test_device_page_breadcrumb_names_the_device_only(self):
+        self.authenticate("psa_portal_a", "psa_portal_a")
+        detail = self.url_open(f"/my/devices/{self.device_a.id}")
+        breadcrumb = re.search(r'<ol class="o_portal_submenu.*?</ol>', detail.text, re.S).group(0)
+        crumbs = [
+            " ".join(re.sub(r"<[^>]+>", " ", item).split()) for item in re.findall(r"<li.*?</li>", breadcrumb, re.S)
+        ]
+        self.assertEqual(crumbs[1:], ["Devices", "HOST-dev-a"], "no ticket in the device's breadcrumb")
 
     def test_closed_ticket_leaves_the_device_page(self):
         self._post(self._event("pa3", event_type="alert.auto_resolved", alert_id="A-1", device="dev-a"))

@@ -192,6 +192,47 @@ class AccountAnalyticLine(models.Model):
             raise UserError(self.env._("Invoiced time cannot be reset: issue a credit note instead."))
         return self._psa_set_approval("to_approve", self.env._("reset by %(user)s", user=self.env.user.name))
 
+    def action_psa_approve_selection(self):
+        """Approve from the Action menu: what can be approved is, and the notification says what was."""
+        self._psa_check_approver()
+        lines = self.filtered(lambda line: line.project_id)
+        lines.action_psa_approve()
+        return self._psa_notify(
+            self.env._("%(count)s time entries approved.", count=len(lines)),
+            next_action={"type": "ir.actions.client", "tag": "soft_reload"},
+        )
+
+    def action_psa_check_rules(self):
+        """Re-check the approval rules now on the selected entries waiting for approval.
+
+        The same decision, and the same reason, as the hourly job gives.
+        """
+        self._psa_check_approver()
+        waiting = self.filtered(lambda line: line.project_id and line.psa_approval_state == "to_approve")
+        # sudo: the rules and the budgets they read are the job's; the person is a timesheet manager
+        rules = self.env["psa.approval.rule"].sudo().search([("company_id", "in", waiting.company_id.ids)])
+        approved = 0
+        for company in waiting.company_id:
+            lines = waiting.filtered(lambda line, company=company: line.company_id == company)
+            lines._psa_lock_for_decision()
+            lines = lines.filtered(lambda line: line.psa_approval_state == "to_approve")
+            company_rules = rules.filtered(lambda rule, company=company: rule.company_id == company)
+            approved += lines.sudo().with_company(company)._psa_apply_rules(company_rules)
+        return self._psa_notify(
+            self.env._(
+                "%(approved)s of %(count)s entries approved by the rules; the others say why in Approval Reason.",
+                approved=approved,
+                count=len(waiting),
+            ),
+            next_action={"type": "ir.actions.client", "tag": "soft_reload"},
+        )
+
+    def _psa_notify(self, message, next_action=None):
+        params = {"message": message, "type": "success", "sticky": False}
+        if next_action:
+            params["next"] = next_action
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
+
     # ------------------------------------------------------------------------------------------
     # Automatic approval (see psa.approval.rule._cron_auto_approve)
     # ------------------------------------------------------------------------------------------

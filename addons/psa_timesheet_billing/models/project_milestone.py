@@ -2,6 +2,7 @@ import threading
 
 from odoo import api, fields, models
 from odoo.osv import expression
+from odoo.tools import format_date
 
 from odoo.addons.project.models.project_task import CLOSED_STATES
 
@@ -62,12 +63,13 @@ class ProjectMilestone(models.Model):
     def _psa_release_reason(self):
         """Hook for extensions: the sentence that explains an automatic release."""
         self.ensure_one()
+        today = format_date(self.env, self._psa_today())
         if self.psa_release_condition == "tasks_done":
-            return self.env._("reached automatically on %(today)s: all its tasks are done", today=self._psa_today())
+            return self.env._("reached automatically on %(today)s: all its tasks are done", today=today)
         return self.env._(
             "reached automatically on %(today)s: planned for %(deadline)s",
-            today=self._psa_today(),
-            deadline=self.deadline,
+            today=today,
+            deadline=format_date(self.env, self.deadline),
         )
 
     def _psa_today(self):

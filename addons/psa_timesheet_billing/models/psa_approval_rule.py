@@ -5,6 +5,7 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.osv import expression
+from odoo.tools import format_date
 
 from ..tools import approval_rules
 
@@ -151,42 +152,33 @@ class PsaApprovalRule(models.Model):
         ]
 
     def _psa_decision_reason(self, decision):
-        """Hook for extensions: the sentence written on the time entry for ``decision``."""
+        """Hook for extensions: the sentence written on the time entry for ``decision``.
+
+        What tells one reason from another comes first, so that the start of it, all a list shows, is
+        enough to act on ("Over 8 h/day: ...", "Over budget: ..."); dates are in the user's format.
+        """
         params = dict(decision.params)
+        for key in ("date", "lock"):
+            if params.get(key):
+                params[key] = format_date(self.env, params[key])
         code = decision.code
         if code == "passed":
             return self.env._("approved automatically: passes %(rules)s", **params)
         if code == "no_description":
-            return self.env._("not approved automatically: the entry has no description (rule %(rule)s)", **params)
+            return self.env._("No description: add one to have it approved (rule %(rule)s)", **params)
         if code == "closed_period":
-            return self.env._(
-                "not approved automatically: %(date)s is in a closed period (locked until %(lock)s, rule %(rule)s)",
-                **params,
-            )
+            return self.env._("Closed period: %(date)s is locked until %(lock)s (rule %(rule)s)", **params)
         if code == "too_old":
-            return self.env._(
-                "not approved automatically: %(date)s is more than %(days)s days ago (rule %(rule)s)", **params
-            )
+            return self.env._("Too old: %(date)s is more than %(days)s days ago (rule %(rule)s)", **params)
         if code == "not_trusted":
-            return self.env._(
-                "not approved automatically: the employee is not in the trusted group %(group)s (rule %(rule)s)",
-                **params,
-            )
+            return self.env._("Not trusted: the employee is not in %(group)s (rule %(rule)s)", **params)
         if code == "too_many_hours":
-            return self.env._(
-                "not approved automatically: %(hours)s h on %(date)s exceeds the %(max)s h/day rule (%(rule)s)",
-                **params,
-            )
+            return self.env._("Over %(max)s h/day: %(hours)s h on %(date)s (rule %(rule)s)", **params)
         if code == "no_budget":
-            return self.env._(
-                "not approved automatically: no task or order line budget to check against (rule %(rule)s)",
-                **params,
-            )
+            return self.env._("No budget: no task or order line budget to check against (rule %(rule)s)", **params)
         if code == "over_budget":
             params["budget"] = self.env._("task") if params["budget"] == "task" else self.env._("order line")
             return self.env._(
-                "not approved automatically: %(hours)s h exceeds the %(remaining)s h left "
-                "on the %(budget)s budget (rule %(rule)s)",
-                **params,
+                "Over budget: %(hours)s h, only %(remaining)s h left on the %(budget)s (rule %(rule)s)", **params
             )
-        return self.env._("not approved automatically: %(code)s", code=code)
+        return self.env._("Held by a rule: %(code)s", code=code)

@@ -4,7 +4,7 @@ from datetime import timedelta
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
-from odoo.tools import SQL
+from odoo.tools import SQL, format_amount, formatLang
 
 FUND_STATES = [("open", "Open"), ("exhausted", "Exhausted"), ("settled", "Settled")]
 
@@ -197,6 +197,18 @@ class PsaPrepaidFund(models.Model):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
+    def _psa_remaining_display(self):
+        """What is left on these funds as a person reads it, with its unit: "40.00 h", "$ 1,200.00",
+        or both when hours and amounts are prepaid ("40.00 h + $ 1,200.00"); False without any fund."""
+        parts = []
+        hours = self.filtered(lambda f: f.unit == "hours")
+        if hours:
+            parts.append(self.env._("%(hours)s h", hours=formatLang(self.env, sum(hours.mapped("remaining_quantity")))))
+        for currency in self.filtered(lambda f: f.unit == "amount").currency_id:
+            amounts = self.filtered(lambda f, c=currency: f.unit == "amount" and f.currency_id == c)
+            parts.append(format_amount(self.env, sum(amounts.mapped("remaining_quantity")), currency))
+        return " + ".join(parts) or False
+
     def _psa_draw_for_timesheets(self, timesheets):
         """Draw just-approved ``timesheets`` from their customers' open funds, oldest fund first.
 

@@ -11,19 +11,22 @@ class ResPartner(models.Model):
         string="Prepaid Balance", compute="_compute_psa_prepaid_remaining", help="Remaining on the open funds."
     )
 
+    psa_prepaid_display = fields.Char(
+        string="Prepaid Left", compute="_compute_psa_prepaid_remaining", help="What is left, with its unit."
+    )
+
     def _compute_psa_prepaid_remaining(self):
         if not self.env["psa.prepaid.fund"].has_access("read"):
             self.psa_prepaid_remaining = 0.0
+            self.psa_prepaid_display = False
             return
         funds = self.env["psa.prepaid.fund"].search(
             [("partner_id", "in", self.commercial_partner_id.ids), ("state", "=", "open")]
         )
         for partner in self:
-            partner.psa_prepaid_remaining = sum(
-                funds.filtered(lambda f, p=partner: f.partner_id == p.commercial_partner_id).mapped(
-                    "remaining_quantity"
-                )
-            )
+            mine = funds.filtered(lambda f, p=partner: f.partner_id == p.commercial_partner_id)
+            partner.psa_prepaid_remaining = sum(mine.mapped("remaining_quantity"))
+            partner.psa_prepaid_display = mine._psa_remaining_display()
 
     psa_billing_hold = fields.Boolean(
         string="Billing on Hold",

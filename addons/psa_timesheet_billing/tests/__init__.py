@@ -29,3 +29,6 @@ from . import test_billing_run_zero_and_stale
 from . import test_billing_run_oca_periods
 from . import test_billing_keys
 from . import test_xmlrpc_answers
+from . import test_approval_screens
+from . import test_approval_tours
+from . import test_prepaid_display

@@ -45,7 +45,7 @@ class TestAutoApproval(PsaTimesheetCommon):
         self.assertEqual((morning | afternoon).mapped("psa_approval_state"), ["to_approve", "to_approve"])
         self.assertEqual(
             morning.psa_approval_reason,
-            "not approved automatically: 9.5 h on 2026-11-20 exceeds the 8 h/day rule (8 h/day)",
+            "Over 8 h/day: 9.5 h on 11/20/2026 (rule 8 h/day)",
         )
         self.assertEqual(next_day.psa_approval_state, "approved")
         self.assertEqual(next_day.psa_approval_reason, "approved automatically: passes 8 h/day")
@@ -59,7 +59,7 @@ class TestAutoApproval(PsaTimesheetCommon):
         self._run_cron()
         self.assertEqual(first.psa_approval_state, "approved")
         self.assertEqual(second.psa_approval_state, "to_approve")
-        self.assertIn("5 h exceeds the 4 h left on the task budget", second.psa_approval_reason)
+        self.assertIn("Over budget: 5 h, only 4 h left on the task", second.psa_approval_reason)
         self.assertIn("no task or order line budget", no_task.psa_approval_reason)
         # the budget grows: the next run approves what now fits
         self.task.allocated_hours = 12.0
@@ -75,9 +75,11 @@ class TestAutoApproval(PsaTimesheetCommon):
         self.env.company.sudo().sale_lock_date = "2026-10-31"
         locked = self._entry(1.0, day="2026-10-30")
         self._run_cron()
-        self.assertIn("has no description (rule Description)", no_description.psa_approval_reason)
-        self.assertIn("2026-11-01 is more than 14 days ago", too_old.psa_approval_reason)
-        self.assertIn("closed period (locked until 2026-10-31", locked.psa_approval_reason)
+        self.assertIn(
+            "No description: add one to have it approved (rule Description)", no_description.psa_approval_reason
+        )
+        self.assertIn("Too old: 11/01/2026 is more than 14 days ago", too_old.psa_approval_reason)
+        self.assertIn("Closed period: 10/30/2026 is locked until 10/31/2026", locked.psa_approval_reason)
         self.assertEqual((no_description | too_old | locked).mapped("psa_approval_state"), ["to_approve"] * 3)
         self.assertEqual(fine.psa_approval_state, "approved")
 
@@ -87,7 +89,7 @@ class TestAutoApproval(PsaTimesheetCommon):
         entry = self._entry(2.0)
         elsewhere = self._entry(2.0, project_id=self.other_project.id)
         self._run_cron()
-        self.assertIn("not in the trusted group", entry.psa_approval_reason)
+        self.assertIn("Not trusted: the employee is not in", entry.psa_approval_reason)
         self.assertFalse(elsewhere.psa_approval_reason, "no rule applies to the other project: left untouched")
         trusted.sudo().users = [(4, self.consultant.id)]
         self._run_cron()

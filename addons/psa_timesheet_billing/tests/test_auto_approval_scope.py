@@ -66,7 +66,7 @@ class TestAutoApprovalScope(PsaTimesheetCommon):
         self.assertEqual(second.psa_approval_state, "to_approve")
         self.assertEqual(
             second.psa_approval_reason,
-            "not approved automatically: 5 h exceeds the 4 h left on the order line budget (rule Order line budget)",
+            "Over budget: 5 h, only 4 h left on the order line (rule Order line budget)",
         )
         self.assertEqual(self.order_line.qty_delivered, 6.0, "only the approved time is delivered")
 
@@ -79,7 +79,9 @@ class TestAutoApprovalScope(PsaTimesheetCommon):
         described = self._entry(1.0, project=second_project)
         unruled = self._entry(1.0, project=self.other_project)
         self.env["psa.approval.rule"]._cron_auto_approve(batch_size=100)
-        self.assertIn("has no description (rule Customer needs descriptions)", blank.psa_approval_reason)
+        self.assertIn(
+            "No description: add one to have it approved (rule Customer needs descriptions)", blank.psa_approval_reason
+        )
         self.assertEqual(described.psa_approval_state, "approved", "every project of the customer is covered")
         self.assertEqual(unruled.psa_approval_state, "to_approve")
         self.assertFalse(unruled.psa_approval_reason, "no rule applies to another customer: left for a person")

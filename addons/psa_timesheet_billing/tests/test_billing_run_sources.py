@@ -119,12 +119,20 @@ class TestBillingRunPeriodEnd(BillingRunCommon):
         project = cls._create_project(cls.order.order_line)
         cls.design, cls.build = cls.env["project.milestone"].create(
             [
-                {"name": "Design", "project_id": project.id, "sale_line_id": cls.order.order_line.id},
-                {"name": "Build", "project_id": project.id, "sale_line_id": cls.order.order_line.id},
+                {
+                    "name": "Design",
+                    "project_id": project.id,
+                    "sale_line_id": cls.order.order_line.id,
+                    "quantity_percentage": 0.3,
+                },
+                {
+                    "name": "Build",
+                    "project_id": project.id,
+                    "sale_line_id": cls.order.order_line.id,
+                    "quantity_percentage": 0.7,
+                },
             ]
         )
-        cls.design.quantity_percentage = 0.3
-        cls.build.quantity_percentage = 0.7
 
     def _run(self, period_end, invoice_date):
         run = self._new_run(

@@ -67,7 +67,7 @@ class TestMilestoneRelease(PsaTimesheetCommon):
         with freeze_time("2026-11-20"):
             self._run_cron()
         self.assertTrue(self.design.is_reached)
-        self.assertEqual(self.design.psa_release_reason, "reached automatically on 2026-11-20: planned for 2026-11-20")
+        self.assertEqual(self.design.psa_release_reason, "reached automatically on 11/20/2026: planned for 11/20/2026")
         self.assertAlmostEqual(self.order_line.qty_delivered, 0.4)
         self.assertAlmostEqual(self.order_line.qty_to_invoice, 0.4)
         self.assertFalse(self.manual.is_reached, "a milestone not set to release automatically waits for a person")
