@@ -108,11 +108,13 @@ def answers(admin, odoo_server, localstripe):
             "create",
             {"name": f"work {n}", "project_id": project, "task_id": task, "unit_amount": 2.0, "date": today},
         )
-        for n in range(4)
+        for n in range(5)
     ]
     call("account.analytic.line", "action_psa_approve", entries[:2])
     call("account.analytic.line", "action_psa_reject", [entries[2]], "not billable")
     call("account.analytic.line", "action_psa_reset", [entries[2]])
+    call("account.analytic.line", "action_psa_check_rules", [entries[2]])
+    call("account.analytic.line", "action_psa_approve_selection", [entries[4]])
     wizard = admin("psa.timesheet.reject", "create", {"line_ids": [(6, 0, [entries[3]])], "reason": "duplicate"})
     call("psa.timesheet.reject", "action_reject", [wizard])
     # billing run
@@ -181,6 +183,9 @@ def answers(admin, odoo_server, localstripe):
     admin("psa.rmm.site", "create", {"integration_id": integration, "rmm_site_id": site, "partner_id": customer})
     parked = admin("psa.rmm.event", "search", [("integration_id", "=", integration), ("state", "=", "parked")])
     call("psa.rmm.event", "action_reprocess", parked)
+    devices = admin("psa.device", "search", [("partner_id", "=", customer), ("name", "=", "BTN-1")])
+    assert len(devices) == 1, devices
+    call("psa.device", "action_view_tickets", devices)
     return got
 
 
