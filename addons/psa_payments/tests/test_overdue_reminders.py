@@ -182,8 +182,12 @@ class TestOverdueReminders(DemoProviderCommon):
             self._run_reminders()
         mail = self._actions().mail_id
         refused = smtplib.SMTPRecipientsRefused({"ap@kestrel-dental.example": (550, b"mailbox unavailable")})
+        mail_server = type(self.env["ir.mail_server"])
+        # connect() is patched too: outside Odoo's own runner (pytest-odoo sets no current test) it would try a
+        # real SMTP connection
         with (
-            patch.object(type(self.env["ir.mail_server"]), "send_email", side_effect=refused),
+            patch.object(mail_server, "connect", return_value=None),
+            patch.object(mail_server, "send_email", side_effect=refused),
             mute_logger("odoo.addons.mail.models.mail_mail"),
         ):
             mail.send()
@@ -194,7 +198,12 @@ class TestOverdueReminders(DemoProviderCommon):
         self.assertEqual(self._actions().psa_mail_retries, 1)
         self.assertIn("refused by the mail server", self.invoice.psa_reminder_note)
         self.assertEqual(len(self._actions()), 1, "the same reminder, not a new one")
-        mail.send()
+        # the mail server takes it this time
+        with (
+            patch.object(mail_server, "connect", return_value=None),
+            patch.object(mail_server, "send_email", return_value="<reminder@psa.example>"),
+        ):
+            mail.send()
         self.assertEqual(mail.state, "sent")
 
     def test_refused_reminder_of_a_paid_invoice_is_cancelled(self):
