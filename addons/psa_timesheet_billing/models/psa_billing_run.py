@@ -264,7 +264,8 @@ class PsaBillingRun(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_out_invoice_type")
         action["domain"] = [("id", "in", self.invoice_ids.ids)]
-        action["context"] = {"create": False}
+        # keep the customer-invoice context of Odoo's action: its list shows Customer and Invoice Date by it
+        action["context"] = {"default_move_type": "out_invoice", "create": False}
         return action
 
     def _psa_batch_size(self):

@@ -82,6 +82,11 @@ class TestBillingRun(BillingRunCommon):
         self.assertFalse(self.time_a_november.timesheet_invoice_id, "time after the period end is not billed")
         self.assertEqual(invoice_a.ref, "PO-A-1")
         self.assertAlmostEqual(self.line_a.qty_invoiced, 6.5)
+        # the run's Invoices button opens its invoices as customer invoices (Customer, Invoice Date columns)
+        action = run.action_view_invoices()
+        self.assertEqual(self.env["account.move"].search(action["domain"]), run.invoice_ids)
+        self.assertEqual(action["context"].get("default_move_type"), "out_invoice")
+        self.assertFalse(action["context"].get("create"))
 
     def test_every_invoice_line_explains_itself(self):
         run = self._new_run(partner_ids=[Command.set(self.customer_b.ids)])
