@@ -317,6 +317,10 @@ def throwaway_cluster():
 # --------------------------------------------------------------------------------------------
 # Odoo
 # --------------------------------------------------------------------------------------------
+# Channel capacities of the job runner: root caps the total, each PSA channel caps its automation.
+QUEUE_JOB_CHANNELS = "root:2,root.psa.billing:2,root.psa.approval:2,root.psa.payments:2,root.psa.rmm:2"
+
+
 def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None, test_addons=False):
     options = {
         "addons_path": ",".join(odoo_addons_path(with_test_addons=test_addons)),
@@ -335,12 +339,17 @@ def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None, test_
         "limit_time_real": 600,
         "limit_time_cpu": 600,
         "log_handler": ":INFO,werkzeug:WARNING",
+        # queue_job's job runner starts with the server (threaded or prefork) when it is server-wide.
+        "server_wide_modules": "base,web,queue_job",
     }
     options.update(extra or {})
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("[options]\n")
         for key, value in options.items():
             handle.write(f"{key} = {value}\n")
+        # queue_job's own section: the channels and their capacities (see the README, "Scaling").
+        handle.write("\n[queue_job]\n")
+        handle.write(f"channels = {QUEUE_JOB_CHANNELS}\n")
     return path
 
 

@@ -12,6 +12,8 @@
         "sale_expense",
         "contract",
         "account_invoice_inter_company",
+        # OCA queue_job: the automation is cut into jobs that any worker on any node runs.
+        "queue_job",
     ],
     "data": [
         "security/psa_timesheet_billing_security.xml",
@@ -19,6 +21,7 @@
         "security/ir.model.access.csv",
         "security/psa_approval_rule_security.xml",
         "data/psa_timesheet_billing_cron.xml",
+        "data/psa_queue_job_channels.xml",
         "views/psa_approval_rule_views.xml",
         "views/psa_timesheet_reject_views.xml",
         "views/account_analytic_line_approval_views.xml",
