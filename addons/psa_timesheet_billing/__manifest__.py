@@ -35,6 +35,9 @@
         "views/psa_prepaid_topup_views.xml",
         "views/psa_prepaid_portal_templates.xml",
         "data/psa_intercompany_data.xml",
+        "security/psa_engagement_profitability_security.xml",
+        "views/psa_engagement_profitability_views.xml",
+        "views/psa_timesheet_billing_reporting_views.xml",
     ],
     "assets": {
         "web.assets_tests": [
