@@ -13,3 +13,4 @@ from . import test_overdue_reminders
 from . import test_reminder_tools
 from . import test_portal_statement
 from . import test_portal_enrolment
+from . import test_reporting

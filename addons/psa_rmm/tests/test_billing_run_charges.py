@@ -129,6 +129,23 @@ class TestBillingRunCharges(BaseCommon):
         rerun = self._run()
         self.assertFalse(self._charge_lines(rerun), "a rerun bills no charge twice")
 
+    def test_charges_report_by_customer_month_and_status(self):
+        """What PSA > Reporting > RMM Charges shows (customer x month, then status) after the October run:
+        35.00 in October, invoiced (the invoice's charge lines), 15.00 in November still to invoice."""
+        run = self._run()
+        run.with_user(self.clerk).action_confirm()
+        charges = self.env["psa.rmm.charge"].with_user(self.clerk)
+        domain = [("partner_id", "=", self.customer.id)]
+        rows = charges.read_group(domain, ["amount", "quantity"], ["partner_id", "date:month"], lazy=False)
+        by_month = {row["date:month"]: row["amount"] for row in rows}
+        self.assertEqual(by_month, {"October 2026": 35.0, "November 2026": 15.0})
+        by_state = dict(charges._read_group(domain, ["state"], ["amount:sum"]))
+        self.assertEqual(by_state, {"invoiced": 35.0, "to_invoice": 15.0})
+        invoice_lines = (self.charge_1 | self.charge_2).invoice_line_id
+        self.assertAlmostEqual(by_state["invoiced"], sum(invoice_lines.mapped("price_subtotal")), places=2)
+        action = self.env["ir.actions.act_window"]._for_xml_id("psa_rmm.action_psa_rmm_charge_report")
+        self.assertEqual(action["view_mode"].split(",")[:2], ["graph", "pivot"])
+
     def test_charges_join_the_customer_invoice_when_grouping_per_customer(self):
         run = self._run(grouping="customer")
         run.action_confirm()
