@@ -67,10 +67,12 @@ class PsaEngagementProfitability(models.Model):
 
     @api.model
     def _psa_facts_query(self):
-        """Hook for extensions: one row per dated figure (order line, invoice line, time entry).
+        """Hook for extensions: the dated figures (order lines; invoice lines and time entries summed per
+        project, customer and month, the smallest id of each sum making its ``fact_id``).
 
-        Columns: fact_id (unique), company_id, project_id, partner_id, date, committed, delivered, invoiced,
-        cost, hours. An extension adds a source with ``UNION ALL`` and the same columns.
+        Columns: fact_id (unique: source id x 3 + 0, 1 or 2), company_id, project_id, partner_id, date,
+        committed, delivered, invoiced, cost, hours. An extension adds a source with ``UNION ALL`` and the
+        same columns (and a fact_id of its own).
         """
         return SQL(
             """
@@ -113,14 +115,14 @@ class PsaEngagementProfitability(models.Model):
               JOIN sale_order so ON so.id = sol.order_id
              WHERE lp.project_id IS NOT NULL
             UNION ALL
-            SELECT aml.id * 3 + 1,
+            SELECT MIN(aml.id) * 3 + 1,
                    aml.company_id,
                    lp.project_id,
                    move.commercial_partner_id,
-                   COALESCE(move.invoice_date, move.date),
+                   date_trunc('month', COALESCE(move.invoice_date, move.date))::date,
                    0::numeric,
                    0::numeric,
-                   -aml.balance,
+                   SUM(-aml.balance),
                    0::numeric,
                    0::float8
               FROM (SELECT invoice_line_id, MIN(order_line_id) AS sale_line_id
@@ -130,19 +132,23 @@ class PsaEngagementProfitability(models.Model):
               JOIN account_move_line aml ON aml.id = link.invoice_line_id
               JOIN account_move move ON move.id = aml.move_id
              WHERE move.state = 'posted' AND move.move_type IN ('out_invoice', 'out_refund')
+          GROUP BY aml.company_id, lp.project_id, move.commercial_partner_id,
+                   date_trunc('month', COALESCE(move.invoice_date, move.date))::date
             UNION ALL
-            SELECT aal.id * 3 + 2,
+            -- time entries are the many: summed per project, customer and month before the joins
+            SELECT MIN(aal.id) * 3 + 2,
                    aal.company_id,
                    aal.project_id,
                    aal.partner_id,
-                   aal.date,
+                   date_trunc('month', aal.date)::date,
                    0::numeric,
                    0::numeric,
                    0::numeric,
-                   -aal.amount,
-                   aal.unit_amount
+                   SUM(-aal.amount),
+                   SUM(aal.unit_amount)
               FROM account_analytic_line aal
              WHERE aal.project_id IS NOT NULL AND aal.psa_approval_state IS DISTINCT FROM 'rejected'
+          GROUP BY aal.company_id, aal.project_id, aal.partner_id, date_trunc('month', aal.date)::date
             """
         )
 

@@ -226,13 +226,13 @@ class TestEngagementProfitability(BillingRunCommon):
         self.assertAlmostEqual(sum(figures.values()), self.invoice_a.amount_untaxed, places=2)
 
     def test_time_awaiting_approval_report(self):
-        """The report's action domain and default group-bys: what waits, per project and week."""
+        """The report's action domain and default group-bys: what waits, per project and month."""
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "psa_timesheet_billing.action_psa_time_to_approve_report"
         )
         domain = [*safe_eval(action["domain"]), ("project_id", "in", (self.project_a | self.project_b).ids)]
         timesheets = self.env["account.analytic.line"].with_user(self.ts_manager)
-        rows = timesheets.read_group(domain, ["unit_amount"], ["project_id", "date:week"], lazy=False)
+        rows = timesheets.read_group(domain, ["unit_amount"], ["project_id", "date:month"], lazy=False)
         self.assertEqual([(row["project_id"][0], row["unit_amount"]) for row in rows], [(self.project_a.id, 2.0)])
         self.assertEqual(timesheets.search(domain), self.waiting_a)
 
