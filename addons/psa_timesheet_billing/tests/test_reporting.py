@@ -210,6 +210,28 @@ class TestEngagementProfitability(BillingRunCommon):
         self.assertFalse(report.has_access("create"))
         self.assertFalse(self.env["psa.engagement.profitability"].with_user(self.ts_manager).has_access("read"))
 
+    def test_other_company_figures_are_not_shown(self):
+        """The multi-company rule: time spent in a company the user is not in is not in their report."""
+        other = self.env["res.company"].create({"name": "Other PSA company"})
+        project = (
+            self.env["project.project"]
+            .with_company(other)
+            .create({"name": "Other company's engagement", "company_id": other.id, "allow_timesheets": True})
+        )
+        employee = (
+            self.env["hr.employee"]
+            .with_company(other)
+            .create({"name": "Other consultant", "company_id": other.id, "hourly_cost": 50.0})
+        )
+        self.env["account.analytic.line"].with_company(other).create(
+            {"name": "Work", "project_id": project.id, "employee_id": employee.id, "unit_amount": 3.0}
+        )
+        self.env.flush_all()
+        report = self.env["psa.engagement.profitability"]
+        [(cost,)] = report.with_company(other)._read_group([("project_id", "=", project.id)], [], ["cost_amount:sum"])
+        self.assertAlmostEqual(cost, 150.0, places=2)
+        self.assertFalse(report.with_user(self.analyst).search([("project_id", "=", project.id)]))
+
     def test_billing_run_lines_report(self):
         """What the pivot of billing-run lines shows (customer x source) is what the run invoiced."""
         lines = self.env["psa.billing.run.line"].with_user(self.clerk)
