@@ -28,9 +28,9 @@ class PsaEngagementProfitability(models.Model):
       delivered), computed from the sums of whatever rows a pivot or graph groups together.
     - **To Invoice** = delivered - invoiced.
 
-    The customer is the commercial entity of the project's customer (else of the order or invoice); the
-    project manager is the project's. Agreement (contract) invoices and intercompany time are not on
-    order lines and are not counted here.
+    The customer is the commercial entity of the project's customer, else of the order or invoice (the
+    time of a project without customer has none); the project manager is the project's. Agreement
+    (contract) invoices and intercompany time are not on order lines and are not counted here.
     """
 
     _name = "psa.engagement.profitability"
@@ -139,7 +139,7 @@ class PsaEngagementProfitability(models.Model):
             SELECT MIN(aal.id) * 3 + 2,
                    aal.company_id,
                    aal.project_id,
-                   aal.partner_id,
+                   NULL::int,  -- a time entry's partner is not a customer: the project's customer is used
                    date_trunc('month', aal.date)::date,
                    0::numeric,
                    0::numeric,
@@ -148,7 +148,7 @@ class PsaEngagementProfitability(models.Model):
                    SUM(aal.unit_amount)
               FROM account_analytic_line aal
              WHERE aal.project_id IS NOT NULL AND aal.psa_approval_state IS DISTINCT FROM 'rejected'
-          GROUP BY aal.company_id, aal.project_id, aal.partner_id, date_trunc('month', aal.date)::date
+          GROUP BY aal.company_id, aal.project_id, date_trunc('month', aal.date)::date
             """
         )
 
