@@ -104,12 +104,17 @@ class PsaBillingRun(models.Model):
     summary = fields.Html(compute="_compute_totals", sanitize=False, help="Per customer: to bill, skipped, failed.")
     preview_date = fields.Datetime(readonly=True, copy=False, help="When the preview was last computed.")
     preview_stale_count = fields.Integer(
-        compute="_compute_preview_stale",
         string="Sources Changed",
+        readonly=True,
+        copy=False,
         help="Sources whose billing changed since the preview (time approved, invoiced elsewhere, agreement "
-        "changed...): the confirm bills today's figures and says so on each run line.",
+        "changed...), as found by the last *Check for Changes*: the confirm bills today's figures and says so on "
+        "each run line.",
     )
-    preview_stale_message = fields.Char(compute="_compute_preview_stale")
+    preview_checked_date = fields.Datetime(
+        string="Checked for Changes", readonly=True, copy=False, help="When the preview was last checked for changes."
+    )
+    preview_stale_message = fields.Char(compute="_compute_preview_stale_message")
 
     @api.depends("period_end", "cadence")
     def _compute_name(self):
@@ -137,19 +142,24 @@ class PsaBillingRun(models.Model):
             run.invoice_count = len(billed.move_id)
             run.summary = run._psa_summary_html(lines)
 
-    def _compute_preview_stale(self):
+    @api.depends("state", "preview_stale_count", "preview_date", "preview_checked_date")
+    def _compute_preview_stale_message(self):
+        """The banner of a previewed run, from what the last check found (stored: opening the form of a
+        large run computes nothing; ``action_check_preview`` does, on demand)."""
         for run in self:
-            count = len(run._psa_changed_sources()) if run.state == "previewed" and run.preview_date else 0
-            run.preview_stale_count = count
-            run.preview_stale_message = (
-                self.env._(
+            if run.state != "previewed" or not run.preview_checked_date:
+                run.preview_stale_message = False
+            elif run.preview_stale_count:
+                run.preview_stale_message = self.env._(
                     "preview out of date: %(count)s sources changed since %(time)s",
-                    count=count,
+                    count=run.preview_stale_count,
                     time=format_datetime(self.env, run.preview_date),
                 )
-                if count
-                else False
-            )
+            else:
+                run.preview_stale_message = self.env._(
+                    "no change since the preview (checked %(time)s)",
+                    time=format_datetime(self.env, run.preview_checked_date),
+                )
 
     def _psa_changed_sources(self):
         """The sources (``(model, id)``) whose billing differs from the preview: billed or skipped
@@ -168,6 +178,17 @@ class PsaBillingRun(models.Model):
             or float_compare(previewed[ref][0], now[ref][0], precision_digits=4)
             or float_compare(previewed[ref][1], now[ref][1], precision_digits=2)
         }
+
+    def action_check_preview(self):
+        """Check whether what the previewed runs would bill changed since their preview (time approved,
+        invoiced elsewhere, agreement changed): the count goes on the run's banner."""
+        for run in self:
+            if run.state != "previewed":
+                raise UserError(self.env._("Run %(run)s is not a preview: nothing to check.", run=run.name))
+            run.write(
+                {"preview_stale_count": len(run._psa_changed_sources()), "preview_checked_date": fields.Datetime.now()}
+            )
+        return True
 
     def _psa_summary_html(self, lines):
         rows = []
@@ -223,7 +244,14 @@ class PsaBillingRun(models.Model):
             run.line_ids.unlink()
             items = run._psa_collect()
             self.env["psa.billing.run.line"].create([item.run_line_vals(run.id) for item in items])
-            run.write({"state": "previewed", "preview_date": fields.Datetime.now()})
+            run.write(
+                {
+                    "state": "previewed",
+                    "preview_date": fields.Datetime.now(),
+                    "preview_stale_count": 0,
+                    "preview_checked_date": False,
+                }
+            )
             run.message_post(
                 body=self.env._(
                     "Preview: %(bill)s line(s) to bill for %(amount)s, %(skip)s skipped.",
