@@ -157,7 +157,7 @@ FLOOR_MOVE_SKIP = {
 FLOOR_LINE_SKIP = {"move_id", "move_name", "parent_state", "matching_number", "reconciled", "full_reconcile_id"}
 
 
-def measure_orm_floor(env, template_moves):
+def measure_orm_floor(env, template_moves, stats=None):
     """The least any invoicing through Odoo's ORM can cost for these invoices (seconds).
 
     Every invoice of ``template_moves`` is created again with all its values already computed
@@ -165,7 +165,8 @@ def measure_orm_floor(env, template_moves):
     "Checked" ticked as the run does for its batch) and posted with Odoo's ``action_post``: what is
     left is the ORM's own cost of writing and posting journal entries with the hooks of the installed
     add-ons. Measured inside a savepoint rolled back
-    afterwards, so nothing of it stays.
+    afterwards, so nothing of it stays. ``stats`` (a dict), when given, gets the ``queries`` and the
+    ``cpu`` seconds (this process) of the create and post.
     """
     from odoo import Command
 
@@ -207,7 +208,7 @@ def measure_orm_floor(env, template_moves):
     seconds = None
     try:
         with env.cr.savepoint():
-            started = time.perf_counter()
+            started, queries, cpu = time.perf_counter(), env.cr.sql_log_count, time.process_time()
             moves = (
                 env["account.move"]
                 .with_context(skip_invoice_sync=True, check_move_validity=False, mail_create_nolog=True)
@@ -217,6 +218,8 @@ def measure_orm_floor(env, template_moves):
             moves.with_context(mail_create_nolog=True, psa_skip_unchanged_checked=True).action_post()
             env.flush_all()
             seconds = time.perf_counter() - started
+            if stats is not None:
+                stats.update(queries=env.cr.sql_log_count - queries, cpu=time.process_time() - cpu)
             same = abs(sum(moves.mapped("amount_total")) - sum(template_moves.mapped("amount_total"))) < 0.01
             if not same or set(moves.mapped("state")) != {"posted"}:
                 sys.exit("the ORM floor copies differ from the invoices they copy")

@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 from odoo import fields, models
 
 
@@ -21,6 +23,19 @@ class AccountMove(models.Model):
             changing = self.filtered(lambda move: move.checked != vals["checked"])
             return super(AccountMove, changing).write(vals) if changing else True
         return super().write(vals)
+
+    @contextmanager
+    def _sync_dynamic_lines(self, container):
+        """The billing run posts invoices whose lines it has just created synchronised: writing them while
+        they are posted (state, number, "Checked") needs no second synchronisation (see
+        ``psa.billing.run._psa_posting_context``); every other move is synchronised as usual."""
+        synced = self.env.context.get("psa_synced_move_ids")
+        records = container["records"]
+        if synced and records and records._name == "account.move" and set(records.ids) <= synced:
+            yield
+            return
+        with super()._sync_dynamic_lines(container):
+            yield
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)

@@ -433,6 +433,7 @@ class PsaBillingRun(models.Model):
         another run, customer put on hold) is skipped with the reason; a line whose quantity grew
         (time approved since the preview) is billed with today's figures, written on the line.
         """
+        self._psa_prefetch_invoice_headers(run_lines.order_id)
         plans = []
         for group_key, lines in groupby(run_lines, key=lambda line: line.group_key):
             lines = self.env["psa.billing.run.line"].union(*lines)
@@ -469,6 +470,19 @@ class PsaBillingRun(models.Model):
             if billable:
                 plans.append(self._psa_prepare_plan(billable))
         return plans
+
+    def _psa_prefetch_invoice_headers(self, orders):
+        """Read for the whole batch what Odoo's ``sale.order._prepare_invoice`` reads one order at a
+        time (the invoice address and its fiscal position per company), so each order's invoice header
+        is prepared from the cache instead of fetching its customer alone."""
+        if not orders:
+            return
+        partners = orders.partner_invoice_id | orders.partner_shipping_id
+        partners.mapped("country_id")
+        for company, company_orders in orders.grouped("company_id").items():
+            (company_orders.partner_invoice_id | company_orders.partner_shipping_id).with_company(company).mapped(
+                "property_account_position_id"
+            )
 
     def _psa_preview_difference(self, line, item):
         """What the confirm bills differently from the preview, in words (``False`` if only the text)."""
@@ -568,8 +582,9 @@ class PsaBillingRun(models.Model):
         self._psa_link_timesheets(plans)
         if self.post_invoices:
             self._psa_subscribe_customers(moves)
+            moves = moves.with_context(**self._psa_posting_context(moves))
             self._psa_check_before_post(moves)
-            moves.with_context(**self._psa_move_context(), psa_skip_unchanged_checked=True).action_post()
+            moves.action_post()
             if self.send_invoices:
                 moves.sending_data = {
                     "author_user_id": self.env.user.id,
@@ -610,6 +625,23 @@ class PsaBillingRun(models.Model):
         )
         timesheets.invalidate_recordset(["timesheet_invoice_id", "write_uid", "write_date"])
         self.env["account.move"].browse(set(move_ids)).invalidate_recordset(["timesheet_ids"])
+
+    def _psa_posting_context(self, moves):
+        """The context of ticking "Checked" and posting the batch's invoices.
+
+        Creating them synchronised their lines (tax and payment-term lines, balances). Ticking "Checked"
+        and posting change nothing those lines depend on for an invoice in its company's currency (rate 1:
+        even a new accounting date changes no amount), so Odoo's line synchronisation is skipped for
+        those invoices only (``account.move._sync_dynamic_lines``, ``psa_synced_move_ids``): any other
+        move created or written while posting (an intercompany mirror bill) is synchronised as usual,
+        and the balance of every move is still checked.
+        """
+        synced = moves.filtered(lambda move: move.currency_id == move.company_id.currency_id)
+        return {
+            **self._psa_move_context(),
+            "psa_skip_unchanged_checked": True,
+            "psa_synced_move_ids": frozenset(synced.ids),
+        }
 
     def _psa_check_before_post(self, moves):
         """Tick "Checked" for the whole batch, as posting will on journals that check on post.
