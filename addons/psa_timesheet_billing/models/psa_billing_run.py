@@ -101,7 +101,7 @@ class PsaBillingRun(models.Model):
     failed_count = fields.Integer(compute="_compute_totals")
     invoice_ids = fields.Many2many("account.move", compute="_compute_totals", string="Invoices")
     invoice_count = fields.Integer(compute="_compute_totals")
-    summary = fields.Html(compute="_compute_totals", sanitize=False, help="Per customer: to bill, skipped, failed.")
+    summary = fields.Html(compute="_compute_summary", sanitize=False, help="Per customer: to bill, skipped, failed.")
     preview_date = fields.Datetime(readonly=True, copy=False, help="When the preview was last computed.")
     preview_stale_count = fields.Integer(
         string="Sources Changed",
@@ -140,7 +140,12 @@ class PsaBillingRun(models.Model):
             run.failed_count = len(lines.filtered(lambda line: line.state == "failed"))
             run.invoice_ids = billed.move_id
             run.invoice_count = len(billed.move_id)
-            run.summary = run._psa_summary_html(lines)
+
+    @api.depends("line_ids.state", "line_ids.amount", "line_ids.skip_reason", "line_ids.partner_id")
+    def _compute_summary(self):
+        # apart from the totals: the run's messages read the totals, only its form shows the summary
+        for run in self:
+            run.summary = run._psa_summary_html(run.line_ids)
 
     @api.depends("state", "preview_stale_count", "preview_date", "preview_checked_date")
     def _compute_preview_stale_message(self):
@@ -557,6 +562,7 @@ class PsaBillingRun(models.Model):
                     Command.create(self._psa_invoice_line_vals(line, item)) for line, item in plan["billable"]
                 ]
                 vals_list.append(invoice_vals)
+            self._psa_complete_line_amounts(vals_list, company)
             created = (
                 self.env["account.move"]
                 .with_company(company)
@@ -595,6 +601,72 @@ class PsaBillingRun(models.Model):
         if self.post_invoices and self.send_invoices:
             self.env.ref("account.ir_cron_account_move_send")._trigger()
         return moves
+
+    def _psa_complete_line_amounts(self, vals_list, company):
+        """Give the product lines of the batch's invoices their journal amounts (``amount_currency``,
+        ``balance``) and tax tags, computed by Odoo's tax engine from the values they are created with,
+        as the invoice's line synchronisation computes them.
+
+        Created without them, each line is written twice more by that synchronisation (its balance, then
+        its amounts and tags), one line at a time. Given, the synchronisation finds them right and writes
+        nothing; it still computes them itself and writes what differs, so a value computed otherwise here
+        is corrected by Odoo. Only customer invoices in their company's currency whose product lines all
+        carry their taxes, price and quantity are completed; for a line without taxes Odoo keeps the given
+        amounts as they are, so such invoices are left to it entirely.
+        """
+        taxes_model = self.env["account.tax"]
+        line_fields = self.env["account.move.line"]._fields
+        for invoice_vals in vals_list:
+            if (
+                invoice_vals.get("move_type") != "out_invoice"
+                or invoice_vals.get("currency_id") != company.currency_id.id
+            ):
+                continue
+            lines = [command[2] for command in invoice_vals.get("invoice_line_ids", []) if command[0] == Command.CREATE]
+            product_lines = [vals for vals in lines if vals.get("display_type", "product") == "product"]
+            tax_ids = [self._psa_set_command_ids(vals.get("tax_ids")) for vals in product_lines]
+            if (
+                not product_lines
+                or not all(tax_ids)
+                or any({"price_unit", "quantity"} - vals.keys() for vals in product_lines)
+                or any({"amount_currency", "balance", "tax_tag_ids"} & vals.keys() for vals in product_lines)
+            ):
+                continue
+            record = self.env["account.move.line"]
+            base_lines = [
+                taxes_model._prepare_base_line_for_taxes_computation(
+                    None,
+                    product_id=self.env["product.product"].browse(vals.get("product_id")),
+                    product_uom_id=self.env["uom.uom"].browse(vals.get("product_uom_id")),
+                    tax_ids=self.env["account.tax"].browse(ids),
+                    price_unit=line_fields["price_unit"].convert_to_cache(vals["price_unit"], record),
+                    quantity=line_fields["quantity"].convert_to_cache(vals["quantity"], record),
+                    discount=line_fields["discount"].convert_to_cache(vals.get("discount") or 0.0, record),
+                    currency_id=company.currency_id,
+                    rate=1.0,
+                    sign=-1.0,
+                    is_refund=False,
+                    special_mode=False,
+                )
+                for vals, ids in zip(product_lines, tax_ids, strict=True)
+            ]
+            taxes_model._add_tax_details_in_base_lines(base_lines, company)
+            taxes_model._round_base_lines_tax_details(base_lines, company)
+            taxes_model._add_accounting_data_in_base_lines_tax_details(base_lines, company)
+            for vals, base_line in zip(product_lines, base_lines, strict=True):
+                details = base_line["tax_details"]
+                vals["amount_currency"] = -(
+                    details["total_excluded_currency"] + details["delta_total_excluded_currency"]
+                )
+                vals["balance"] = -(details["total_excluded"] + details["delta_total_excluded"])
+                vals["tax_tag_ids"] = [Command.set(base_line["tax_tag_ids"].ids)]
+
+    @api.model
+    def _psa_set_command_ids(self, commands):
+        """The ids of a many2many value made of one ``Command.set`` (else ``None``: not known here)."""
+        if commands and len(commands) == 1 and commands[0][0] == Command.SET:
+            return list(commands[0][2])
+        return None
 
     def _psa_link_timesheets(self, plans):
         """Link the billed time entries to their invoice in one statement.
