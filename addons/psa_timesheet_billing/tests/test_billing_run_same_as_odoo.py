@@ -126,6 +126,24 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
         self.assertEqual(run.invoice_ids.state, "posted")
         self.assertEqual(written, [], "no amount of a product line written after its creation")
 
+    def test_posting_does_not_synchronise_the_lines_again(self):
+        """The run's invoices are synchronised once, when created: ticking "Checked" and posting them
+        change nothing their tax and payment-term lines depend on, and are not synchronised again."""
+        move_class = type(self.env["account.move"])
+        synchronised = []
+        original_sync = move_class._sync_tax_lines
+
+        def sync_tax_lines(moves, container):
+            synchronised.append(container["records"].ids)
+            return original_sync(moves, container)
+
+        run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)], mode="automatic")
+        with patch.object(move_class, "_sync_tax_lines", sync_tax_lines):
+            run.action_confirm()
+        invoice = run.invoice_ids
+        self.assertEqual((invoice.state, invoice.checked), ("posted", True))
+        self.assertEqual(len([ids for ids in synchronised if invoice.id in ids]), 1, "at its creation only")
+
 
 @tagged("post_install", "-at_install")
 class TestBillingRunSameAsOdooIncludedTax(TestBillingRunSameAsOdoo):
