@@ -13,6 +13,7 @@ class PsaRmmCharge(models.Model):
     _name = "psa.rmm.charge"
     _inherit = ["psa.billable.mixin"]
     _psa_billing_sequence = 40
+    _psa_billable_order = "partner_id, date, id"
     _description = "RMM Charge"
     _order = "date desc, id desc"
     _check_company_auto = True
@@ -103,18 +104,6 @@ class PsaRmmCharge(models.Model):
             *run._psa_customer_domain("partner_id.commercial_partner_id"),
         ]
 
-    @api.model
-    def _psa_collect_billable(self, run, run_lines=None):
-        domain = self._psa_get_billable_domain(run)
-        if run_lines is not None:
-            ids = run_lines.filtered(lambda line: line.source_model == self._name).mapped("source_res_id")
-            if not ids:
-                return []
-            domain.append(("id", "in", ids))
-        # events are the integration's: the clerk bills them without reading the RMM's records
-        charges = self.sudo().search(domain, order="partner_id, date, id")
-        return charges._psa_prepare_billable_items(run) if charges else []
-
     def _psa_prepare_billable_items(self, run):
         """One item per charge, keyed once per charge and date, on the customer's invoice."""
         origin = self.env._("RMM charges up to %(date)s", date=run.period_end)
@@ -139,6 +128,15 @@ class PsaRmmCharge(models.Model):
             item.invoice_vals = run._psa_generic_invoice_vals(partner, company, currency, origin)
             items.append(item)
         return items
+
+    def _psa_billing_given_back(self, moves):
+        """The invoice of these charges was cancelled or reversed in full: they are to invoice again
+        (the run's domain finds them, their keys are free)."""
+        self._psa_sync_invoiced()
+
+    def _psa_billing_taken_back(self, moves):
+        """The credit note that reversed their invoice went back to draft: the invoice bills them again."""
+        self._psa_sync_invoiced()
 
     def _psa_billing_explanation(self):
         """Hook for extensions: the explanation of this charge's run line and invoice line."""

@@ -262,3 +262,35 @@ class TestBillingRunCharges(BaseCommon):
 
         rerun = self._run()
         self.assertFalse(self._charge_lines(rerun), "billed once again, not twice")
+
+    def test_full_reversal_gives_the_charges_back_to_one_run_only(self):
+        """A credit note reverses the October invoice in full: the charges hear it through the billing
+        source's hook (to invoice again, their keys free). Two runs previewed after it both list them;
+        the first confirmed bills them once, taking over their keys, the second skips them as billed."""
+        charges = self.charge_1 | self.charge_2
+        first = self._run()
+        first.action_confirm()
+        invoice = self._charge_lines(first).move_id
+        keys = self.env["psa.billing.key"].search([("source_model", "=", "psa.rmm.charge")])
+        self.assertEqual((len(keys), keys.move_id), (2, invoice))
+        draft_credit_note(invoice, "alerts were a monitoring glitch", user=self.clerk).with_user(
+            self.clerk
+        ).action_post()
+        self.assertEqual(invoice.payment_state, "reversed")
+        self.assertEqual(charges.mapped("state"), ["to_invoice", "to_invoice"], "given back by the source's hook")
+
+        second, third = self._run(), self._run()
+        self.assertEqual(self._charge_lines(second).mapped("source_res_id"), charges.ids)
+        self.assertEqual(self._charge_lines(third).mapped("source_res_id"), charges.ids)
+        second.action_confirm()
+        third.action_confirm()
+        rebilled = self._charge_lines(second).move_id
+        self.assertEqual((len(rebilled), rebilled.state), (1, "posted"))
+        self.assertEqual(set(self._charge_lines(third).mapped("state")), {"skipped"})
+        self.assertIn("billed meanwhile", self._charge_lines(third)[0].skip_reason)
+        self.assertEqual(charges.mapped("state"), ["invoiced", "invoiced"])
+        self.assertEqual(charges.invoice_line_id.move_id, rebilled)
+        self.assertEqual(keys.exists().move_id, rebilled, "the same keys, taken over by the new invoice")
+        # what the customer owes for the October charges: billed twice, credited once
+        self.assertAlmostEqual(sum(self._posted_charge_lines().mapped("balance")), -35.0)
+        self.assertFalse(self._charge_lines(self._run()), "and a run after that bills nothing")

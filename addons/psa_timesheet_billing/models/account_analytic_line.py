@@ -423,6 +423,7 @@ class AccountAnalyticLine(models.Model):
         rows = self.sudo()._read_group(domain, ["so_line"], ["id:array_agg", "unit_amount:sum", "date:min", "date:max"])
         items = []
         covered_by_line = self._psa_fund_covered_hours([ts_id for row in rows for ts_id in row[1]])
+        rates = {}  # formatting an amount reads the language each time: once per rate and currency
         for sale_line, timesheet_ids, hours, date_from, date_to in rows:
             company = sale_line.company_id
             covered_hours, funds = covered_by_line.get(sale_line.id, (0.0, None))
@@ -438,7 +439,7 @@ class AccountAnalyticLine(models.Model):
                 hours=round(hours, 2),
                 date_from=date_from,
                 date_to=date_to,
-                rate=format_amount(self.env, sale_line.price_unit, sale_line.currency_id),
+                rate=self._psa_format_rate(rates, sale_line.price_unit, sale_line.currency_id),
                 uom=sale_line.product_uom.name,
                 order=sale_line.order_id.name,
                 period_end=run.period_end,
@@ -455,6 +456,14 @@ class AccountAnalyticLine(models.Model):
             item.keys = [exactly_once_key(self._name, ts_id, TIME_PERIOD) for ts_id in sorted(timesheet_ids)]
             items.append(item)
         return items
+
+    @api.model
+    def _psa_format_rate(self, rates, amount, currency):
+        """``format_amount`` of ``amount``, remembered in ``rates`` for the next line at the same rate."""
+        key = (amount, currency.id)
+        if key not in rates:
+            rates[key] = format_amount(self.env, amount, currency)
+        return rates[key]
 
     @api.model
     def _psa_fund_covered_hours(self, timesheet_ids):

@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 from odoo import fields, models
 
 
@@ -21,6 +23,19 @@ class AccountMove(models.Model):
             changing = self.filtered(lambda move: move.checked != vals["checked"])
             return super(AccountMove, changing).write(vals) if changing else True
         return super().write(vals)
+
+    @contextmanager
+    def _sync_dynamic_lines(self, container):
+        """The billing run posts invoices whose lines it has just created synchronised: writing them while
+        they are posted (state, number, "Checked") needs no second synchronisation (see
+        ``psa.billing.run._psa_posting_context``); every other move is synchronised as usual."""
+        synced = self.env.context.get("psa_synced_move_ids")
+        records = container["records"]
+        if synced and records and records._name == "account.move" and set(records.ids) <= synced:
+            yield
+            return
+        with super()._sync_dynamic_lines(container):
+            yield
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
@@ -77,6 +92,7 @@ class AccountMove(models.Model):
         draft: they bill their sources again (what was not billed again meanwhile), the counterpart
         of ``_psa_give_back_to_billing``; their keys hold again by themselves."""
         self.sudo().timesheet_ids._psa_set_invoiced(True)
+        self._psa_tell_sources("_psa_billing_taken_back")
 
     def button_cancel(self):
         """A cancelled invoice no longer bills its sources: its time is approved again and the
@@ -89,12 +105,18 @@ class AccountMove(models.Model):
 
     def _psa_sources_given_back(self):
         """Tell the billing sources (``psa.billable.mixin``) these invoices billed that they are
-        billable again (cancelled, reversed in full): found by their keys' source columns."""
-        # the keys are the run's bookkeeping, read to find the sources, whoever cancels the invoice
+        billable again (cancelled, reversed in full)."""
+        self._psa_tell_sources("_psa_billing_given_back")
+
+    def _psa_tell_sources(self, hook):
+        """Call ``hook`` (a ``psa.billable.mixin`` method) on the records these invoices bill, found
+        by their exactly-once keys' source columns, one call per source model."""
+        # the keys are the run's bookkeeping, read to find the sources, whoever changes the invoice
         keys = self.env["psa.billing.key"].sudo().search([("move_id", "in", self.ids), ("source_model", "!=", False)])
         for model, model_keys in keys.grouped("source_model").items():
-            if model in self.env and hasattr(self.env[model], "_psa_billing_given_back"):
-                self.env[model].browse(set(model_keys.mapped("source_res_id")))._psa_billing_given_back(self)
+            if model in self.env and hasattr(self.env[model], hook):
+                records = self.env[model].browse(sorted(set(model_keys.mapped("source_res_id"))))
+                getattr(records, hook)(self)
 
     def _psa_release_invoiced_time(self):
         """Time of an invoice back in draft or cancelled is approved again, waiting to be billed."""

@@ -23,13 +23,18 @@ class PsaBillableMixin(models.AbstractModel):
       period); a run bills a key once, a second run or a rerun after a crash finds it taken;
     * **cancel, full reversal**: cancelling the invoice deletes its keys, a credit note reversing it
       in full frees them: the next run bills the record again (its domain must still find it), and
-      ``_psa_billing_given_back`` lets the source react (default: nothing to do).
+      ``_psa_billing_given_back`` lets the source react (default: nothing to do); when that credit
+      note goes back to draft, the invoice bills the record again (its keys hold again) and
+      ``_psa_billing_taken_back`` lets the source react. The run finds the records of an invoice by
+      its keys: a source needs no ``account.move`` override of its own for either.
     """
 
     _name = "psa.billable.mixin"
     _description = "Billing Source (billed by the billing run)"
     # the order in which the run collects its sources (lines of an invoice follow it)
     _psa_billing_sequence = 100
+    # the order of a source's records in the run (its lines on an invoice follow it)
+    _psa_billable_order = "id"
 
     # ------------------------------------------------------------------------------------------
     # Hooks a source overrides
@@ -73,7 +78,23 @@ class PsaBillableMixin(models.AbstractModel):
     def _psa_billing_given_back(self, moves):
         """Hook for extensions: the invoices ``moves`` that billed the records in ``self`` were
         cancelled or reversed in full: their keys are free and the next run bills the records again.
-        Default: nothing more to do."""
+
+        For a source to react (a state of its own, a message), it must override this method.
+        Default: nothing more to do.
+
+        :param moves: the cancelled or reversed ``account.move`` invoices
+        """
+
+    def _psa_billing_taken_back(self, moves):
+        """Hook for extensions: the credit note that reversed the invoices ``moves`` in full went back
+        to draft: they bill the records in ``self`` again (their keys hold again by themselves), the
+        counterpart of ``_psa_billing_given_back``. Only the records no run billed again meanwhile are
+        told (their keys still point at ``moves``).
+
+        For a source to react, it must override this method. Default: nothing more to do.
+
+        :param moves: the ``account.move`` invoices billing the records again
+        """
 
     # ------------------------------------------------------------------------------------------
     # What the run calls
@@ -90,7 +111,7 @@ class PsaBillableMixin(models.AbstractModel):
             domain = [*domain, ("id", "in", ids)]
         # the run bills what its clerk may invoice; the source's records may be out of their reach
         # (an RMM event, another company's time): read only, the domain scopes them to the run
-        records = self.sudo().search(domain, order="id")
+        records = self.sudo().search(domain, order=self._psa_billable_order)
         return records._psa_prepare_billable_items(run) if records else []
 
     @api.model

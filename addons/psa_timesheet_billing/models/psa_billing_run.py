@@ -101,15 +101,20 @@ class PsaBillingRun(models.Model):
     failed_count = fields.Integer(compute="_compute_totals")
     invoice_ids = fields.Many2many("account.move", compute="_compute_totals", string="Invoices")
     invoice_count = fields.Integer(compute="_compute_totals")
-    summary = fields.Html(compute="_compute_totals", sanitize=False, help="Per customer: to bill, skipped, failed.")
+    summary = fields.Html(compute="_compute_summary", sanitize=False, help="Per customer: to bill, skipped, failed.")
     preview_date = fields.Datetime(readonly=True, copy=False, help="When the preview was last computed.")
     preview_stale_count = fields.Integer(
-        compute="_compute_preview_stale",
         string="Sources Changed",
+        readonly=True,
+        copy=False,
         help="Sources whose billing changed since the preview (time approved, invoiced elsewhere, agreement "
-        "changed...): the confirm bills today's figures and says so on each run line.",
+        "changed...), as found by the last *Check for Changes*: the confirm bills today's figures and says so on "
+        "each run line.",
     )
-    preview_stale_message = fields.Char(compute="_compute_preview_stale")
+    preview_checked_date = fields.Datetime(
+        string="Checked for Changes", readonly=True, copy=False, help="When the preview was last checked for changes."
+    )
+    preview_stale_message = fields.Char(compute="_compute_preview_stale_message")
 
     @api.depends("period_end", "cadence")
     def _compute_name(self):
@@ -135,21 +140,31 @@ class PsaBillingRun(models.Model):
             run.failed_count = len(lines.filtered(lambda line: line.state == "failed"))
             run.invoice_ids = billed.move_id
             run.invoice_count = len(billed.move_id)
-            run.summary = run._psa_summary_html(lines)
 
-    def _compute_preview_stale(self):
+    @api.depends("line_ids.state", "line_ids.amount", "line_ids.skip_reason", "line_ids.partner_id")
+    def _compute_summary(self):
+        # apart from the totals: the run's messages read the totals, only its form shows the summary
         for run in self:
-            count = len(run._psa_changed_sources()) if run.state == "previewed" and run.preview_date else 0
-            run.preview_stale_count = count
-            run.preview_stale_message = (
-                self.env._(
+            run.summary = run._psa_summary_html(run.line_ids)
+
+    @api.depends("state", "preview_stale_count", "preview_date", "preview_checked_date")
+    def _compute_preview_stale_message(self):
+        """The banner of a previewed run, from what the last check found (stored: opening the form of a
+        large run computes nothing; ``action_check_preview`` does, on demand)."""
+        for run in self:
+            if run.state != "previewed" or not run.preview_checked_date:
+                run.preview_stale_message = False
+            elif run.preview_stale_count:
+                run.preview_stale_message = self.env._(
                     "preview out of date: %(count)s sources changed since %(time)s",
-                    count=count,
+                    count=run.preview_stale_count,
                     time=format_datetime(self.env, run.preview_date),
                 )
-                if count
-                else False
-            )
+            else:
+                run.preview_stale_message = self.env._(
+                    "no change since the preview (checked %(time)s)",
+                    time=format_datetime(self.env, run.preview_checked_date),
+                )
 
     def _psa_changed_sources(self):
         """The sources (``(model, id)``) whose billing differs from the preview: billed or skipped
@@ -168,6 +183,17 @@ class PsaBillingRun(models.Model):
             or float_compare(previewed[ref][0], now[ref][0], precision_digits=4)
             or float_compare(previewed[ref][1], now[ref][1], precision_digits=2)
         }
+
+    def action_check_preview(self):
+        """Check whether what the previewed runs would bill changed since their preview (time approved,
+        invoiced elsewhere, agreement changed): the count goes on the run's banner."""
+        for run in self:
+            if run.state != "previewed":
+                raise UserError(self.env._("Run %(run)s is not a preview: nothing to check.", run=run.name))
+            run.write(
+                {"preview_stale_count": len(run._psa_changed_sources()), "preview_checked_date": fields.Datetime.now()}
+            )
+        return True
 
     def _psa_summary_html(self, lines):
         rows = []
@@ -223,7 +249,14 @@ class PsaBillingRun(models.Model):
             run.line_ids.unlink()
             items = run._psa_collect()
             self.env["psa.billing.run.line"].create([item.run_line_vals(run.id) for item in items])
-            run.write({"state": "previewed", "preview_date": fields.Datetime.now()})
+            run.write(
+                {
+                    "state": "previewed",
+                    "preview_date": fields.Datetime.now(),
+                    "preview_stale_count": 0,
+                    "preview_checked_date": False,
+                }
+            )
             run.message_post(
                 body=self.env._(
                     "Preview: %(bill)s line(s) to bill for %(amount)s, %(skip)s skipped.",
@@ -405,6 +438,7 @@ class PsaBillingRun(models.Model):
         another run, customer put on hold) is skipped with the reason; a line whose quantity grew
         (time approved since the preview) is billed with today's figures, written on the line.
         """
+        self._psa_prefetch_invoice_headers(run_lines.order_id)
         plans = []
         for group_key, lines in groupby(run_lines, key=lambda line: line.group_key):
             lines = self.env["psa.billing.run.line"].union(*lines)
@@ -441,6 +475,19 @@ class PsaBillingRun(models.Model):
             if billable:
                 plans.append(self._psa_prepare_plan(billable))
         return plans
+
+    def _psa_prefetch_invoice_headers(self, orders):
+        """Read for the whole batch what Odoo's ``sale.order._prepare_invoice`` reads one order at a
+        time (the invoice address and its fiscal position per company), so each order's invoice header
+        is prepared from the cache instead of fetching its customer alone."""
+        if not orders:
+            return
+        partners = orders.partner_invoice_id | orders.partner_shipping_id
+        partners.mapped("country_id")
+        for company, company_orders in orders.grouped("company_id").items():
+            (company_orders.partner_invoice_id | company_orders.partner_shipping_id).with_company(company).mapped(
+                "property_account_position_id"
+            )
 
     def _psa_preview_difference(self, line, item):
         """What the confirm bills differently from the preview, in words (``False`` if only the text)."""
@@ -515,6 +562,7 @@ class PsaBillingRun(models.Model):
                     Command.create(self._psa_invoice_line_vals(line, item)) for line, item in plan["billable"]
                 ]
                 vals_list.append(invoice_vals)
+            self._psa_complete_line_amounts(vals_list, company)
             created = (
                 self.env["account.move"]
                 .with_company(company)
@@ -540,8 +588,9 @@ class PsaBillingRun(models.Model):
         self._psa_link_timesheets(plans)
         if self.post_invoices:
             self._psa_subscribe_customers(moves)
+            moves = moves.with_context(**self._psa_posting_context(moves))
             self._psa_check_before_post(moves)
-            moves.with_context(**self._psa_move_context(), psa_skip_unchanged_checked=True).action_post()
+            moves.action_post()
             if self.send_invoices:
                 moves.sending_data = {
                     "author_user_id": self.env.user.id,
@@ -552,6 +601,72 @@ class PsaBillingRun(models.Model):
         if self.post_invoices and self.send_invoices:
             self.env.ref("account.ir_cron_account_move_send")._trigger()
         return moves
+
+    def _psa_complete_line_amounts(self, vals_list, company):
+        """Give the product lines of the batch's invoices their journal amounts (``amount_currency``,
+        ``balance``) and tax tags, computed by Odoo's tax engine from the values they are created with,
+        as the invoice's line synchronisation computes them.
+
+        Created without them, each line is written twice more by that synchronisation (its balance, then
+        its amounts and tags), one line at a time. Given, the synchronisation finds them right and writes
+        nothing; it still computes them itself and writes what differs, so a value computed otherwise here
+        is corrected by Odoo. Only customer invoices in their company's currency whose product lines all
+        carry their taxes, price and quantity are completed; for a line without taxes Odoo keeps the given
+        amounts as they are, so such invoices are left to it entirely.
+        """
+        taxes_model = self.env["account.tax"]
+        line_fields = self.env["account.move.line"]._fields
+        for invoice_vals in vals_list:
+            if (
+                invoice_vals.get("move_type") != "out_invoice"
+                or invoice_vals.get("currency_id") != company.currency_id.id
+            ):
+                continue
+            lines = [command[2] for command in invoice_vals.get("invoice_line_ids", []) if command[0] == Command.CREATE]
+            product_lines = [vals for vals in lines if vals.get("display_type", "product") == "product"]
+            tax_ids = [self._psa_set_command_ids(vals.get("tax_ids")) for vals in product_lines]
+            if (
+                not product_lines
+                or not all(tax_ids)
+                or any({"price_unit", "quantity"} - vals.keys() for vals in product_lines)
+                or any({"amount_currency", "balance", "tax_tag_ids"} & vals.keys() for vals in product_lines)
+            ):
+                continue
+            record = self.env["account.move.line"]
+            base_lines = [
+                taxes_model._prepare_base_line_for_taxes_computation(
+                    None,
+                    product_id=self.env["product.product"].browse(vals.get("product_id")),
+                    product_uom_id=self.env["uom.uom"].browse(vals.get("product_uom_id")),
+                    tax_ids=self.env["account.tax"].browse(ids),
+                    price_unit=line_fields["price_unit"].convert_to_cache(vals["price_unit"], record),
+                    quantity=line_fields["quantity"].convert_to_cache(vals["quantity"], record),
+                    discount=line_fields["discount"].convert_to_cache(vals.get("discount") or 0.0, record),
+                    currency_id=company.currency_id,
+                    rate=1.0,
+                    sign=-1.0,
+                    is_refund=False,
+                    special_mode=False,
+                )
+                for vals, ids in zip(product_lines, tax_ids, strict=True)
+            ]
+            taxes_model._add_tax_details_in_base_lines(base_lines, company)
+            taxes_model._round_base_lines_tax_details(base_lines, company)
+            taxes_model._add_accounting_data_in_base_lines_tax_details(base_lines, company)
+            for vals, base_line in zip(product_lines, base_lines, strict=True):
+                details = base_line["tax_details"]
+                vals["amount_currency"] = -(
+                    details["total_excluded_currency"] + details["delta_total_excluded_currency"]
+                )
+                vals["balance"] = -(details["total_excluded"] + details["delta_total_excluded"])
+                vals["tax_tag_ids"] = [Command.set(base_line["tax_tag_ids"].ids)]
+
+    @api.model
+    def _psa_set_command_ids(self, commands):
+        """The ids of a many2many value made of one ``Command.set`` (else ``None``: not known here)."""
+        if commands and len(commands) == 1 and commands[0][0] == Command.SET:
+            return list(commands[0][2])
+        return None
 
     def _psa_link_timesheets(self, plans):
         """Link the billed time entries to their invoice in one statement.
@@ -582,6 +697,23 @@ class PsaBillingRun(models.Model):
         )
         timesheets.invalidate_recordset(["timesheet_invoice_id", "write_uid", "write_date"])
         self.env["account.move"].browse(set(move_ids)).invalidate_recordset(["timesheet_ids"])
+
+    def _psa_posting_context(self, moves):
+        """The context of ticking "Checked" and posting the batch's invoices.
+
+        Creating them synchronised their lines (tax and payment-term lines, balances). Ticking "Checked"
+        and posting change nothing those lines depend on for an invoice in its company's currency (rate 1:
+        even a new accounting date changes no amount), so Odoo's line synchronisation is skipped for
+        those invoices only (``account.move._sync_dynamic_lines``, ``psa_synced_move_ids``): any other
+        move created or written while posting (an intercompany mirror bill) is synchronised as usual,
+        and the balance of every move is still checked.
+        """
+        synced = moves.filtered(lambda move: move.currency_id == move.company_id.currency_id)
+        return {
+            **self._psa_move_context(),
+            "psa_skip_unchanged_checked": True,
+            "psa_synced_move_ids": frozenset(synced.ids),
+        }
 
     def _psa_check_before_post(self, moves):
         """Tick "Checked" for the whole batch, as posting will on journals that check on post.

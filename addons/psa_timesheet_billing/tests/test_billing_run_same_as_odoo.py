@@ -1,4 +1,5 @@
 from datetime import date
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import tagged
@@ -105,3 +106,59 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
         first, second = invoices.mapped("sequence_number")
         self.assertEqual(second, first + 1)
         self.assertEqual(set(run.line_ids.filtered(lambda line: line.kind == "bill").mapped("state")), {"invoiced"})
+
+    def test_run_gives_its_lines_their_amounts(self):
+        """The run computes the journal amounts of its product lines as Odoo's line synchronisation
+        does: that synchronisation then finds nothing to write on them (it wrote each line twice before)."""
+        aml_class = type(self.env["account.move.line"])
+        written = []
+        original_write = aml_class.write
+
+        def write(lines, vals):
+            product_lines = lines.filtered(lambda line: line.display_type == "product")
+            if product_lines and {"amount_currency", "balance"} & vals.keys():
+                written.append((product_lines.ids, sorted(vals)))
+            return original_write(lines, vals)
+
+        run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)], mode="automatic")
+        with patch.object(aml_class, "write", write):
+            run.action_confirm()
+        self.assertEqual(run.invoice_ids.state, "posted")
+        self.assertEqual(written, [], "no amount of a product line written after its creation")
+
+    def test_posting_does_not_synchronise_the_lines_again(self):
+        """The run's invoices are synchronised once, when created: ticking "Checked" and posting them
+        change nothing their tax and payment-term lines depend on, and are not synchronised again."""
+        move_class = type(self.env["account.move"])
+        synchronised = []
+        original_sync = move_class._sync_tax_lines
+
+        def sync_tax_lines(moves, container):
+            synchronised.append(container["records"].ids)
+            return original_sync(moves, container)
+
+        run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)], mode="automatic")
+        with patch.object(move_class, "_sync_tax_lines", sync_tax_lines):
+            run.action_confirm()
+        invoice = run.invoice_ids
+        self.assertEqual((invoice.state, invoice.checked), ("posted", True))
+        self.assertEqual(len([ids for ids in synchronised if invoice.id in ids]), 1, "at its creation only")
+
+
+@tagged("post_install", "-at_install")
+class TestBillingRunSameAsOdooIncludedTax(TestBillingRunSameAsOdoo):
+    """The same two orders with a 21 % tax included in the price, a 7.5 % discount and a fee that
+    rounds, taxes rounded globally: the run's invoice is still Odoo's, to the cent."""
+
+    # the tests of TestBillingRunSameAsOdoo, run again on these orders under this class's name
+    allow_inherited_tests_method = True
+    test_class = "TestBillingRunSameAsOdooIncludedTax"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.company.tax_calculation_rounding_method = "round_globally"
+        cls.tax.write({"amount": 21.0, "price_include_override": "tax_included"})
+        for order in cls.orders.values():
+            order.order_line.write({"discount": 7.5})
+            order.order_line.filtered(lambda line: line.product_id == cls.product_fixed).price_unit = 333.33

@@ -1,7 +1,7 @@
 from datetime import date
 
 from odoo import Command
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from .billing_run_common import BillingRunCommon
 
@@ -63,16 +63,18 @@ class TestBillingRunStalePreview(BillingRunCommon):
     def test_stale_preview_is_said_and_the_confirm_reports_each_difference(self):
         run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)])
         run.action_preview()
+        run.action_check_preview()
         self.assertEqual(run.preview_stale_count, 0)
-        self.assertFalse(run.preview_stale_message)
+        self.assertIn("no change since the preview", run.preview_stale_message)
         self.waiting.with_user(self.ts_manager).action_psa_approve()
-        run.invalidate_recordset(["preview_stale_count", "preview_stale_message"])
+        self.assertEqual(run.preview_stale_count, 0, "nothing computed until someone checks")
+        run.with_user(self.clerk).action_check_preview()
         self.assertEqual(run.preview_stale_count, 1)
         self.assertIn("preview out of date: 1 sources changed since", run.preview_stale_message)
         # the fee is invoiced from the order, outside the run
         fee_only = self.order._create_invoices()
         fee_only.invoice_line_ids.filtered(lambda line: line.sale_line_ids == self.time_line).unlink()
-        run.invalidate_recordset(["preview_stale_count", "preview_stale_message"])
+        run.with_user(self.clerk).action_check_preview()
         self.assertEqual(run.preview_stale_count, 2)
         run.action_confirm()
         time_run_line = run.line_ids.filtered(lambda line: line.sale_line_id == self.time_line and line.kind == "bill")
@@ -82,3 +84,33 @@ class TestBillingRunStalePreview(BillingRunCommon):
         self.assertAlmostEqual(run.invoice_ids.amount_untaxed, 500.0)
         self.assertEqual(fee_run_line.state, "skipped")
         self.assertIn("billed in the preview, not billable now", fee_run_line.preview_difference)
+
+
+@tagged("post_install", "-at_install")
+class TestBillingRunPreviewFormCost(BillingRunCommon):
+    """Customer A has 20 orders of 10 fixed fees: its previewed run has 200 lines. Opening the run's
+    form costs a few queries whatever the number of lines: it never computes the preview again."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for order_index in range(20):
+            cls._create_order(
+                cls.customer_a, [(cls.product_fixed, 1, 10.0 + order_index + index) for index in range(10)]
+            )
+
+    def _open_form_queries(self, run):
+        """Queries of opening ``run``'s form as the clerk, its view already loaded once."""
+        Form(run.with_user(self.clerk))
+        self.env.invalidate_all()
+        before = self.env.cr.sql_log_count
+        Form(run.with_user(self.clerk))
+        return self.env.cr.sql_log_count - before
+
+    def test_opening_a_previewed_run_of_200_lines_is_cheap(self):
+        run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)])
+        run.action_preview()
+        self.assertEqual(len(run.line_ids.filtered(lambda line: line.kind == "bill")), 200)
+        queries = self._open_form_queries(run)
+        # 29 queries when the form computed the preview again to tell whether it is stale, 11 now
+        self.assertLessEqual(queries, 15, "opening the form computes nothing of the preview")
