@@ -150,7 +150,7 @@ def main():
                     sys.exit(f"the run made {len(invoices)} invoices ({run.state}), expected {count} posted")
                 floor_profile = cProfile.Profile() if options.profile else None
                 floor_queries, floor_cpu = floor_counted(env, invoices, floor_profile)
-                if floor_profile:
+                if floor_profile and options.dump:
                     floor_profile.dump_stats(f"{options.dump}.floor")
                 say(
                     f"{count} orders, batch {options.batch_size}: run {run_queries / count:.1f} queries/invoice, "
