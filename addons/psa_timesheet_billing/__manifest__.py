@@ -22,6 +22,7 @@
         "security/psa_approval_rule_security.xml",
         "data/psa_timesheet_billing_cron.xml",
         "data/psa_queue_job_channels.xml",
+        "data/psa_billing_run_jobs.xml",
         "views/psa_approval_rule_views.xml",
         "views/psa_timesheet_reject_views.xml",
         "views/account_analytic_line_approval_views.xml",
