@@ -42,6 +42,8 @@ TEST_ADDONS_DIR = os.path.join(REPO, "tests", "addons")
 TEST_ADDONS = ["psa_billing_source_example"]
 LOCAL_DIR = os.path.join(REPO, ".local")
 ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+# a served Odoo runs from a file: its multi-process server starts the websocket worker as ``sys.argv[0] gevent``
+ODOO_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "odoo_launcher.py")
 # A log line of Odoo is "<date> <time> <pid> <LEVEL> <db> <logger>: <message>".
 ODOO_LOG_LEVEL_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
 LOG_RECORD_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ ")
@@ -693,7 +695,7 @@ def cmd_run(options):
         "  serving:   2 HTTP workers, 1 cron worker, queue_job's job runner (Queue > Jobs shows the jobs)\n",
         flush=True,
     )
-    cmd = [sys.executable, "-c", ODOO_MAIN, "-c", config, *args, "--http-interface", options.http_interface]
+    cmd = [sys.executable, ODOO_LAUNCHER, "-c", config, *args, "--http-interface", options.http_interface]
     with subprocess.Popen(cmd) as proc:
         register_cleanup(proc.terminate)
         return proc.wait()

@@ -40,7 +40,8 @@ import pytest
 
 # tests/addons holds add-ons installed by ``make test`` (their Odoo tests run in Odoo's runner, not here)
 collect_ignore = ["addons"]
-ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+# Odoo's command line as a file: the multi-process server starts its websocket worker as ``sys.argv[0] gevent``
+ODOO_LAUNCHER = str(Path(__file__).resolve().parents[1] / "scripts" / "odoo_launcher.py")
 ODOO_ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
 REPO = Path(__file__).resolve().parents[1]
 LOCALSTRIPE_SCRIPT = REPO / "scripts" / "localstripe_psa.py"
@@ -66,12 +67,14 @@ class OdooServer:
     second server on the session's database starts without it unless it is to take over.
     """
 
-    def __init__(self, config, dbname, python, workers=0, job_runner=True):
+    def __init__(self, config, dbname, python, workers=0, job_runner=True, env=None, extra_args=()):
         self.config = config
         self.dbname = dbname
         self.python = python
         self.workers = workers
         self.job_runner = job_runner
+        self.env = env or {}
+        self.extra_args = list(extra_args)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -90,8 +93,7 @@ class OdooServer:
         self.proc = subprocess.Popen(
             [
                 self.python,
-                "-c",
-                ODOO_MAIN,
+                ODOO_LAUNCHER,
                 "-c",
                 self.config,
                 "-d",
@@ -106,11 +108,12 @@ class OdooServer:
                 "0",
                 "--workers",
                 str(self.workers),
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             # a root channel of capacity 0 keeps queue_job's runner from starting (queue_job's own switch)
-            env={**os.environ, **({} if self.job_runner else {"ODOO_QUEUE_JOB_CHANNELS": "root:0"})},
+            env={**os.environ, **self.env, **({} if self.job_runner else {"ODOO_QUEUE_JOB_CHANNELS": "root:0"})},
         )
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -127,6 +127,11 @@ def answers(admin, odoo_server, localstripe):
     call("psa.billing.run", "action_confirm", [run])
     invoice = wait_for_billing_run(admin, run)["invoice_ids"][0]
     call("psa.billing.run", "action_view_invoices", [run])
+    call("psa.billing.run", "action_psa_view_jobs", [run])
+    # a run that ended with failures (none left to bill here): "Retry Failed Batches" queues what failed again
+    admin("psa.billing.run", "write", [run], {"state": "failed"})
+    call("psa.billing.run", "action_psa_retry_failed_batches", [run])
+    assert wait_for_billing_run(admin, run)["state"] == "done"
     # psa_payments
     token_customer = localstripe.api("POST", "customers", {"name": f"Buttons {suffix}"})["id"]
     card = {"card[number]": "4242424242424242", "card[exp_month]": 12, "card[exp_year]": 2030, "card[cvc]": "123"}

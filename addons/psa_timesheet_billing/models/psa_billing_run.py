@@ -441,7 +441,9 @@ class PsaBillingRun(models.Model):
         keeps queue_job from storing the same batch twice.
         """
         self.ensure_one()
-        self.env.cr.execute(SQL("SELECT id FROM psa_billing_run WHERE id = %s FOR NO KEY UPDATE", self.id))
+        self.env.cr.execute(
+            SQL("SELECT id FROM psa_billing_run WHERE id = %s FOR NO KEY UPDATE", self.id), log_exceptions=False
+        )
         queued = self._psa_active_jobs()._psa_batch_line_ids()
         groups = [(key, line_ids) for key, line_ids in self._psa_pending_groups() if not queued.intersection(line_ids)]
         self.jobs_enqueue_date = fields.Datetime.now()
@@ -451,6 +453,21 @@ class PsaBillingRun(models.Model):
         if not groups and not queued or self._psa_jobs_run_now():
             # nothing was queued (or the batches already ran, in tests): finish now
             self._psa_delay_finish()
+
+    def _psa_lock_run(self):
+        """Lock the run's row for this transaction without waiting: ``False`` when another transaction holds
+        it or changed it since this one began (a serialization failure, expected here: not logged)."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL("SELECT id FROM psa_billing_run WHERE id = %s FOR NO KEY UPDATE NOWAIT", self.id),
+                    log_exceptions=False,
+                )
+        except OperationalError as exc:
+            if not _is_concurrency_error(exc):
+                raise
+            return False
+        return True
 
     def _psa_jobs_run_now(self):
         """Jobs run in the caller's transaction (tests, ``queue_job__no_delay``), not by the job runner."""
@@ -608,6 +625,10 @@ class PsaBillingRun(models.Model):
         self.ensure_one()
         if self.state != "running":
             return f"run is {self.state}: nothing to finish"
+        if not self._psa_lock_run():
+            # another finishing job holds the run, or wrote it since this transaction began: that one (or, if it
+            # waits for batches, its next try) finishes the run
+            return "finished by another job"
         active = self._psa_active_jobs()
         if active:
             raise RetryableJobError(f"{len(active)} batch job(s) of the run still to end", seconds=2, ignore_retry=True)

@@ -10,7 +10,7 @@ class QueueJob(models.Model):
         "psa.billing.run", string="Billing Run", readonly=True, index="btree_not_null", ondelete="set null"
     )
 
-    def related_action_psa_billing_run(self):
+    def _psa_related_action_billing_run(self):
         """Related action of the billing run's jobs: open the run (its lines say what each batch billed)."""
         self.ensure_one()
         run = self.psa_billing_run_id or self.records.filtered(lambda record: record._name == "psa.billing.run")[:1]
