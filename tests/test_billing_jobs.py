@@ -109,9 +109,11 @@ def test_two_worker_processes_bill_one_run_exactly_once(admin, job_workers, batc
     assert len(pids) == 2, f"the batches ran in {len(pids)} worker process(es): {pids}"
     # the numbering finding: a batch that met another one's numbering was retried (retry > 1), never failed
     retried = [job for job in jobs if job["retry"] > 1]
+    busy = sum(job["exec_time"] or 0.0 for job in jobs)
     _measured(
-        f"two workers: {len(jobs)} batch jobs in {elapsed:.1f}s on pids {sorted(pids)}; "
-        f"{len(retried)} retried after a conflict: {[job['result'] for job in retried]}"
+        f"two workers: {len(jobs)} batch jobs in {elapsed:.1f}s on pids {sorted(pids)} (jobs busy {busy:.1f}s, "
+        f"{busy / elapsed:.2f} at once on average); {len(retried)} retried after a conflict: "
+        f"{[job['result'] for job in retried]}"
     )
 
 
