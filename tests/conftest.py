@@ -244,11 +244,12 @@ BILLING_RUN_CRONS = {
 def trigger_cron(admin, xmlid, wait=True):
     """Run a scheduled action now, the way the scheduler would (as the cron's user, its own commits).
 
-    A billing cron only queues its runs' batches: with ``wait`` (the default), this returns once no run is
-    running any more (``wait_for_billing_runs``), as the next scheduled action would find them."""
+    A billing cron only queues its runs' batches: with ``wait`` (the default), this returns once no run whose
+    batches are queued is running any more (``wait_for_billing_runs``), as the next scheduled action would find
+    them. (A run the monthly cron creates in automatic mode waits for the worker cron to queue its batches.)"""
     result = admin("ir.cron", "method_direct_trigger", [ref(admin, xmlid)])
     if wait and xmlid in BILLING_RUN_CRONS:
-        wait_for_billing_runs(admin, [("state", "=", "running")])
+        wait_for_billing_runs(admin, [("state", "=", "running"), ("jobs_enqueue_date", "!=", False)])
     return result
 
 
