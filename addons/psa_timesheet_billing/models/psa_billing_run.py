@@ -581,7 +581,8 @@ class PsaBillingRun(models.Model):
             except OperationalError as exc:
                 if not _is_concurrency_error(exc):
                     raise
-                raise RetryableJobError(f"concurrent update, retried: {exc.pgerror or exc}", seconds=(1, 5)) from exc
+                # retried after the job function's retry pattern (2 s, then 10 s, then 30 s)
+                raise RetryableJobError(f"concurrent update, retried: {exc.pgerror or exc}") from exc
         self._psa_after_batch()
         if not self._psa_jobs_run_now():
             # the last batch to end finishes the run; the finishing job waits for the others
