@@ -31,6 +31,7 @@
         "views/psa_prepaid_fund_views.xml",
         "security/psa_billing_run_security.xml",
         "views/psa_billing_run_views.xml",
+        "views/queue_job_views.xml",
         "views/res_config_settings_views.xml",
         "data/psa_billing_run_cron.xml",
         "views/psa_prepaid_topup_views.xml",

@@ -4,7 +4,7 @@ from unittest.mock import patch
 from odoo import Command
 from odoo.exceptions import UserError
 from odoo.sql_db import db_connect
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -94,6 +94,9 @@ class TestBillingRunJobs(BillingRunCommon):
         )
         self.assertEqual((run.job_pending_count, run.job_done_count, run.job_count), (2, 0, 2))
         self.assertEqual(run.progress_done, 0)
+        # the clerk (no job queue rights) sees the run's jobs counted on its form
+        form = Form(run.with_user(self.clerk))
+        self.assertEqual((form.job_pending_count, form.job_running_count, form.job_failed_count), (2, 0, 0))
         # the worker cron, or a second confirm, queues nothing more
         self.env["psa.billing.run"]._cron_process_running(batch_size=1)
         self.assertEqual(len(self._jobs(run)), 2)
