@@ -388,7 +388,7 @@ class PsaBillingRun(models.Model):
         # the cron looks after every company's runs, as it always has; nothing is shown to anyone
         runs = self.sudo().search([("state", "=", "running")], order="id")
         busy = runs._psa_active_jobs().psa_billing_run_id
-        for run in (runs - busy).with_context(self.env.context):
+        for run in runs - busy:
             run = run.with_company(run.company_id)
             if run.jobs_enqueue_date and run._psa_stopped_jobs():
                 run._psa_delay_finish()
