@@ -165,6 +165,8 @@ def set_batch_size(registry, size):
 
     with registry.cursor() as cr:
         odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})["ir.config_parameter"].set_param(BATCH_PARAM, str(size))
+    # the servers' workers cache system parameters: tell them it changed, as a request would
+    registry.signal_changes()
 
 
 def run(registry, config, dbname, options):
