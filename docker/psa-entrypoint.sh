@@ -1,5 +1,6 @@
 #!/bin/bash
 # serve: create the "psa" database with the four add-ons and demo data on first start, then serve it.
+# node:  serve the "psa" database another node created (a further node behind the proxy, docker/compose.yml).
 # test:  run the whole suite (`make test`) with its own throwaway PostgreSQL inside the container.
 set -euo pipefail
 MODULES=psa_orders,psa_timesheet_billing,psa_payments,psa_rmm
@@ -15,6 +16,10 @@ env.cr.commit()
 PY
     fi
     echo "PSA suite: http://localhost:8069/web/login  database: psa  login: admin  password: admin"
+    exec odoo -c /etc/odoo/odoo.conf -d psa
+    ;;
+  node)
+    until pg_isready -h db -p 5432 -U odoo -q; do sleep 1; done
     exec odoo -c /etc/odoo/odoo.conf -d psa
     ;;
   test)

@@ -42,6 +42,8 @@ TEST_ADDONS_DIR = os.path.join(REPO, "tests", "addons")
 TEST_ADDONS = ["psa_billing_source_example"]
 LOCAL_DIR = os.path.join(REPO, ".local")
 ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+# a served Odoo runs from a file: its multi-process server starts the websocket worker as ``sys.argv[0] gevent``
+ODOO_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "odoo_launcher.py")
 # A log line of Odoo is "<date> <time> <pid> <LEVEL> <db> <logger>: <message>".
 ODOO_LOG_LEVEL_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
 LOG_RECORD_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ ")
@@ -321,7 +323,9 @@ def throwaway_cluster():
 QUEUE_JOB_CHANNELS = "root:2,root.psa.billing:2,root.psa.approval:2,root.psa.payments:2,root.psa.rmm:2"
 
 
-def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None, test_addons=False):
+def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None, test_addons=False, queue_job=None):
+    """Odoo's configuration file for ``cluster``; ``extra`` overrides [options], ``queue_job`` adds to
+    [queue_job] (the job runner: its channels, and where it sends the jobs)."""
     options = {
         "addons_path": ",".join(odoo_addons_path(with_test_addons=test_addons)),
         "data_dir": data_dir,
@@ -349,7 +353,8 @@ def write_odoo_config(path, cluster, data_dir, http_port=None, extra=None, test_
             handle.write(f"{key} = {value}\n")
         # queue_job's own section: the channels and their capacities (see the README, "Scaling").
         handle.write("\n[queue_job]\n")
-        handle.write(f"channels = {QUEUE_JOB_CHANNELS}\n")
+        for key, value in {"channels": QUEUE_JOB_CHANNELS, **(queue_job or {})}.items():
+            handle.write(f"{key} = {value}\n")
     return path
 
 
@@ -665,7 +670,11 @@ def cmd_run(options):
         cluster,
         data_dir,
         http_port=options.http_port,
-        extra={"max_cron_threads": 1, "dbfilter": f"^{options.db}$"},
+        # Odoo's multi-process mode, as in production: 2 HTTP workers (the job runner hands them the jobs of
+        # the automation), 1 cron worker, and queue_job's runner as a process of its own (server-wide module)
+        extra={"workers": 2, "max_cron_threads": 1, "dbfilter": f"^{options.db}$"},
+        # the runner reaches the workers on loopback whatever interface the server listens on
+        queue_job={"host": "127.0.0.1", "port": options.http_port},
     )
     dbname = options.db
     exists = cluster.psql(f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'") == "1"
@@ -682,10 +691,11 @@ def cmd_run(options):
         "\n"
         f"  PSA suite: http://localhost:{options.http_port}/web/login\n"
         f"  database:  {dbname}\n"
-        "  login:     admin   password: admin\n",
+        "  login:     admin   password: admin\n"
+        "  serving:   2 HTTP workers, 1 cron worker, queue_job's job runner (Queue > Jobs shows the jobs)\n",
         flush=True,
     )
-    cmd = [sys.executable, "-c", ODOO_MAIN, "-c", config, *args, "--http-interface", options.http_interface]
+    cmd = [sys.executable, ODOO_LAUNCHER, "-c", config, *args, "--http-interface", options.http_interface]
     with subprocess.Popen(cmd) as proc:
         register_cleanup(proc.terminate)
         return proc.wait()

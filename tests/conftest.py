@@ -12,8 +12,10 @@ server with SIGKILL, which leaves no line behind, so nothing is excused: a resta
 ERROR while resuming fails the suite too.
 
 Helpers for the scenarios: ``create_user`` (a user with exactly the groups named), ``trigger_cron`` (runs a
-scheduled action as the scheduler would), ``post_json`` / ``rmm_headers`` (signed HTTP posts) and the
-``localstripe`` fixture (a Stripe-compatible server on loopback, Odoo's Stripe provider pointed at it).
+scheduled action as the scheduler would; a billing cron's also waits for its runs), ``wait_for_billing_run(s)``
+(a run's batches are queue jobs the server's job runner runs after the confirm returns: polls until it is done),
+``post_json`` / ``rmm_headers`` (signed HTTP posts) and the ``localstripe`` fixture (a Stripe-compatible server
+on loopback, Odoo's Stripe provider pointed at it).
 ``bench/bench_rmm_events.py`` imports ``OdooServer``, ``post_json`` and ``rmm_headers`` from here too.
 """
 
@@ -38,7 +40,8 @@ import pytest
 
 # tests/addons holds add-ons installed by ``make test`` (their Odoo tests run in Odoo's runner, not here)
 collect_ignore = ["addons"]
-ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+# Odoo's command line as a file: the multi-process server starts its websocket worker as ``sys.argv[0] gevent``
+ODOO_LAUNCHER = str(Path(__file__).resolve().parents[1] / "scripts" / "odoo_launcher.py")
 ODOO_ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITICAL) ")
 REPO = Path(__file__).resolve().parents[1]
 LOCALSTRIPE_SCRIPT = REPO / "scripts" / "localstripe_psa.py"
@@ -55,12 +58,23 @@ def _free_port():
 
 
 class OdooServer:
-    """A started Odoo HTTP server; ``restart()`` and ``kill()`` serve the fault tests."""
+    """A started Odoo HTTP server; ``restart()`` and ``kill()`` serve the fault tests.
 
-    def __init__(self, config, dbname, python):
+    ``workers``: 0 is Odoo's threaded server, more is its multi-process (prefork) server with that many HTTP
+    worker processes. ``job_runner``: queue_job's job runner runs in this server (a thread of the threaded
+    server, a process of its own in prefork; it hands each job to one of this server's workers over HTTP).
+    queue_job runs ONE job runner per database (a PostgreSQL advisory lock elects it; another one waits), so a
+    second server on the session's database starts without it unless it is to take over.
+    """
+
+    def __init__(self, config, dbname, python, workers=0, job_runner=True, env=None, extra_args=()):
         self.config = config
         self.dbname = dbname
         self.python = python
+        self.workers = workers
+        self.job_runner = job_runner
+        self.env = env or {}
+        self.extra_args = list(extra_args)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -79,8 +93,7 @@ class OdooServer:
         self.proc = subprocess.Popen(
             [
                 self.python,
-                "-c",
-                ODOO_MAIN,
+                ODOO_LAUNCHER,
                 "-c",
                 self.config,
                 "-d",
@@ -93,9 +106,14 @@ class OdooServer:
                 str(self.port),
                 "--max-cron-threads",
                 "0",
+                "--workers",
+                str(self.workers),
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # a root channel of capacity 0 keeps queue_job's runner from starting (queue_job's own switch)
+            env={**os.environ, **self.env, **({} if self.job_runner else {"ODOO_QUEUE_JOB_CHANNELS": "root:0"})},
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -122,8 +140,11 @@ class OdooServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
 
-    def restart(self):
+    def restart(self, job_runner=None):
+        """Kill and start again (``job_runner``: with or without queue_job's runner from now on)."""
         self.kill()
+        if job_runner is not None:
+            self.job_runner = job_runner
         return self.start()
 
     def error_lines(self):
@@ -211,9 +232,52 @@ def create_user(admin, odoo_server, login, groups, **values):
     return Rpc(odoo_server.url, odoo_server.dbname, login, login)
 
 
-def trigger_cron(admin, xmlid):
-    """Run a scheduled action now, the way the scheduler would (as the cron's user, its own commits)."""
-    return admin("ir.cron", "method_direct_trigger", [ref(admin, xmlid)])
+# the scheduled actions that bill: their runs' batches are queue jobs, run after the cron returns
+BILLING_RUN_CRONS = {
+    "psa_timesheet_billing.ir_cron_psa_billing_run_monthly",
+    "psa_timesheet_billing.ir_cron_psa_billing_run_weekly",
+    "psa_timesheet_billing.ir_cron_psa_billing_run_as_you_go",
+    "psa_timesheet_billing.ir_cron_psa_billing_run_worker",
+}
+
+
+def trigger_cron(admin, xmlid, wait=True):
+    """Run a scheduled action now, the way the scheduler would (as the cron's user, its own commits).
+
+    A billing cron only queues its runs' batches: with ``wait`` (the default), this returns once no run whose
+    batches are queued is running any more (``wait_for_billing_runs``), as the next scheduled action would find
+    them. (A run the monthly cron creates in automatic mode waits for the worker cron to queue its batches.)"""
+    result = admin("ir.cron", "method_direct_trigger", [ref(admin, xmlid)])
+    if wait and xmlid in BILLING_RUN_CRONS:
+        wait_for_billing_runs(admin, [("state", "=", "running"), ("jobs_enqueue_date", "!=", False)])
+    return result
+
+
+def wait_for_billing_runs(rpc, domain, timeout=180, step=0.2):
+    """Wait until the billing runs of ``domain`` are no longer running: their batches are queue jobs that the
+    server's job runner hands to its workers, so a confirm (or a cron) returns before they are billed.
+    Returns the runs read (``state``, ``invoice_ids``, ``amount_billed``)."""
+    deadline = time.monotonic() + timeout
+    fields = ["state", "invoice_ids", "amount_billed"]
+    while True:
+        runs = rpc("psa.billing.run", "search_read", domain, fields=fields)
+        if not any(run["state"] == "running" for run in runs):
+            return runs
+        if time.monotonic() > deadline:
+            running = [run["id"] for run in runs if run["state"] == "running"]
+            jobs = rpc(
+                "queue.job",
+                "search_read",
+                [("psa_billing_run_id", "in", running)],
+                fields=["state", "method_name", "exc_message"],
+            )
+            raise AssertionError(f"billing runs {running} still running after {timeout}s; their jobs: {jobs}")
+        time.sleep(step)
+
+
+def wait_for_billing_run(rpc, run_id, timeout=180):
+    """``wait_for_billing_runs`` for one run; returns it read."""
+    return wait_for_billing_runs(rpc, [("id", "=", run_id)], timeout=timeout)[0]
 
 
 def post_json(url, body, headers, timeout=60):

@@ -1,8 +1,9 @@
 """Faults: the cycle survives a killed server, a declining and a silent Stripe, and two cron workers at once.
 
 A second Odoo server is started on the same database for the kills (``fault_server``): it is killed with
-SIGKILL in the middle of a billing run and of a payment run while the session's server keeps answering the
-test's progress polls, then restarted; the crons are run again. Each start writes its own log; the logs of
+SIGKILL in the middle of a payment run while the session's server keeps answering the test's progress polls,
+then restarted; the crons are run again. (A billing run's batches are queue jobs: the worker killed in the
+middle of one is ``test_billing_jobs.py``'s.) Each start writes its own log; the logs of
 every start are checked for ERROR lines at the end (a SIGKILL leaves no line behind).
 
 Afterwards: no invoice or charge twice (localstripe's payment intents are counted too), nothing missing,
@@ -30,11 +31,12 @@ CRON_BUSY = "currently being executed"
 
 @pytest.fixture(scope="module")
 def fault_server(odoo_server):
-    """A second server on the session's database, the one the fault tests kill."""
+    """A second server on the session's database, the one the fault tests kill (the session's server keeps
+    the job runner: the jobs queued through this one run there)."""
     config = os.environ.get("PSA_ODOO_CONFIG")
     if not config:
         pytest.skip("the fault tests start their own server: run them through `make test`")
-    server = OdooServer(config, odoo_server.dbname, os.environ.get("PSA_ODOO_PYTHON", sys.executable))
+    server = OdooServer(config, odoo_server.dbname, os.environ.get("PSA_ODOO_PYTHON", sys.executable), job_runner=False)
     server.start()
     yield server
     server.stop()
@@ -162,52 +164,9 @@ def _charged_once_and_paid(admin, localstripe, stripe_customer, move_ids):
 
 
 # ------------------------------------------------------------------------------------------------
-# A server killed in the middle of a billing run, then of a payment run
+# A server killed in the middle of a payment run (a worker killed in the middle of a billing run's batch:
+# ``test_billing_jobs.py``)
 # ------------------------------------------------------------------------------------------------
-def test_billing_run_killed_midway_resumes_exactly_once_by_two_workers(admin, fault_server):
-    prices = [100.0 + index + index / 100 for index in range(16)]
-    partner_id = _customer(admin, "Killed Run Customer")
-    order_ids = _fixed_fee_orders(admin, partner_id, prices)
-    admin("ir.config_parameter", "set_param", BATCH_PARAM, "1")
-    try:
-        fault_admin = _admin_of(fault_server)
-        run_id = _billing_run(fault_admin, partner_id)
-        call = _in_thread(fault_admin, "psa.billing.run", "action_confirm", [run_id])
-
-        def progress():
-            run = admin("psa.billing.run", "read", [run_id], fields=["progress_done", "progress_total"])[0]
-            return run if run["progress_done"] > 0 else None
-
-        at_kill = _wait_until(progress)
-        fault_server.kill()
-        call["thread"].join(30)
-        assert "error" in call, "the confirm call died with its server"
-        run = admin("psa.billing.run", "read", [run_id], fields=["state", "progress_done", "progress_total"])[0]
-        assert run["state"] == "running"
-        assert at_kill["progress_total"] == len(prices)
-        billed_before = sum(bool(ids) for ids in _invoices_by_order(admin, order_ids).values())
-        assert 0 < billed_before < len(prices), "killed in the middle: some orders billed, some not"
-
-        fault_server.start()
-        # two workers resume it at once, one on each server
-        worker = "psa_timesheet_billing.ir_cron_psa_billing_run_worker"
-        _both([(trigger_cron, admin, worker), (trigger_cron, _admin_of(fault_server), worker)])
-        trigger_cron(admin, worker)  # whatever a refused worker left is picked up by the next run
-    finally:
-        admin("ir.config_parameter", "set_param", BATCH_PARAM, "50")
-    run = admin("psa.billing.run", "read", [run_id], fields=["state", "amount_billed"])[0]
-    assert run["state"] == "done"
-    by_order = _invoices_by_order(admin, order_ids)
-    assert all(len(ids) == 1 for ids in by_order.values()), "every order billed once"
-    invoices = admin(
-        "account.move", "search_read", [("partner_id", "=", partner_id)], fields=["state", "amount_untaxed"]
-    )
-    assert len(invoices) == len(prices)
-    assert {i["state"] for i in invoices} == {"posted"}
-    assert round(sum(i["amount_untaxed"] for i in invoices), 2) == round(sum(prices), 2)
-    assert round(run["amount_billed"], 2) == round(sum(prices), 2)
-
-
 def _age_open_attempts(move_ids, hours=2):
     """An hour passes for the interrupted run's open attempts (as psa_payments' own test does, in SQL)."""
     import psycopg2

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import post_json, rmm_headers
+from conftest import post_json, rmm_headers, wait_for_billing_run
 
 ADDONS = Path(__file__).resolve().parents[1] / "addons"
 # Public methods of Odoo or OCA the add-ons override for their own reasons, not buttons: ORM and mail hooks.
@@ -125,8 +125,13 @@ def answers(admin, odoo_server, localstripe):
     call("psa.billing.run", "action_reset_to_draft", [run])
     admin("psa.billing.run", "action_preview", [run])
     call("psa.billing.run", "action_confirm", [run])
+    invoice = wait_for_billing_run(admin, run)["invoice_ids"][0]
     call("psa.billing.run", "action_view_invoices", [run])
-    invoice = admin("psa.billing.run", "read", [run], fields=["invoice_ids"])[0]["invoice_ids"][0]
+    call("psa.billing.run", "action_psa_view_jobs", [run])
+    # a run that ended with failures (none left to bill here): "Retry Failed Batches" queues what failed again
+    admin("psa.billing.run", "write", [run], {"state": "failed"})
+    call("psa.billing.run", "action_psa_retry_failed_batches", [run])
+    assert wait_for_billing_run(admin, run)["state"] == "done"
     # psa_payments
     token_customer = localstripe.api("POST", "customers", {"name": f"Buttons {suffix}"})["id"]
     card = {"card[number]": "4242424242424242", "card[exp_month]": 12, "card[exp_year]": 2030, "card[cvc]": "123"}

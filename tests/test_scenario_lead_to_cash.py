@@ -23,7 +23,7 @@ import xmlrpc.client
 from datetime import date, timedelta
 
 import pytest
-from conftest import create_user, post_json, trigger_cron
+from conftest import create_user, post_json, trigger_cron, wait_for_billing_runs
 
 RATE = 150.0
 ORDERED_HOURS = 40
@@ -316,12 +316,9 @@ def test_lead_to_cash(admin, odoo_server, localstripe, world):
     # 8. The monthly billing run (automatic mode) and its worker: invoiced and posted, one invoice per order.
     trigger_cron(admin, "psa_timesheet_billing.ir_cron_psa_billing_run_monthly")
     trigger_cron(admin, "psa_timesheet_billing.ir_cron_psa_billing_run_worker")
-    runs = admin(
-        "psa.billing.run",
-        "search_read",
-        [("period_end", "=", str(period_end)), ("company_id", "=", world["company_id"])],
-        fields=["state", "mode"],
-    )
+    domain = [("period_end", "=", str(period_end)), ("company_id", "=", world["company_id"])]
+    wait_for_billing_runs(admin, domain)
+    runs = admin("psa.billing.run", "search_read", domain, fields=["state", "mode"])
     assert [(r["state"], r["mode"]) for r in runs] == [("done", "automatic")]
     expected = {
         order_id: cents(approved_hours * RATE) + cents(FIRST_SHARE / 100 * ROLLOUT_PRICE),
@@ -387,6 +384,7 @@ def test_lead_to_cash(admin, odoo_server, localstripe, world):
         "psa_payments.ir_cron_charge_due_invoices",
     ):
         trigger_cron(admin, cron)
+    wait_for_billing_runs(admin, domain)
     assert (
         admin("account.move", "search_count", [("partner_id", "=", customer_id), ("move_type", "=", "out_invoice")])
         == 2

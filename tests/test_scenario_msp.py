@@ -17,7 +17,7 @@ import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
-from conftest import post_json, rmm_headers, trigger_cron
+from conftest import post_json, rmm_headers, trigger_cron, wait_for_billing_run
 
 SUPPORT_PRICE = 500.0
 SERVER_PRICE = 30.0
@@ -213,6 +213,7 @@ def _run_the_month(admin, msp):
         {"mode": "automatic", "partner_ids": [(6, 0, [msp["customer_id"]])], "period_end": str(msp["period_end"])},
     )
     admin("psa.billing.run", "action_confirm", [run_id])
+    wait_for_billing_run(admin, run_id)
     return run_id
 
 

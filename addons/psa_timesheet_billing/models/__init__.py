@@ -16,6 +16,7 @@ from . import sale_order
 from . import psa_billing_key
 from . import psa_billing_run
 from . import psa_billing_run_line
+from . import queue_job
 from . import res_config_settings
 from . import res_company
 from . import contract_line

@@ -1,17 +1,22 @@
 import copy
+import hashlib
 import logging
 import threading
 from collections import defaultdict
 from datetime import timedelta
 
 from markupsafe import Markup
+from psycopg2 import OperationalError
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
+from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, float_compare, format_amount, format_datetime, groupby
 
 from odoo.addons.psa_orders.tools import po_rules
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.utils import must_run_without_delay
 
 from ..tools.billable import BillableItem
 from ..tools.billing_keys import source_group_key
@@ -30,10 +35,22 @@ RUN_STATES = [
 BILLING_CADENCES = [("as_you_go", "As you go"), ("weekly", "Weekly"), ("monthly", "Monthly")]
 # which cadence created a run ("manual": a person did, it bills every customer it names, whatever their cadence)
 RUN_CADENCES = [("manual", "Manual"), *BILLING_CADENCES]
+# the queue_job channel of the run's jobs (data/psa_queue_job_channels.xml; capacity in the server configuration)
+BILLING_CHANNEL = "root.psa.billing"
+# states of a queue job that may still run
+ACTIVE_JOB_STATES = ("wait_dependencies", "pending", "enqueued", "started")
+# a batch that meets a concurrent transaction (invoice numbering of the journal, a row another batch holds) is
+# retried this many times, a few seconds apart, before it fails and its lines are marked failed
+BATCH_MAX_RETRIES = 10
 
 
 class PsaBillingRunError(Exception):
     """A group (one future invoice) could not be billed; the message says why."""
+
+
+def _is_concurrency_error(exc):
+    """A serialization failure, deadlock or lock timeout: a concurrent transaction, retried as a whole."""
+    return isinstance(exc, OperationalError) and exc.pgcode in PG_CONCURRENCY_ERRORS_TO_RETRY
 
 
 class PsaBillingRun(models.Model):
@@ -91,8 +108,17 @@ class PsaBillingRun(models.Model):
         "customers (and agreements) on it. Manual: a person, billing every customer chosen, whatever their cadence.",
     )
     line_ids = fields.One2many("psa.billing.run.line", "run_id", string="Lines", copy=False)
-    progress_done = fields.Integer(readonly=True, copy=False, help="Invoices (groups) handled so far.")
+    # computed from the lines, never written by the batches: jobs running at once never write the run's row
+    progress_done = fields.Integer(compute="_compute_progress", help="Invoices (groups) handled so far.")
     progress_total = fields.Integer(readonly=True, copy=False, help="Invoices (groups) this run has to handle.")
+    jobs_enqueue_date = fields.Datetime(
+        string="Batches Queued On", readonly=True, copy=False, help="When the run's batches were last queued as jobs."
+    )
+    job_pending_count = fields.Integer(compute="_compute_job_counts", string="Jobs Waiting")
+    job_running_count = fields.Integer(compute="_compute_job_counts", string="Jobs Running")
+    job_done_count = fields.Integer(compute="_compute_job_counts", string="Jobs Done")
+    job_failed_count = fields.Integer(compute="_compute_job_counts", string="Jobs Failed")
+    job_count = fields.Integer(compute="_compute_job_counts", string="Jobs")
     progress = fields.Float(compute="_compute_progress")
     currency_id = fields.Many2one(related="company_id.currency_id")
     amount_to_bill = fields.Monetary(compute="_compute_totals", string="To Bill (untaxed)")
@@ -124,10 +150,38 @@ class PsaBillingRun(models.Model):
             else:
                 run.name = self.env._("Billing run up to %(date)s", date=run.period_end or "")
 
-    @api.depends("progress_done", "progress_total")
+    @api.depends("progress_total", "state", "line_ids.state")
     def _compute_progress(self):
+        pending = dict(
+            self.env["psa.billing.run.line"]._read_group(
+                [("run_id", "in", self.ids), ("state", "=", "pending"), ("kind", "=", "bill")],
+                ["run_id"],
+                ["group_key:count_distinct"],
+            )
+        )
         for run in self:
+            done = run.progress_total - pending.get(run, 0) if run.state in ("running", "done", "failed") else 0
+            run.progress_done = min(max(done, 0), run.progress_total)
             run.progress = 100.0 * run.progress_done / run.progress_total if run.progress_total else 0.0
+
+    def _compute_job_counts(self):
+        # counts of the run's own jobs, nothing else: a billing clerk sees how far the run is without the
+        # job queue's manager rights
+        rows = (
+            self.env["queue.job"]
+            .sudo()
+            ._read_group([("psa_billing_run_id", "in", self.ids)], ["psa_billing_run_id", "state"], ["__count"])
+        )
+        counts = defaultdict(lambda: defaultdict(int))
+        for run, state, count in rows:
+            counts[run.id][state] += count
+        for run in self:
+            by_state = counts[run.id]
+            run.job_pending_count = by_state["wait_dependencies"] + by_state["pending"] + by_state["enqueued"]
+            run.job_running_count = by_state["started"]
+            run.job_done_count = by_state["done"]
+            run.job_failed_count = by_state["failed"]
+            run.job_count = sum(by_state.values())
 
     @api.depends("line_ids.state", "line_ids.amount", "line_ids.move_id")
     def _compute_totals(self):
@@ -293,6 +347,32 @@ class PsaBillingRun(models.Model):
             run._psa_process(batch_size=run._psa_batch_size())
         return True
 
+    def action_psa_retry_failed_batches(self):
+        """Bill again what failed (a batch job that failed after its last retry, a customer that failed):
+        the failed lines go back to the queue in new batch jobs; the failed jobs are closed as retried."""
+        for run in self:
+            if run.state != "failed":
+                raise UserError(
+                    self.env._(
+                        "Run %(run)s has no failed batch to retry (it is %(state)s).", run=run.name, state=run.state
+                    )
+                )
+        # the run's own failed jobs, closed so that the counts say what is still open; the run was checked above
+        failed_jobs = (
+            self.env["queue.job"].sudo().search([("psa_billing_run_id", "in", self.ids), ("state", "=", "failed")])
+        )
+        failed_jobs.button_cancelled()
+        return self.action_confirm()
+
+    def action_psa_view_jobs(self):
+        """The run's jobs in the job queue (queue_job's list)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("queue_job.action_queue_job")
+        action["domain"] = [("psa_billing_run_id", "=", self.id)]
+        # every job of the run, whatever its state (queue_job's action opens on the pending ones)
+        action["context"] = {"create": False}
+        return action
+
     def action_view_invoices(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_out_invoice_type")
@@ -313,7 +393,7 @@ class PsaBillingRun(models.Model):
             {
                 "state": "running",
                 "progress_total": len(set(pending.mapped("group_key"))),
-                "progress_done": 0,
+                "jobs_enqueue_date": False,
             }
         )
 
@@ -329,9 +409,42 @@ class PsaBillingRun(models.Model):
 
     @api.model
     def _cron_process_running(self, batch_size=50):
-        """Resume every run in ``running`` (after a confirm, a crash or an automatic creation)."""
-        for run in self.sudo().search([("state", "=", "running")], order="id"):
-            run.with_company(run.company_id)._psa_process(batch_size=batch_size)
+        """Look after every run in ``running`` whose jobs all ended (or were never queued): queue its
+        pending groups again (a run created by a cron, a resume after a crash), or, when a batch job
+        of the run stopped for good (failed, found dead after its last retry, cancelled), finish it:
+        the lines that job did not bill are marked failed with its reason. A run with jobs still to run
+        is left to them.
+
+        Idempotent: groups already in a job are not queued again (``_psa_process``), and finishing
+        twice changes nothing.
+        """
+        # the cron looks after every company's runs, as it always has; nothing is shown to anyone
+        runs = self.sudo().search([("state", "=", "running")], order="id")
+        busy = runs._psa_active_jobs().psa_billing_run_id
+        for run in runs - busy:
+            run = run.with_company(run.company_id)
+            if run.jobs_enqueue_date and run._psa_stopped_jobs():
+                run._psa_delay_finish()
+            else:
+                run._psa_process(batch_size=batch_size)
+
+    def _psa_stopped_jobs(self):
+        """The batch jobs of the run that ended without billing (failed, cancelled) since it was queued."""
+        self.ensure_one()
+        # the run's own jobs, read to decide how to finish it
+        return (
+            self.env["queue.job"]
+            .sudo()
+            .search(
+                [
+                    ("psa_billing_run_id", "=", self.id),
+                    ("method_name", "=", "_psa_job_bill_batch"),
+                    ("state", "in", ("failed", "cancelled")),
+                    ("date_created", ">=", self.jobs_enqueue_date),
+                ],
+                order="id desc",
+            )
+        )
 
     @api.model
     def _psa_testing(self):
@@ -346,30 +459,216 @@ class PsaBillingRun(models.Model):
     # Processing
     # ------------------------------------------------------------------------------------------
     def _psa_process(self, batch_size=50):
-        """Bill the pending groups, ``batch_size`` invoices per transaction.
+        """Cut the pending groups into batches of ``batch_size`` invoices and queue one job per batch
+        on ``root.psa.billing`` (``_psa_job_bill_batch``); the batch that ends last queues the
+        finishing job (``_psa_job_finish``), which moves the run to done or failed.
 
-        Each batch commits (outside tests) together with its exactly-once keys, so a crash leaves
-        the run in ``running`` and the next call resumes where it stopped.
+        Any worker of any node runs the batches, as many at once as the channel's capacity allows.
+        Each batch job is one transaction with its exactly-once keys: a batch killed midway leaves
+        nothing behind and its job is run again (queue_job requeues the jobs of dead workers).
 
-        Each batch works on records browsed for that batch only and the cache is emptied after
-        it: a batch then costs the same whether it is the first or the fiftieth of a run (the
-        ORM otherwise prefetches and re-checks the records of every earlier batch).
+        The run's row is locked and written while its batches are queued: two callers at once (a
+        confirm and the cron) queue them once, the second one waits, then fails on the row the first
+        one wrote and is retried, and then finds every pending line in a queued job. Groups already in
+        a job that may still run are not queued again; the identity key of a batch (its run and lines)
+        keeps queue_job from storing the same batch twice.
         """
         self.ensure_one()
-        groups = self._psa_pending_groups()
+        self.env.cr.execute(
+            SQL("SELECT id FROM psa_billing_run WHERE id = %s FOR NO KEY UPDATE", self.id), log_exceptions=False
+        )
+        queued = self._psa_active_jobs()._psa_batch_line_ids()
+        groups = [(key, line_ids) for key, line_ids in self._psa_pending_groups() if not queued.intersection(line_ids)]
+        self.jobs_enqueue_date = fields.Datetime.now()
+        self.env.flush_all()
         for chunk in chunked(groups, max(batch_size, 1)):
-            chunk_lines = self.env["psa.billing.run.line"].browse(
-                sorted(line_id for _group_key, line_ids in chunk for line_id in line_ids)
+            self._psa_delay_batch(sorted(line_id for _group_key, line_ids in chunk for line_id in line_ids))
+        if not groups and not queued or self._psa_jobs_run_now():
+            # nothing was queued (or the batches already ran, in tests): finish now
+            self._psa_delay_finish()
+
+    def _psa_lock_run(self):
+        """Lock the run's row for this transaction without waiting: ``False`` when another transaction holds
+        it or changed it since this one began (a serialization failure, expected here: not logged)."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL("SELECT id FROM psa_billing_run WHERE id = %s FOR NO KEY UPDATE NOWAIT", self.id),
+                    log_exceptions=False,
+                )
+        except OperationalError as exc:
+            if not _is_concurrency_error(exc):
+                raise
+            return False
+        return True
+
+    def _psa_jobs_run_now(self):
+        """Jobs run in the caller's transaction (tests, ``queue_job__no_delay``), not by the job runner."""
+        return must_run_without_delay(self.env)
+
+    def _psa_delay_batch(self, line_ids):
+        """Queue the job billing the run lines ``line_ids`` (whole groups)."""
+        digest = hashlib.sha1(",".join(map(str, line_ids)).encode()).hexdigest()[:16]
+        self.with_delay(
+            channel=BILLING_CHANNEL,
+            max_retries=BATCH_MAX_RETRIES,
+            identity_key=f"psa.billing.run:{self.id}:batch:{digest}",
+            description=self.env._("%(run)s: bill %(count)s line(s)", run=self.name, count=len(line_ids)),
+        )._psa_job_bill_batch(line_ids)
+
+    def _psa_delay_finish(self):
+        """Queue the job finishing the run (one at a time: its identity key is the run's)."""
+        self.with_delay(
+            channel=BILLING_CHANNEL,
+            priority=20,  # after the batches waiting in the channel
+            identity_key=f"psa.billing.run:{self.id}:finish",
+            description=self.env._("%(run)s: finish", run=self.name),
+        )._psa_job_finish()
+
+    def _job_store_values(self, job):
+        """queue_job hook: the run's jobs know their run (the run form counts and opens them)."""
+        return {"psa_billing_run_id": self.id} if len(self) == 1 else {}
+
+    def _psa_active_jobs(self):
+        """The batch jobs of these runs that may still run."""
+        # the runs' own jobs, read to decide what to queue: nothing is shown or changed
+        return (
+            self.env["queue.job"]
+            .sudo()
+            .search(
+                [
+                    ("psa_billing_run_id", "in", self.ids),
+                    ("method_name", "=", "_psa_job_bill_batch"),
+                    ("state", "in", ACTIVE_JOB_STATES),
+                ]
             )
-            self._psa_bill_groups(chunk_lines)
-            self.progress_done = min(self.progress_done + len(chunk), self.progress_total)
-            self.env["ir.cron"]._notify_progress(
-                done=self.progress_done, remaining=max(self.progress_total - self.progress_done, 0)
+        )
+
+    def _psa_claim_lines(self, line_ids):
+        """Lock the pending lines of ``line_ids`` for this transaction, whole groups only.
+
+        ``FOR UPDATE SKIP LOCKED`` on the run lines, rather than a lock per batch: a batch is only a
+        list of lines, and the same lines can be in two jobs (a job run twice by two workers, a job
+        requeued while its first worker still runs, a retry cut into other batches). Whoever locks a
+        line first bills it; the other skips it at once instead of waiting to find it invoiced. A line
+        another transaction invoiced since this one began raises a serialization failure instead, and
+        the job is retried: it then finds the line invoiced. A group is billed only when all of its
+        pending lines are locked here (one invoice per group, never half of one). A worker that dies
+        loses its transaction and with it its locks: the requeued job finds the lines pending again.
+        The exactly-once keys (``psa.billing.key``) still guard each source against any other run.
+        """
+        self.ensure_one()
+        self.env["psa.billing.run.line"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id, group_key FROM psa_billing_run_line
+                 WHERE id = ANY(%s) AND run_id = %s AND state = 'pending' AND kind = 'bill'
+                 ORDER BY id
+                   FOR UPDATE SKIP LOCKED
+                """,
+                list(line_ids),
+                self.id,
             )
-            self._psa_commit()
-            self.env.flush_all()
-            self.env.invalidate_all()
-            self._psa_after_batch()
+        )
+        claimed = defaultdict(set)
+        for line_id, group_key in self.env.cr.fetchall():
+            claimed[group_key].add(line_id)
+        if not claimed:
+            return self.env["psa.billing.run.line"]
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT group_key, array_agg(id) FROM psa_billing_run_line
+                 WHERE run_id = %s AND group_key = ANY(%s) AND state = 'pending' AND kind = 'bill'
+                 GROUP BY group_key
+                """,
+                self.id,
+                list(claimed),
+            )
+        )
+        whole = [
+            line_id
+            for group_key, group_ids in self.env.cr.fetchall()
+            if set(group_ids) == claimed[group_key]
+            for line_id in group_ids
+        ]
+        return self.env["psa.billing.run.line"].browse(sorted(whole))
+
+    def _psa_job_bill_batch(self, line_ids):
+        """Job: bill the run lines ``line_ids`` (whole groups) in this job's transaction.
+
+        A conflict with a concurrent transaction (the journal's invoice numbering, a row another batch
+        changed) is no failure of the customers: the job is retried (``RetryableJobError``), up to
+        ``BATCH_MAX_RETRIES`` times, and only then fails. A job that fails marks its lines failed with
+        the reason (``_psa_on_batch_job_failed``).
+        """
+        self.ensure_one()
+        if self.state != "running":
+            return f"run is {self.state}: nothing to bill"
+        lines = self._psa_claim_lines(line_ids)
+        if lines:
+            try:
+                self._psa_bill_groups(lines)
+                self.env.flush_all()
+            except OperationalError as exc:
+                if not _is_concurrency_error(exc):
+                    raise
+                # retried after the job function's retry pattern (2 s, then 10 s, then 30 s)
+                raise RetryableJobError(f"concurrent update, retried: {exc.pgerror or exc}") from exc
+        self._psa_after_batch()
+        if not self._psa_jobs_run_now():
+            # the last batch to end finishes the run; the finishing job waits for the others
+            self._psa_delay_finish()
+        return f"{len(lines)} line(s) of {len(line_ids)} billed or skipped here"
+
+    def _psa_on_batch_job_failed(self, exc_info=None, exc_name=None, exc_message=None):
+        """queue_job's failure hook of a batch job (after its last retry, in a transaction of its own):
+        its lines are marked failed with the reason, as a failing customer's are, and the run finishes.
+
+        The lines of the failed job are the run's pending lines no other job of the run may still bill.
+        """
+        self.ensure_one()
+        if self.state != "running":
+            return
+        reason = self.env._("billing job failed: %(reason)s", reason=exc_message or exc_name or "?")
+        self._psa_fail_orphan_lines(reason)
+        self._psa_delay_finish()
+
+    def _psa_fail_orphan_lines(self, reason):
+        """Mark failed, with ``reason``, the pending lines no job of the run may still bill."""
+        queued = self._psa_active_jobs()._psa_batch_line_ids()
+        orphans = self.line_ids.filtered(
+            lambda line: line.state == "pending" and line.kind == "bill" and line.id not in queued
+        )
+        if orphans:
+            orphans.write({"state": "failed", "skip_reason": reason[:500]})
+            self.message_post(
+                body=self.env._("%(count)s line(s) failed: %(reason)s", count=len(orphans), reason=reason)
+            )
+        return orphans
+
+    def _psa_job_finish(self):
+        """Job: move the run to done (or failed) once none of its batch jobs may still run.
+
+        Safe to run twice, or at the same time as a batch: it waits (is retried) while a batch job
+        is queued or running, and does nothing once the run is finished. Lines left pending by a job
+        that ended without billing them (found dead after its last retry, cancelled) are marked
+        failed with the reason.
+        """
+        self.ensure_one()
+        if self.state != "running":
+            return f"run is {self.state}: nothing to finish"
+        if not self._psa_lock_run():
+            # another finishing job holds the run, or wrote it since this transaction began: that one (or, if it
+            # waits for batches, its next try) finishes the run
+            return "finished by another job"
+        active = self._psa_active_jobs()
+        if active:
+            raise RetryableJobError(f"{len(active)} batch job(s) of the run still to end", seconds=2, ignore_retry=True)
+        stopped = self._psa_stopped_jobs()[:1] if self.jobs_enqueue_date else self.env["queue.job"]
+        reason = (stopped.exc_message or stopped.exc_name or stopped.state) if stopped else self.env._("not billed")
+        self._psa_fail_orphan_lines(self.env._("billing job ended without billing it: %(reason)s", reason=reason))
         failed = self.line_ids.filtered(lambda line: line.state == "failed")
         self.state = "failed" if failed else "done"
         self.message_post(
@@ -382,7 +681,7 @@ class PsaBillingRun(models.Model):
                 failed=len(failed),
             )
         )
-        self._psa_commit()
+        return f"run {self.state}"
 
     def _psa_pending_groups(self):
         """The run's groups still to bill, in a stable order: ``[(group_key, [run line ids]), ...]``."""
@@ -407,13 +706,17 @@ class PsaBillingRun(models.Model):
             with self.env.cr.savepoint():
                 self._psa_invoice_plans(plans)
             return
-        except Exception:  # noqa: BLE001 - find the failing customer(s), then bill the others one by one
+        except Exception as exc:  # find the failing customer(s), then bill the others one by one
+            if _is_concurrency_error(exc):
+                raise  # another transaction, not the customers: the whole batch is retried (its job)
             _logger.info("billing run %s: batch failed, billing its groups one by one", self.id)
         for plan in plans:
             try:
                 with self.env.cr.savepoint():
                     self._psa_invoice_plans([plan])
-            except Exception as exc:  # noqa: BLE001 - a failing customer is reported, the run goes on
+            except Exception as exc:  # a failing customer is reported, the run goes on
+                if _is_concurrency_error(exc):
+                    raise
                 reason = str(exc.args[0] if getattr(exc, "args", None) else exc)
                 plan["run_lines"].write({"state": "failed", "skip_reason": reason[:500]})
                 self.message_post(

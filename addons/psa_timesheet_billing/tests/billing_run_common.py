@@ -18,9 +18,15 @@ class BillingRunCommon(BaseCommon):
     INVOICE_DATE = date(2026, 11, 1)
     ORDER_DATE = datetime(2026, 10, 1, 9, 0)
 
+    # The run's batch jobs run at once, in order, in the test's transaction, as one job worker would run
+    # them (queue_job's ``queue_job__no_delay``); ``TestBillingRunJobs`` tests the jobs themselves.
+    RUN_JOBS_NOW = True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        if cls.RUN_JOBS_NOW:
+            cls.env = cls.env(context=dict(cls.env.context, queue_job__no_delay=True))
         cls.clerk = new_test_user(
             cls.env,
             login="psa_billing_clerk",

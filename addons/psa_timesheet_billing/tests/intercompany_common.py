@@ -19,7 +19,12 @@ class IntercompanyCommon(AccountTestInvoicingCommon):
         cls.company_a = cls.company_data["company"]
         cls.company_b = cls.setup_other_company(name="PSA Sister Company B")["company"]
         cls.env.user.company_ids |= cls.company_a | cls.company_b
-        cls.env = cls.env(context=dict(cls.env.context, allowed_company_ids=[cls.company_a.id, cls.company_b.id]))
+        # the run's batch jobs run at once, in order, in the test's transaction (as one job worker would)
+        cls.env = cls.env(
+            context=dict(
+                cls.env.context, allowed_company_ids=[cls.company_a.id, cls.company_b.id], queue_job__no_delay=True
+            )
+        )
         cls.company_a.psa_intercompany_rate = 80.0
         cls.consultant = cls.env["hr.employee"].create(
             {"name": "Consultant of A", "company_id": cls.company_a.id, "hourly_cost": 55.0}
