@@ -17,6 +17,7 @@ OUTPUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 CUSTOMER_FILTER = "6f0a4f0e-5a52-4f43-9d1b-2f1d3c9a7e01"
 NAMESPACE = uuid.UUID("0b0e4a8e-2f44-4c7e-9d76-6c1d0a5c3e10")
 ROW_HEIGHT = 23
+TITLE_HEIGHT = 40
 TOP_N = 10
 COLORS = {"blue": "#EFF6FF", "red": "#FEF2F2", "green": "#ECFDF5", "amber": "#FFFBEB"}
 
@@ -36,6 +37,7 @@ class Dashboard:
         self.figures = []
         self.menus = {}
         self.row = 1
+        self.heights = {0: TITLE_HEIGHT}  # 0-based row index -> pixel height, when not ROW_HEIGHT
 
     # ---------------------------------------------------------------- data sources
     def pivot(self, name, model, measures, rows=(), columns=(), domain=(), sort=None):
@@ -129,6 +131,7 @@ class Dashboard:
         self.row += 1
         self.cells[f"A{self.row}"] = {"content": f'=_t("{text}")'}
         self.styles[f"A{self.row}"] = 1
+        self.heights[self.row - 1] = TITLE_HEIGHT
         self.row += 1
 
     def header(self, *labels):
@@ -146,8 +149,9 @@ class Dashboard:
         self.row += 1
 
     def skip(self, rows):
-        """Leave room for figures: ``rows`` grid rows; returns the pixel top of the first one."""
-        top = (self.row - 1) * ROW_HEIGHT
+        """Leave room for figures: ``rows`` grid rows; returns the pixel top of the figures (a margin below
+        the row above)."""
+        top = sum(self.heights.get(index, ROW_HEIGHT) for index in range(self.row - 1)) + 10
         self.row += rows
         return top
 
@@ -273,12 +277,12 @@ def build():
         ("failed", "Failed charges", "Failed charges", "Retries", "retries"),
         ("prepaid", "Prepaid balance", "Prepaid balance", "Prepaid hours left", "hours left"),
         ("drawn", "Drawn this month", "Drawn this month", "Hours drawn this month", "hours"),
-        ("low", "Funds running low", "Funds running low", None, "at or below their threshold"),
+        ("low", "Funds running low", "Funds running low", None, "at or below threshold"),
     ]
     backgrounds = ["blue", "blue", "amber", "red", "red", "green", "red", "green", "green", "amber"]
     for index, (name, title, key, baseline, descr) in enumerate(cards):
         x = (index % 5) * 200
-        y = top + 10 + (index // 5) * 120
+        y = top + (index // 5) * 120
         d.scorecard(
             f"scorecard_{name}",
             title,
@@ -311,7 +315,7 @@ def build():
         "amount",
         ["age_bucket", "kind"],
         0,
-        top + 10,
+        top,
         490,
         320,
     )
@@ -322,7 +326,7 @@ def build():
         "hours",
         ["date:month"],
         510,
-        top + 10,
+        top,
         490,
         320,
         domain=[["kind", "=", "time_to_approve"]],
@@ -344,10 +348,19 @@ def build():
     d.title("Billed by source kind")
     d.header("Source kind", "Billed", "Share")
     billed_start = d.row
-    kinds = ["time", "milestone", "agreement", "device", "rmm_charge", "expense", "intercompany", "service"]
-    for kind in kinds:
+    kinds = [
+        ("time", "Time"),
+        ("milestone", "Milestones"),
+        ("agreement", "Agreements"),
+        ("device", "Devices"),
+        ("rmm_charge", "RMM charges"),
+        ("expense", "Expenses"),
+        ("intercompany", "Intercompany"),
+        ("service", "Service lines"),
+    ]
+    for kind, label in kinds:
         d.line(
-            f'=PIVOT.HEADER({billed_kind},"kind","{kind}")',
+            _lbl(label),
             f'=PIVOT.VALUE({billed_kind},"amount","kind","{kind}")',
             f"=IFERROR(B{d.row}/B{billed_start + len(kinds)},0)",
         )
@@ -381,9 +394,9 @@ def build():
     )
     d.title("Invoices charged automatically")
     d.header("Outcome", "Attempts", "Amount")
-    for state in ("done", "failed", "pending", "unknown"):
+    for state, label in (("done", "Paid"), ("failed", "Failed"), ("pending", "Pending"), ("unknown", "Unknown")):
         d.line(
-            f'=PIVOT.HEADER({attempts},"state","{state}")',
+            _lbl(label),
             f'=PIVOT.VALUE({attempts},"__count","state","{state}")',
             f'=PIVOT.VALUE({attempts},"amount","state","{state}")',
         )
@@ -392,13 +405,20 @@ def build():
     )
     d.title("Open invoices by age")
     d.header("Overdue", "Invoices", "Open amount")
-    for bucket in ("not_due", "1_30", "31_60", "61_90", "91_plus"):
+    buckets = (
+        ("not_due", "Not due"),
+        ("1_30", "1-30 days overdue"),
+        ("31_60", "31-60 days overdue"),
+        ("61_90", "61-90 days overdue"),
+        ("91_plus", "Over 90 days overdue"),
+    )
+    for bucket, label in buckets:
         d.line(
-            f'=PIVOT.HEADER({overdue},"overdue_bucket","{bucket}")',
+            _lbl(label),
             f'=PIVOT.VALUE({overdue},"__count","overdue_bucket","{bucket}")',
             f'=PIVOT.VALUE({overdue},"amount_residual","overdue_bucket","{bucket}")',
         )
-    d.line(_lbl("Days sales outstanding"), f"=Data!B{row_of['DSO (days)']}", None)
+    d.line(_lbl("Days sales outstanding"), f"=Data!C{row_of['DSO (days)']}", None)
     d.styles[f"A{d.row - 1}"] = 2
 
     # ----------------------------------------------------------------- prepaid funds
@@ -429,9 +449,14 @@ def build():
     )
     d.title("Service desk")
     d.header("What the automation did", "Count")
-    for kind in ("alert", "ticket_opened", "ticket_closed"):
+    service_kinds = (
+        ("alert", "RMM alerts"),
+        ("ticket_opened", "Tickets opened by the RMM"),
+        ("ticket_closed", "Tickets closed by the RMM"),
+    )
+    for kind, label in service_kinds:
         d.line(
-            f'=PIVOT.HEADER({service},"kind","{kind}")',
+            _lbl(label),
             f'=PIVOT.VALUE({service},"__count","kind","{kind}")',
         )
     d.title("RMM charges per customer")
@@ -453,7 +478,7 @@ def build():
                 "name": "Dashboard",
                 "colNumber": 6,
                 "rowNumber": d.row,
-                "rows": {},
+                "rows": {str(index): {"size": size} for index, size in sorted(d.heights.items())},
                 "cols": {"0": {"size": 250}, **{str(i): {"size": 150} for i in range(1, 6)}},
                 "merges": [],
                 "cells": d.cells,
