@@ -1,6 +1,6 @@
 from collections import defaultdict
 
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .common import PsaDashboardCommon, load_dashboard, month_start
 
@@ -29,11 +29,14 @@ def _key(row, groupby):
 @tagged("post_install", "-at_install")
 class TestDashboardFigures(PsaDashboardCommon):
     """Every pivot and chart of the PSA dashboard, read back from its JSON file, asks a grouped read
-    that adds up to what the known records say, to the cent, for customers A and B."""
+    that adds up to what the known records say, to the cent, for customers A and B, read by an
+    invoicing user (the group the dashboard is published to)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # the dashboard is published to invoicing users: every figure is read with their rights
+        cls.reader = new_test_user(cls.env, login="psa_dashboard_reader", groups="account.group_account_invoice")
         cls.dashboard = load_dashboard()
         cls.sources = [
             (
@@ -65,7 +68,7 @@ class TestDashboardFigures(PsaDashboardCommon):
         aggregates = ["__count" if m == "__count" else f"{m}:sum" for m in measures]
         domain = [*domain, ("partner_id", "in", self.customers.ids)]
         result = {}
-        for values in self.env[model]._read_group(domain, groupby, aggregates):
+        for values in self.env[model].with_user(self.reader)._read_group(domain, groupby, aggregates):
             keys = tuple(value.id if hasattr(value, "_name") else value for value in values[: len(groupby)])
             result[keys] = values[len(groupby) :]
         return result
@@ -125,7 +128,7 @@ class TestDashboardFigures(PsaDashboardCommon):
 
     def test_fund_balance_matches_the_fund(self):
         """The view's balance is the fund's own computed balance."""
-        row = self.env["psa.dashboard.prepaid"].search([("fund_id", "=", self.fund_low.id)])
+        row = self.env["psa.dashboard.prepaid"].with_user(self.reader).search([("fund_id", "=", self.fund_low.id)])
         self.assertAlmostEqual(row.remaining_quantity, self.fund_low.remaining_quantity)
         self.assertAlmostEqual(row.consumed_quantity, self.fund_low.consumed_quantity)
 
@@ -137,7 +140,7 @@ class TestDashboardFigures(PsaDashboardCommon):
         got = self._grouped_read("psa.dashboard.wip", [], ["kind"], ["hours", "amount"])
         self.assertEqual(list(got[("time_approved",)]), [5.25, 501.38])
         self.assertEqual(list(got[("time_to_approve",)]), [4.0, 0.0], "B's entry waits")
-        fund = self.env["psa.dashboard.prepaid"].search([("fund_id", "=", self.fund_low.id)])
+        fund = self.env["psa.dashboard.prepaid"].with_user(self.reader).search([("fund_id", "=", self.fund_low.id)])
         self.assertAlmostEqual(fund.remaining_quantity, 2.5)
         self.assertAlmostEqual(fund.remaining_value, 238.75)
         entries = self.env["account.analytic.line"].search([("so_line", "=", self.time_line.id)])
