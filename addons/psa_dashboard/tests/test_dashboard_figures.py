@@ -1,3 +1,4 @@
+import json
 from collections import defaultdict
 
 from odoo.tests import new_test_user, tagged
@@ -148,3 +149,25 @@ class TestDashboardFigures(PsaDashboardCommon):
         self.env.flush_all()
         got = self._grouped_read("psa.dashboard.wip", [], ["kind"], ["hours"])
         self.assertNotIn(("time_approved",), got, "invoiced time is not work in progress any more")
+
+
+@tagged("post_install", "-at_install")
+class TestDashboardRecord(PsaDashboardCommon):
+    """The dashboard Odoo serves: the JSON file, published to invoicing users, with its sample."""
+
+    def test_the_dashboard_is_the_json_file(self):
+        dashboard = self.env.ref("psa_dashboard.spreadsheet_dashboard_psa")
+        snapshot = dashboard.get_readonly_dashboard()["snapshot"]
+        self.assertEqual(snapshot["pivots"], load_dashboard()["pivots"])
+        self.assertIn(self.env.ref("account.group_account_invoice"), dashboard.group_ids)
+
+    def test_the_sample_shows_the_same_figures_without_reading_odoo(self):
+        dashboard = self.env.ref("psa_dashboard.spreadsheet_dashboard_psa")
+        sample = dashboard._get_sample_dashboard()
+        self.assertFalse(sample["pivots"])
+        self.assertNotIn("PIVOT", json.dumps(sample), "made-up values, no Odoo formula")
+
+        def titles(data):
+            return [figure["data"]["title"]["text"] for figure in data["sheets"][0]["figures"]]
+
+        self.assertEqual(titles(sample), titles(load_dashboard()))

@@ -8,6 +8,7 @@ figure test reads the pivots and charts back from the JSON and checks their grou
 Plain Python, no Odoo import.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -549,13 +550,105 @@ def build():
     }
 
 
+SAMPLE_MONTHS = ["Sep", "Oct", "Nov", "Dec"]
+
+
+def _sample_number(content, low, high):
+    """A stable made-up number for a formula of the sample dashboard."""
+    digest = int(hashlib.sha1(content.encode()).hexdigest()[:8], 16)
+    return round(low + digest % int((high - low) * 100) / 100.0, 2)
+
+
+def _sample_cell(content):
+    """The sample value of a cell that reads Odoo (PIVOT formulas); other cells are kept as they are."""
+    if "PIVOT" not in content:
+        return content
+    if content.startswith("=PIVOT.HEADER(") and "#" in content:
+        rank = content.rstrip(")").rsplit(",", 1)[1]
+        return f"Sample customer {rank}" if "partner_id" in content else f"Sample fund {rank}"
+    if '"__count"' in content:
+        return str(int(_sample_number(content, 1, 25)))
+    if '"hours"' in content or "quantity" in content or 'drawn_this_month"' in content:
+        return str(_sample_number(content, 2, 60))
+    return str(_sample_number(content, 200, 9000))
+
+
+def build_sample(live):
+    """The sample dashboard Odoo shows while the records behind it do not exist yet (as core's dashboards
+    do): the same sheets and figures with made-up values, and plain charts on a hidden sheet."""
+    sample = json.loads(json.dumps(live))
+    sample["pivots"], sample["pivotNextId"], sample["globalFilters"] = {}, 1, []
+    sample.pop("chartOdooMenusReferences", None)
+    for sheet in sample["sheets"]:
+        for cell in sheet["cells"].values():
+            cell["content"] = _sample_cell(cell["content"])
+    sample_cells = {}
+    column = 0
+    for figure in sample["sheets"][0]["figures"]:
+        data = figure["data"]
+        if not data["type"].startswith("odoo_"):
+            continue
+        series = 3 if len(data["metaData"]["groupBy"]) > 1 else 1
+        first = column
+        sample_cells[f"{_col(first)}1"] = {"content": ""}
+        for index, month in enumerate(SAMPLE_MONTHS, start=2):
+            sample_cells[f"{_col(first)}{index}"] = {"content": month}
+        for serie in range(series):
+            col = _col(first + 1 + serie)
+            sample_cells[f"{col}1"] = {"content": f"Sample {serie + 1}" if series > 1 else data["title"]["text"]}
+            for index in range(2, len(SAMPLE_MONTHS) + 2):
+                sample_cells[f"{col}{index}"] = {"content": str(_sample_number(f"{figure['id']}{col}{index}", 1, 50))}
+        last_row = len(SAMPLE_MONTHS) + 1
+        figure["data"] = {
+            "type": "bar",
+            "title": data["title"],
+            "background": "#FFFFFF",
+            "legendPosition": data["legendPosition"],
+            "dataSetsHaveTitle": True,
+            "dataSets": [
+                {"dataRange": f"SampleData!{_col(first + 1 + serie)}1:{_col(first + 1 + serie)}{last_row}"}
+                for serie in range(series)
+            ],
+            "labelRange": f"SampleData!{_col(first)}2:{_col(first)}{last_row}",
+            "stacked": data.get("stacked", False),
+            "aggregated": False,
+            "verticalAxisPosition": "left",
+        }
+        column += series + 2
+    sample["sheets"].append(
+        {
+            **{key: value for key, value in live["sheets"][1].items() if key not in ("cells", "styles", "cols")},
+            "id": "sheet_sample",
+            "name": "SampleData",
+            "colNumber": max(column, 26),
+            "rowNumber": len(SAMPLE_MONTHS) + 2,
+            "cols": {},
+            "styles": {},
+            "cells": sample_cells,
+            "isVisible": False,
+        }
+    )
+    return sample
+
+
+def _col(index):
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
 def main():
     os.makedirs(OUTPUT, exist_ok=True)
-    path = os.path.join(OUTPUT, "psa_dashboard.json")
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(build(), handle, indent=4, sort_keys=False)
-        handle.write("\n")
-    sys.stdout.write(f"{path}\n")
+    live = build()
+    for name, content in (("psa_dashboard.json", live), ("psa_sample_dashboard.json", build_sample(live))):
+        path = os.path.join(OUTPUT, name)
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(content, handle, indent=4, sort_keys=False)
+            handle.write("\n")
+        sys.stdout.write(f"{path}\n")
 
 
 if __name__ == "__main__":

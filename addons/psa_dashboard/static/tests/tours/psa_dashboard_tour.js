@@ -97,7 +97,7 @@ function chartProblems(model) {
 async function checkFigures() {
     const started = Date.now();
     let problems = ["the dashboard's spreadsheet was not found"];
-    while (Date.now() - started < 30000) {
+    while (Date.now() - started < 45000) {
         const model = dashboardModel();
         if (model) {
             problems = [...headlineProblems(model), ...chartProblems(model)];
@@ -132,7 +132,7 @@ registry.category("web_tour.tours").add("psa_dashboard_tour", {
         {
             content: "Every figure is on screen and shows figures of the demo data",
             trigger: ".o-figure canvas",
-            timeout: 45000,
+            timeout: 55000,
             run: checkFigures,
         },
     ],
@@ -159,7 +159,7 @@ registry.category("web_tour.tours").add("psa_dashboard_mobile_tour", {
         {
             content: "Every figure is on screen and shows figures of the demo data",
             trigger: "canvas.o-scorecard",
-            timeout: 45000,
+            timeout: 55000,
             run: checkFigures,
         },
     ],
