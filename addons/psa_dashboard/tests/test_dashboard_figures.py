@@ -105,6 +105,26 @@ class TestDashboardFigures(PsaDashboardCommon):
                     for measure, want, have in zip(measures, values, got[key], strict=True):
                         self.assertAlmostEqual(have, want, places=2, msg=f"{name} {key} {measure}")
 
+    def test_figures_cost_the_same_queries_whatever_the_records(self):
+        """No query per record: every figure's grouped read costs as many queries for 5 entries as for 45."""
+
+        def queries():
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            for _name, model, domain, groupby, measures, granularities in self.sources:
+                specs = [
+                    f"{field}:{gran}" if gran else field for field, gran in zip(groupby, granularities, strict=True)
+                ]
+                self._grouped_read(model, domain, specs, measures)
+            return self.env.cr.sql_log_count - before
+
+        queries()  # warm the caches (access rules, fields)
+        with_few = queries()
+        project = self.waiting.project_id
+        self._log_time(self.time_line, project, [(self.day(-offset), 1.0) for offset in range(1, 41)], approve=False)
+        self.env.flush_all()
+        self.assertEqual(queries(), with_few)
+
     def test_headline_figures(self):
         """The figures a finance lead reads first, worked out by hand."""
 
