@@ -1,9 +1,9 @@
 #!/bin/bash
-# serve: create the "psa" database with the four add-ons and demo data on first start, then serve it.
+# serve: create the "psa" database with the five add-ons and demo data on first start, then serve it.
 # node:  serve the "psa" database another node created (a further node behind the proxy, docker/compose.yml).
 # test:  run the whole suite (`make test`) with its own throwaway PostgreSQL inside the container.
 set -euo pipefail
-MODULES=psa_orders,psa_timesheet_billing,psa_payments,psa_rmm
+MODULES=psa_orders,psa_timesheet_billing,psa_payments,psa_rmm,psa_dashboard
 case "${1:-serve}" in
   serve)
     until pg_isready -h db -p 5432 -U odoo -q; do sleep 1; done

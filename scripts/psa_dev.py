@@ -32,7 +32,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADDONS_DIR = os.path.join(REPO, "addons")
-PSA_MODULES = ["psa_orders", "psa_timesheet_billing", "psa_payments", "psa_rmm"]
+PSA_MODULES = ["psa_orders", "psa_timesheet_billing", "psa_payments", "psa_rmm", "psa_dashboard"]
 # Installed with our add-ons by ``test`` and ``module`` only, never a manifest dependency: psa_payments proves
 # it is provider-agnostic against Odoo's ``payment_demo`` provider.
 TEST_EXTRA_MODULES = ["payment_demo"]
@@ -680,7 +680,7 @@ def cmd_run(options):
     exists = cluster.psql(f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'") == "1"
     args = ["-d", dbname]
     if not exists:
-        say(f"creating database {dbname} with the four add-ons and demo data (first run only)")
+        say(f"creating database {dbname} with the five add-ons and demo data (first run only)")
         rc, _lines = run_odoo(config, [*args, "-i", ",".join(PSA_MODULES), "--stop-after-init", "--no-http"])
         if rc != 0:
             say("installation failed, see the log above")
