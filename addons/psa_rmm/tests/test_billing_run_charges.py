@@ -19,6 +19,9 @@ class TestBillingRunCharges(BaseCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # the run's batch jobs run at once, in the test's transaction (queue_job's ``queue_job__no_delay``),
+        # as psa_timesheet_billing's BillingRunCommon does; TestBillingRunJobs tests the jobs themselves
+        cls.env = cls.env(context=dict(cls.env.context, queue_job__no_delay=True))
         cls.clerk = new_test_user(
             cls.env,
             login="psa_rmm_billing_clerk",
