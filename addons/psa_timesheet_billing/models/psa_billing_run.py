@@ -249,6 +249,31 @@ class PsaBillingRun(models.Model):
             )
         return True
 
+    @api.model
+    def _cron_check_previews(self, limit=50):
+        """Refresh the stale-preview banner of previewed runs (hourly), oldest check first, so a
+        person opening a run sees what changed without asking; each run commits on its own.
+
+        Idempotent: checking a run again only rewrites its count and check time. Runs checked in
+        the last hour are left alone, ``limit`` bounds the work of one call. Returns the runs checked.
+        """
+        recently = fields.Datetime.subtract(fields.Datetime.now(), hours=1)
+        # the cron looks after every company's previews; it only writes the banner's count
+        runs = self.sudo().search(
+            [
+                ("state", "=", "previewed"),
+                "|",
+                ("preview_checked_date", "=", False),
+                ("preview_checked_date", "<", recently),
+            ],
+            order="preview_checked_date asc nulls first, id",
+            limit=limit,
+        )
+        for run in runs:
+            run.with_company(run.company_id).action_check_preview()
+            self._psa_commit()
+        return runs
+
     def _psa_summary_html(self, lines):
         rows = []
         for partner, partner_lines in groupby(lines, key=lambda line: line.partner_id):

@@ -1,6 +1,6 @@
 from datetime import date
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.tests import Form, tagged
 
 from .billing_run_common import BillingRunCommon
@@ -84,6 +84,18 @@ class TestBillingRunStalePreview(BillingRunCommon):
         self.assertAlmostEqual(run.invoice_ids.amount_untaxed, 500.0)
         self.assertEqual(fee_run_line.state, "skipped")
         self.assertIn("billed in the preview, not billable now", fee_run_line.preview_difference)
+
+    def test_hourly_cron_says_a_preview_is_stale_without_a_click(self):
+        run = self._new_run(partner_ids=[Command.set(self.customer_a.ids)])
+        run.action_preview()
+        self.waiting.with_user(self.ts_manager).action_psa_approve()
+        self.assertIn(run, self.env["psa.billing.run"]._cron_check_previews())
+        self.assertEqual(run.preview_stale_count, 1)
+        self.assertIn("preview out of date: 1 sources changed since", run.preview_stale_message)
+        # checked less than an hour ago: the next call leaves it alone
+        self.assertNotIn(run, self.env["psa.billing.run"]._cron_check_previews())
+        run.preview_checked_date = fields.Datetime.subtract(fields.Datetime.now(), hours=2)
+        self.assertIn(run, self.env["psa.billing.run"]._cron_check_previews())
 
 
 @tagged("post_install", "-at_install")
