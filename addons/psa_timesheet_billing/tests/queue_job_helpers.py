@@ -34,3 +34,11 @@ def perform_queued_jobs(env, channel, max_rounds=10):
             perform_job(env, job_record)
             count += 1
     return count
+
+
+def run_auto_approval(env, **kwargs):
+    """The approval cron, then its chunk jobs, performed here as the job workers would; return the count
+    of entries it enqueued."""
+    enqueued = env["psa.approval.rule"]._cron_auto_approve(**kwargs)
+    perform_queued_jobs(env, "root.psa.approval")
+    return enqueued
