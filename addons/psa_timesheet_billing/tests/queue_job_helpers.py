@@ -20,6 +20,8 @@ def perform_job(env, job_record):
     result = job.perform()
     job.set_done(result=result)
     job.store()
+    # a job may work in a cursor of its own (RMM processing): read what it wrote
+    env.invalidate_all()
     return result
 
 
