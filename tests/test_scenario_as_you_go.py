@@ -23,6 +23,7 @@ import uuid
 from datetime import date
 
 import pytest
+from _jobs import wait_for_jobs
 from conftest import create_user, trigger_cron
 
 RATE = 135.0
@@ -171,6 +172,7 @@ def test_as_you_go_chain_paid_in_one_cycle(admin, localstripe, setup):
 
     # 2. One cycle, the crons in the order of the chain. The approval cron: approved, reason written.
     trigger_cron(admin, APPROVE)
+    wait_for_jobs(admin, "root.psa.approval")
     entries = admin(
         "account.analytic.line", "read", entry_ids, fields=["psa_approval_state", "psa_approval_reason", "so_line"]
     )
@@ -217,6 +219,7 @@ def test_as_you_go_chain_paid_in_one_cycle(admin, localstripe, setup):
 
     # 4. The auto-pay cron charges the card at posting; 5. paid and reconciled, the reason on the invoice.
     trigger_cron(admin, CHARGE)
+    wait_for_jobs(admin, "root.psa.payments")
     invoice = _invoices(admin, ticket)[0]
     assert invoice["payment_state"] in ("paid", "in_payment")
     assert invoice["amount_residual"] == 0.0
