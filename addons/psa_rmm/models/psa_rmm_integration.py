@@ -171,7 +171,8 @@ class PsaRmmIntegration(models.Model):
             record = by_ref.get(event["event_id"])
             if record and event["event_id"] not in reported:
                 reported.add(event["event_id"])
-                results.append({"event_id": record.rmm_event_id, "status": record.state, "reason": record.reason})
+                reason = record.reason or "queued for processing"
+                results.append({"event_id": record.rmm_event_id, "status": record.state, "reason": reason})
             else:
                 results.append({"event_id": event["event_id"], "status": "duplicate", "reason": "already received"})
         delivery.duplicate_count = sum(1 for r in results if r["status"] == "duplicate")

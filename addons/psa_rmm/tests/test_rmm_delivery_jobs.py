@@ -17,6 +17,7 @@ class TestRmmDeliveryJobs(PsaRmmCommon):
         response = self._post_only({"events": [self._event("q1"), self._event("q2", alert_id="A-2")]})
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(response.json()["summary"], {"received": 2})
+        self.assertEqual({r["reason"] for r in response.json()["results"]}, {"queued for processing"})
         delivery = self._delivery(response)
         self.assertEqual(delivery.state, "queued")
         self.assertEqual(set(self._events().mapped("state")), {"received"})
