@@ -149,8 +149,8 @@ class PsaApprovalRule(models.Model):
         timesheets.flush_model(["task_id", "so_line", "date"])
         rows = self.env.execute_query(
             SQL(
-                "SELECT id, task_id, so_line FROM account_analytic_line WHERE id IN %s ORDER BY date, id",
-                tuple(timesheets.search(domain).ids) or (0,),
+                "SELECT id, task_id, so_line FROM account_analytic_line WHERE id = ANY(%s) ORDER BY date, id",
+                timesheets.search(domain).ids,
             )
         )
         if approval_rules.KIND_BUDGET in self.mapped("kind"):
