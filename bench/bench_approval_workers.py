@@ -74,7 +74,7 @@ def main():
                 env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
                 enqueued = env["psa.approval.rule"]._cron_auto_approve(batch_size=options.batch_size)
                 cr.commit()
-                cr.execute("SELECT count(*) FROM queue_job WHERE channel = %s AND state = 'pending'", (CHANNEL,))
+                cr.execute("SELECT count(*) FROM queue_job WHERE channel = %s", (CHANNEL,))
                 jobs = cr.fetchone()[0]
             _waited, states = wait_for_jobs(registry, CHANNEL)
             seconds[workers] = time.perf_counter() - started
