@@ -184,10 +184,18 @@ class PsaApprovalRule(models.Model):
         rules = self.sudo().search([("company_id", "=", company_id)]) if company else self.browse()
         if not rules:
             return "no active rule: nothing decided"
+        approved, locked = rules._psa_auto_approve_chunk(company, line_ids)
+        skipped = len(line_ids) - locked
+        return f"{approved} approved, {locked - approved} held with their reason, {skipped} skipped"
+
+    def _psa_auto_approve_chunk(self, company, line_ids):
+        """Decide ``line_ids`` of ``company`` with these rules; return ``(approved, decided)`` counts.
+
+        Lines a person or another job is changing right now are skipped, and the state is checked again under
+        the lock: a line is never approved twice. A line a person decided on since this transaction began
+        fails it (serialization): queue_job runs the job again, and it sees the decision.
+        """
         timesheets = self.env["account.analytic.line"].sudo().with_company(company)
-        # Lines a person or another run is changing right now are skipped, and the state is checked again
-        # under the lock: a line is never approved twice. A line a person decided on since this job's
-        # transaction began fails it (serialization): queue_job runs it again, and it sees the decision.
         self.env.cr.execute(
             "SELECT id FROM account_analytic_line"
             " WHERE id = ANY(%s) AND psa_approval_state = 'to_approve'"
@@ -196,9 +204,7 @@ class PsaApprovalRule(models.Model):
             log_exceptions=False,
         )
         locked = timesheets.browse([row[0] for row in self.env.cr.fetchall()])
-        approved = locked._psa_apply_rules(rules)
-        skipped = len(line_ids) - len(locked)
-        return f"{approved} approved, {len(locked) - approved} held with their reason, {skipped} skipped"
+        return locked._psa_apply_rules(self), len(locked)
 
     def _psa_to_plain(self):
         return [
