@@ -341,6 +341,8 @@ class AccountMove(models.Model):
         attempts."""
         attempts = self._psa_open_attempts(mandates)
         attempts._psa_create_transactions()
+        # sudo: the providers' own accounting set-up, nothing is shown
+        attempts.transaction_id.provider_id.sudo()._psa_settle_payment_method_line()
         attempts._psa_enqueue_charges()
         return attempts
 

@@ -117,3 +117,21 @@ class TestChargeJobs(LocalStripeCommon):
             self.env["psa.payment.attempt"]._get_stale_pending_domain(self.company)
         )
         self.assertIn(attempt, stale - stale._psa_attempts_with_live_job(stale))
+
+    def test_cron_settles_the_payment_method_line_before_the_jobs(self):
+        """Odoo creates a provider's payment method line the first time a payment needs it; two charge jobs at
+        once would create two (and every later payment would fail): the cron creates it before enqueuing."""
+        self.env.flush_all()
+        # as on a database where the provider was never used for a payment (Odoo refuses to unlink it)
+        self.env.cr.execute(
+            "DELETE FROM account_payment_method_line WHERE payment_provider_id = %s", [self.provider.id]
+        )
+        self.env.invalidate_all()
+        with freeze_time("2026-03-31"):
+            self._due_invoices(25.0, 35.0)
+            self.env["account.move"]._cron_charge_due_invoices()
+        self.assertEqual(
+            self.env["account.payment.method.line"].search_count([("payment_provider_id", "=", self.provider.id)]),
+            1,
+            "created once by the cron, before any charge job runs",
+        )
