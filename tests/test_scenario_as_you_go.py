@@ -246,6 +246,7 @@ def test_as_you_go_chain_paid_in_one_cycle(admin, localstripe, setup):
     # Latency: paid within the first cycle. A rerun of every cron: no second invoice, no second charge.
     for xmlid in CHAIN_ORDER:
         trigger_cron(admin, xmlid)
+        wait_for_jobs(admin, "root.psa")
     assert len(_invoices(admin, ticket)) == 1
     assert len(localstripe.intents(ticket["stripe_customer"])) == 1
 
@@ -261,7 +262,9 @@ def test_as_you_go_chain_worst_order_paid_in_three_cycles(admin, localstripe, se
     while not _paid(admin, ticket) and cycles < 5:
         cycles += 1
         for xmlid in WORST_ORDER:
+            # one step of the scheduler: the cron and the jobs it enqueued
             trigger_cron(admin, xmlid)
+            wait_for_jobs(admin, "root.psa")
         entries = admin("account.analytic.line", "read", entry_ids, fields=["psa_approval_state"])
         invoices = _invoices(admin, ticket)
         steps.append(
