@@ -12,7 +12,8 @@ an existing database where ``psa_timesheet_billing`` is installed::
 The first run creates the data (one customer, one project, 50 consultants, tasks with budgets and the
 requested number of lines, in bulk SQL copied from one line created through the ORM); every run puts
 the bench lines back to "to approve" and then times ``psa.approval.rule._cron_auto_approve`` with the
-five kinds of rules active. It commits: use a throwaway database.
+five kinds of rules active, and its chunk jobs performed one after the other in this process (one job
+worker; ``bench_approval_workers.py`` compares 1 and 2). It commits: use a throwaway database.
 """
 
 import argparse
@@ -21,6 +22,7 @@ import os
 import sys
 import time
 
+from _job_workers import perform_jobs_here
 from psycopg2 import sql
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -114,7 +116,7 @@ def setup_rules(env, project):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument(
         "--prepaid-fund", action="store_true", help="the customer has an open prepaid fund: approved time is drawn"
     )
@@ -157,9 +159,18 @@ def main():
         print(f"data ready: {count} timesheet lines ({time.perf_counter() - started:.1f} s)")
 
         started = time.perf_counter()
-        approved = env["psa.approval.rule"]._cron_auto_approve(batch_size=options.batch_size)
+        enqueued = env["psa.approval.rule"]._cron_auto_approve(batch_size=options.batch_size)
         cr.commit()
+        # the cron enqueues the chunks (root.psa.approval); one worker's work, in this process
+        jobs = perform_jobs_here(registry, "root.psa.approval")
         elapsed = time.perf_counter() - started
+        env.invalidate_all()
+        cr.execute(
+            "SELECT count(*) FROM account_analytic_line WHERE project_id = %s AND psa_approval_state = 'approved'",
+            (project.id,),
+        )
+        approved = cr.fetchone()[0]
+        print(f"{enqueued} lines enqueued in {jobs} jobs, performed here")
         cr.execute(
             "SELECT psa_approval_state, psa_approval_reason IS NOT NULL, count(*) FROM account_analytic_line"
             " WHERE project_id = %s GROUP BY 1, 2 ORDER BY 1, 2",

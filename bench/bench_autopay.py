@@ -1,4 +1,5 @@
-"""Bench: 1,000 due invoices charged by auto-pay against localstripe, by two cron runs at once.
+"""Bench: 1,000 due invoices charged by auto-pay against localstripe, enqueued by two cron runs at once, the
+charge jobs then performed in this process (one job worker; ``bench_autopay_workers.py`` compares 1 and 2).
 
 Runs on a database that has ``psa_payments`` installed, named by PSA_DB_NAME, with the Odoo configuration
 file in PSA_ODOO_CONFIG (the ``make bench`` protocol). Prints ``BENCH {...}`` lines: charges per second,
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import requests
+from _job_workers import perform_jobs_here
 
 import odoo
 from odoo import SUPERUSER_ID, Command, api, fields
@@ -148,6 +150,8 @@ def main():
             thread.start()
         for thread in threads:
             thread.join()
+        # the crons open the attempts and enqueue one job per charge (root.psa.payments): one worker, here
+        perform_jobs_here(registry, "root.psa.payments")
         elapsed = time.perf_counter() - start
         stats = requests.get(f"{url}/_config/psa/stats", timeout=10).json()
         with registry.cursor() as cr:
@@ -160,7 +164,7 @@ def main():
         proc.wait(timeout=10)
     charged = INVOICES - unpaid
     bench_line(
-        figure=f"auto-pay charges per second ({INVOICES} due invoices, {RUNS} concurrent cron runs, localstripe)",
+        figure=f"auto-pay charges per second ({INVOICES} due invoices, {RUNS} concurrent cron runs, 1 job worker)",
         ours=round(charged / elapsed, 1),
         odoo=None,
         unit="charges/s",

@@ -3,11 +3,12 @@
 
 A live Odoo HTTP server on 127.0.0.1 receives 10 signed batches of 1,000 events (per batch: 600 device
 upserts, 200 new alerts, 100 repeats, 100 auto-resolves, as an RMM would post them) on
-``POST /psa/rmm/<integration>/events``. Timed from the first request to the last answer (target: under 60 s).
+``POST /psa/rmm/<integration>/events``. Timed from the first request until the last delivery's processing job
+is done (target: under 60 s).
 Then the RMM retries the first batch with a new signature (every event must come back "duplicate", nothing
 created), replays the very same signed request (409), and posts one request 4 times at the same moment
 (exactly one 200, no 5xx, one ticket, no ERROR line in the server log), and the same 50 new events in two
-differently signed requests at once (50 tickets: one answer "done", the other "duplicate").
+differently signed requests at once (50 tickets: one answer "received", the other "duplicate").
 
 Prints human lines and ``BENCH {...}`` JSON lines (the format ``scripts/psa_dev.py bench`` collects).
 
@@ -29,6 +30,7 @@ import tempfile
 import time
 import uuid
 
+from _job_workers import wait_for_jobs
 from _odoo import REPO, prepare_dev_database, report
 
 # the live server, signed posts and its log's error lines as the end-to-end suite has them
@@ -39,6 +41,7 @@ BATCHES = 10
 BATCH_SIZE = 1000
 TARGET_SECONDS = 60.0
 RACERS = 4
+RMM_CHANNEL = "root.psa.rmm"
 
 
 def say(message):
@@ -132,7 +135,11 @@ def run(registry, server):
             sys.exit(f"batch refused: {status} {answer}")
         for key, value in answer["summary"].items():
             summary[key] = summary.get(key, 0) + value
+    answered = time.perf_counter() - started
+    # the endpoint stored the deliveries and answered; their processing runs as jobs on root.psa.rmm
+    _waited, job_states = wait_for_jobs(registry, RMM_CHANNEL)
     seconds = time.perf_counter() - started
+    say(f"answered in {answered:.1f} s, processed by {seconds:.1f} s; jobs {job_states}")
     counts = count_records(registry, integration_id)
 
     # the RMM retries the first batch later: new timestamp, new signature, same event ids
@@ -150,6 +157,7 @@ def run(registry, server):
     with concurrent.futures.ThreadPoolExecutor(max_workers=RACERS) as pool:
         futures = [pool.submit(signed_post, url, secret, race_body, race_timestamp) for _ in range(RACERS)]
         race_statuses = sorted(future.result()[0] for future in futures)
+    wait_for_jobs(registry, RMM_CHANNEL)
     race_tickets = count_records(registry, integration_id)["tickets"] - after_retry["tickets"]
     # the same new events in two differently signed requests at once (an RMM retrying while the first is
     # still being processed): one processes them, the other answers each as a duplicate
@@ -160,6 +168,7 @@ def run(registry, server):
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         futures = [pool.submit(signed_post, url, secret, twin_body, race_timestamp + n + 1) for n in range(2)]
         twin_answers = [future.result() for future in futures]
+    wait_for_jobs(registry, RMM_CHANNEL)
     twin_summaries = sorted(json.dumps(answer.get("summary")) for _status, answer in twin_answers)
     twin_tickets = count_records(registry, integration_id)["tickets"] - before_twins
     error_lines = [line.rstrip() for line in server.error_lines()]
@@ -184,13 +193,13 @@ def run(registry, server):
     for line in error_lines[:10]:
         say(f"    {line}")
     report(
-        figure=f"psa_rmm: {BATCHES * BATCH_SIZE:,} signed events through the batch endpoint",
+        figure=f"psa_rmm: {BATCHES * BATCH_SIZE:,} signed events through the batch endpoint, processed by jobs",
         ours=round(seconds, 1),
         unit="s",
         target=f"< {TARGET_SECONDS:.0f} s",
-        met=seconds < TARGET_SECONDS and summary == {"done": BATCHES * BATCH_SIZE},
+        met=seconds < TARGET_SECONDS and summary == {"received": BATCHES * BATCH_SIZE},
     )
-    report(figure="psa_rmm: events per second through the endpoint", ours=round(rate), unit="events/s")
+    report(figure="psa_rmm: events per second through the endpoint and its jobs", ours=round(rate), unit="events/s")
     report(
         figure=f"psa_rmm: retried batch of {BATCH_SIZE}, events answered duplicate",
         ours=duplicates,
@@ -212,7 +221,7 @@ def run(registry, server):
         target="50",
         met=twin_tickets == 50
         and [status for status, _a in twin_answers] == [200, 200]
-        and twin_summaries == ['{"done": 50}', '{"duplicate": 50}'],
+        and twin_summaries == ['{"duplicate": 50}', '{"received": 50}'],
     )
 
 
@@ -230,6 +239,11 @@ def main():
             config, dbname, drop = prepare_dev_database(
                 options.dev_pg, work, "psa_rmm", "bench_rmm", demo=False, log_level="info"
             )
+            # the server's job runner processes the deliveries (queue_job loaded server-wide)
+            with open(config, "a", encoding="utf-8") as handle:
+                handle.write(
+                    "server_wide_modules = base,web,queue_job\n\n[queue_job]\nchannels = root:2,root.psa.rmm:2\n"
+                )
         else:
             sys.exit("give --dev-pg <dir> or run under scripts/psa_dev.py bench")
 

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
+from _jobs import wait_for_jobs
 from conftest import STRIPE_WEBHOOK_SECRET, Rpc, create_user, post_json, ref, rmm_headers
 
 PARALLEL = 4
@@ -190,6 +191,7 @@ def test_same_alert_at_once_under_two_event_ids_opens_one_ticket(admin, odoo_ser
 
     answers = at_once(2, raise_alert)
     assert [status for status, _answer in answers] == [200, 200], answers
+    wait_for_jobs(admin, "root.psa.rmm")
     assert admin("helpdesk.ticket", "search_count", [("partner_id", "=", partner_id)]) == 1
     assert admin("psa.rmm.event", "search_count", [("integration_id", "=", integration_id)]) == 2
 

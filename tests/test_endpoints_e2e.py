@@ -12,6 +12,7 @@ import urllib.error
 import uuid
 
 import pytest
+from _jobs import wait_for_jobs
 from conftest import post_json, rmm_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -57,6 +58,8 @@ def test_signed_alert_becomes_one_ticket_and_retries_create_nothing(admin, rmm):
     body = json.dumps(_alert_event("evt-e2e-1")).encode()
     status, answer = post_json(rmm["url"], body, rmm_headers(rmm["secret"], body))
     assert status == 200, answer
+    assert answer["summary"] == {"received": 1}, "stored and answered at once, processed by a job"
+    wait_for_jobs(admin, "root.psa.rmm")
     tickets = _tickets(admin, rmm)
     assert len(tickets) == 1
     assert "Disk C" in tickets[0]["name"]
@@ -65,6 +68,7 @@ def test_signed_alert_becomes_one_ticket_and_retries_create_nothing(admin, rmm):
     status, answer = post_json(rmm["url"], body, rmm_headers(rmm["secret"], body))
     assert status == 200
     assert answer["summary"].get("duplicate") == 1
+    wait_for_jobs(admin, "root.psa.rmm")
     assert len(_tickets(admin, rmm)) == 1
     # the device was registered for the customer
     assert admin("psa.device", "search_count", [("partner_id", "=", rmm["partner_id"])]) == 1
@@ -179,4 +183,5 @@ def test_identical_requests_at_the_same_moment_create_one_ticket(admin, rmm):
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         statuses = sorted(f.result()[0] for f in [pool.submit(post_json, rmm["url"], body, headers) for _ in range(4)])
     assert statuses == [200, 409, 409, 409], statuses
+    wait_for_jobs(admin, "root.psa.rmm")
     assert admin("helpdesk.ticket", "search_count", [("partner_id", "=", rmm["partner_id"])]) == before + 1

@@ -22,7 +22,10 @@ import xmlrpc.client
 from datetime import date
 
 import pytest
+from _jobs import wait_for_jobs
 from conftest import DECLINED_CARD, OdooServer, Rpc, check_server_log, trigger_cron
+
+PAYMENTS_CHANNEL = "root.psa.payments"
 
 BATCH_PARAM = "psa_timesheet_billing.run_batch_size"
 API_BASE_PARAM = "psa_payments.stripe_api_base"
@@ -167,58 +170,40 @@ def _charged_once_and_paid(admin, localstripe, stripe_customer, move_ids):
 # A server killed in the middle of a payment run (a worker killed in the middle of a billing run's batch:
 # ``test_billing_jobs.py``)
 # ------------------------------------------------------------------------------------------------
-def _age_open_attempts(move_ids, hours=2):
-    """An hour passes for the interrupted run's open attempts (as psa_payments' own test does, in SQL)."""
-    import psycopg2
-
-    connection = psycopg2.connect(
-        host=os.environ["PSA_DB_HOST"],
-        port=os.environ.get("PSA_DB_PORT", "5432"),
-        user=os.environ.get("PSA_DB_USER", "odoo"),
-        dbname=os.environ["PSA_DB_NAME"],
-    )
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE psa_payment_attempt SET create_date = create_date - make_interval(hours => %s)"
-                " WHERE move_id = ANY(%s) AND state IN ('pending', 'unknown')",
-                (hours, move_ids),
-            )
-            return cursor.rowcount
-    finally:
-        connection.close()
-
-
-def test_payment_run_killed_midway_charges_once(admin, fault_server, localstripe):
+def test_payment_job_killed_midway_charges_once(admin, odoo_server, fault_server, localstripe):
+    """A job worker is killed while Stripe holds the answer of the charge it sent: queue_job requeues the dead
+    job, a worker runs it again with the same idempotency key, Stripe answers with the first charge."""
     partner_id, stripe_customer = _autopay_customer(admin, localstripe, "Killed Autopay Customer")
     amounts = [210.01, 220.02, 230.03, 240.04, 250.05]
     move_ids = _due_invoices(admin, partner_id, amounts)
-    created = localstripe.stats()["created"]
-    # Stripe takes the first charge, then holds its answer: the server is killed while it waits.
+    before = localstripe.stats()
+    # Stripe takes the first charge, then holds its answer: the server running that job is killed while it waits.
     request = urllib.request.Request(
         f"{localstripe.url}/_config/psa/delay",
         data=json.dumps({"seconds": 30}).encode(),
         headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request, timeout=5).close()
-    call = _in_thread(trigger_cron, _admin_of(fault_server), "psa_payments.ir_cron_charge_due_invoices")
-    _wait_until(lambda: localstripe.stats()["created"] > created)
-    fault_server.kill()
-    call["thread"].join(30)
-    assert localstripe.stats()["created"] == created + 1, "killed after exactly one charge reached Stripe"
-
-    fault_server.start()
-    fault_admin = _admin_of(fault_server)
-    trigger_cron(fault_admin, "psa_payments.ir_cron_charge_due_invoices")
-    # At once: the interrupted run's attempts are open, nothing is charged again (nor charged at all).
-    assert localstripe.stats()["created"] == created + 1
-    attempts = admin("psa.payment.attempt", "search_read", [("move_id", "in", move_ids)], fields=["state"])
-    assert len(attempts) == len(move_ids) and {a["state"] for a in attempts} == {"pending"}
-    # An hour later the next run asks Stripe: the charge that happened is recorded, the others are made.
-    assert _age_open_attempts(move_ids) == len(move_ids)
-    trigger_cron(fault_admin, "psa_payments.ir_cron_charge_due_invoices")
-    trigger_cron(fault_admin, "psa_payments.ir_cron_charge_due_invoices")
+    trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
+    _wait_until(lambda: localstripe.stats()["created"] > before["created"])
+    running = admin(
+        "queue.job",
+        "search_read",
+        [("channel", "=", PAYMENTS_CHANNEL), ("state", "=", "started")],
+        fields=["worker_pid"],
+    )
+    pids = {job["worker_pid"] for job in running}
+    killed = [server for server in (odoo_server, fault_server) if server.proc.pid in pids]
+    assert killed, f"the held charge runs on one of the servers: {running}"
+    for server in killed:
+        server.kill()
+    for server in killed:
+        server.start()
+    wait_for_jobs(admin, PAYMENTS_CHANNEL, timeout=240)
     _charged_once_and_paid(admin, localstripe, stripe_customer, move_ids)
+    stats = localstripe.stats()
+    assert stats["created"] == before["created"] + len(move_ids), "one payment intent per invoice"
+    assert stats["replayed"] > before["replayed"], "the killed job's charge was answered from its idempotency key"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -228,7 +213,9 @@ def test_declined_card_fails_with_a_reason_and_is_not_retried_at_once(admin, loc
     partner_id, stripe_customer = _autopay_customer(admin, localstripe, "Declined Customer", card=DECLINED_CARD)
     (move_id,) = _due_invoices(admin, partner_id, [75.5])
     trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
+    wait_for_jobs(admin, PAYMENTS_CHANNEL)
     trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
+    wait_for_jobs(admin, PAYMENTS_CHANNEL)
     attempts = admin(
         "psa.payment.attempt",
         "search_read",
@@ -276,6 +263,7 @@ def test_silent_stripe_leaves_the_charge_unknown_then_charges_once(admin, locals
     try:
         started = time.monotonic()
         trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
+        wait_for_jobs(admin, PAYMENTS_CHANNEL)
         assert time.monotonic() - started < 60, "the provider's silence is bounded by the timeout"
     finally:
         admin("ir.config_parameter", "set_param", API_BASE_PARAM, f"{localstripe.url}/v1/")
@@ -286,8 +274,9 @@ def test_silent_stripe_leaves_the_charge_unknown_then_charges_once(admin, locals
     assert [a["state"] for a in attempt] == ["unknown"]
     assert "No answer" in attempt[0]["provider_reason"]
     assert localstripe.intents(stripe_customer) == []
-    trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
-    trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
+    for _run in range(2):
+        trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
+        wait_for_jobs(admin, PAYMENTS_CHANNEL)
     _charged_once_and_paid(admin, localstripe, stripe_customer, [move_id])
 
 
@@ -310,7 +299,9 @@ def test_two_payment_workers_at_once_charge_once(admin, odoo_server, fault_serve
     moves = {customer: _due_invoices(admin, customer[0], [40.0 + n, 50.0 + n]) for n, customer in enumerate(customers)}
     cron = "psa_payments.ir_cron_charge_due_invoices"
     _both([(trigger_cron, admin, cron), (trigger_cron, _admin_of(fault_server), cron)])
+    wait_for_jobs(admin, PAYMENTS_CHANNEL)
     trigger_cron(admin, cron)  # whatever a refused worker left is picked up by the next run
+    wait_for_jobs(admin, PAYMENTS_CHANNEL)
     for (_partner_id, stripe_customer), move_ids in moves.items():
         _charged_once_and_paid(admin, localstripe, stripe_customer, move_ids)
 

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from _jobs import wait_for_jobs
 from conftest import post_json, rmm_headers, wait_for_billing_run
 
 ADDONS = Path(__file__).resolve().parents[1] / "addons"
@@ -184,10 +185,14 @@ def answers(admin, odoo_server, localstripe):
     event = {"id": f"evt-{suffix}", "type": "device.upserted", "occurred_at": f"{today}T08:00:00Z", "site_id": site}
     body = json.dumps({"events": [{**event, "device": device}]}).encode()
     status, answer = post_json(f"{odoo_server.url}/psa/rmm/{integration}/events", body, rmm_headers(secret, body))
-    assert status == 200 and answer["results"][0]["status"] == "parked", answer
+    assert status == 200 and answer["results"][0]["status"] == "received", answer
+    wait_for_jobs(admin, "root.psa.rmm")
     admin("psa.rmm.site", "create", {"integration_id": integration, "rmm_site_id": site, "partner_id": customer})
     parked = admin("psa.rmm.event", "search", [("integration_id", "=", integration), ("state", "=", "parked")])
+    assert len(parked) == 1, "the job parked the event of the unmapped site"
     call("psa.rmm.event", "action_reprocess", parked)
+    call("psa.rmm.delivery", "action_retry", [answer["delivery"]])
+    wait_for_jobs(admin, "root.psa.rmm")
     devices = admin("psa.device", "search", [("partner_id", "=", customer), ("name", "=", "BTN-1")])
     assert len(devices) == 1, devices
     call("psa.device", "action_view_tickets", devices)

@@ -23,6 +23,7 @@ import uuid
 from datetime import date
 
 import pytest
+from _jobs import wait_for_jobs
 from conftest import create_user, trigger_cron
 
 RATE = 135.0
@@ -171,6 +172,7 @@ def test_as_you_go_chain_paid_in_one_cycle(admin, localstripe, setup):
 
     # 2. One cycle, the crons in the order of the chain. The approval cron: approved, reason written.
     trigger_cron(admin, APPROVE)
+    wait_for_jobs(admin, "root.psa.approval")
     entries = admin(
         "account.analytic.line", "read", entry_ids, fields=["psa_approval_state", "psa_approval_reason", "so_line"]
     )
@@ -217,6 +219,7 @@ def test_as_you_go_chain_paid_in_one_cycle(admin, localstripe, setup):
 
     # 4. The auto-pay cron charges the card at posting; 5. paid and reconciled, the reason on the invoice.
     trigger_cron(admin, CHARGE)
+    wait_for_jobs(admin, "root.psa.payments")
     invoice = _invoices(admin, ticket)[0]
     assert invoice["payment_state"] in ("paid", "in_payment")
     assert invoice["amount_residual"] == 0.0
@@ -243,6 +246,7 @@ def test_as_you_go_chain_paid_in_one_cycle(admin, localstripe, setup):
     # Latency: paid within the first cycle. A rerun of every cron: no second invoice, no second charge.
     for xmlid in CHAIN_ORDER:
         trigger_cron(admin, xmlid)
+        wait_for_jobs(admin, "root.psa")
     assert len(_invoices(admin, ticket)) == 1
     assert len(localstripe.intents(ticket["stripe_customer"])) == 1
 
@@ -258,7 +262,9 @@ def test_as_you_go_chain_worst_order_paid_in_three_cycles(admin, localstripe, se
     while not _paid(admin, ticket) and cycles < 5:
         cycles += 1
         for xmlid in WORST_ORDER:
+            # one step of the scheduler: the cron and the jobs it enqueued
             trigger_cron(admin, xmlid)
+            wait_for_jobs(admin, "root.psa")
         entries = admin("account.analytic.line", "read", entry_ids, fields=["psa_approval_state"])
         invoices = _invoices(admin, ticket)
         steps.append(

@@ -23,6 +23,7 @@ import xmlrpc.client
 from datetime import date, timedelta
 
 import pytest
+from _jobs import wait_for_jobs
 from conftest import create_user, post_json, trigger_cron, wait_for_billing_runs
 
 RATE = 150.0
@@ -256,6 +257,7 @@ def test_lead_to_cash(admin, odoo_server, localstripe, world):
 
     # 5. The crons: hourly auto-approval, daily milestone release.
     trigger_cron(admin, "psa_timesheet_billing.ir_cron_psa_auto_approve")
+    wait_for_jobs(admin, "root.psa.approval")
     entries = consultant(
         "account.analytic.line",
         "read",
@@ -356,6 +358,7 @@ def test_lead_to_cash(admin, odoo_server, localstripe, world):
 
     # 9. The auto-pay cron charges the saved card on the due date: paid and reconciled.
     trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
+    wait_for_jobs(admin, "root.psa.payments")
     paid = admin(
         "account.move",
         "read",
@@ -385,6 +388,7 @@ def test_lead_to_cash(admin, odoo_server, localstripe, world):
     ):
         trigger_cron(admin, cron)
     wait_for_billing_runs(admin, domain)
+    wait_for_jobs(admin, "root.psa")
     assert (
         admin("account.move", "search_count", [("partner_id", "=", customer_id), ("move_type", "=", "out_invoice")])
         == 2

@@ -17,6 +17,7 @@ import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
+from _jobs import wait_for_jobs
 from conftest import post_json, rmm_headers, trigger_cron, wait_for_billing_run
 
 SUPPORT_PRICE = 500.0
@@ -140,7 +141,8 @@ def test_rmm_feeds_tickets_and_charges(admin, msp):
         }
         for d in devices
     ]
-    assert _send(msp, sync)["summary"].get("done") == 3
+    assert _send(msp, sync)["summary"].get("received") == 3
+    wait_for_jobs(admin, "root.psa.rmm")
     registered = admin(
         "psa.device", "search_read", [("partner_id", "=", msp["customer_id"])], fields=["name", "device_type"]
     )
@@ -167,7 +169,8 @@ def test_rmm_feeds_tickets_and_charges(admin, msp):
         }
         for alert_id, device, severity, title in alerts
     ]
-    assert _send(msp, raised)["summary"].get("done") == 3
+    assert _send(msp, raised)["summary"].get("received") == 3
+    wait_for_jobs(admin, "root.psa.rmm")
     tickets = _tickets(admin, msp)
     assert len(tickets) == 3
     assert [t["priority"] for t in tickets] == ["3", "2", "0"], "severity becomes priority"
@@ -186,7 +189,8 @@ def test_rmm_feeds_tickets_and_charges(admin, msp):
         }
         for alert_id, device, severity, title in alerts[:2]
     ]
-    assert _send(msp, resolved)["summary"].get("done") == 2
+    assert _send(msp, resolved)["summary"].get("received") == 2
+    wait_for_jobs(admin, "root.psa.rmm")
     tickets = _tickets(admin, msp)
     assert [t["closed"] for t in tickets] == [True, True, False]
     charges = admin(
@@ -247,6 +251,7 @@ def test_month_is_billed_and_collected(admin, msp, localstripe):
     assert "ADT-WS1" not in device_line["name"]
 
     trigger_cron(admin, "psa_payments.ir_cron_charge_due_invoices")
+    wait_for_jobs(admin, "root.psa.payments")
     ids = [i["id"] for i in invoices]
     paid = admin("account.move", "read", ids, fields=["payment_state", "amount_residual", "amount_total"])
     assert all(p["payment_state"] in ("paid", "in_payment") and p["amount_residual"] == 0.0 for p in paid)

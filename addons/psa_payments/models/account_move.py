@@ -116,6 +116,10 @@ class AccountMove(models.Model):
 
         Idempotent: attempts already open or paid are skipped, lost answers are resolved before any new
         charge, and a rerun with the same attempt number replays the same idempotency key.
+
+        The cron opens the attempts and their draft transactions, chunk by chunk, and enqueues one queue job
+        per attempt on ``root.psa.payments`` (``psa.payment.attempt._psa_job_charge``): the charges themselves
+        run on whichever job workers are free, on any node. Returns the number of attempts opened.
         """
         done = 0
         for company in self.env["res.company"].search([]):
@@ -128,8 +132,8 @@ class AccountMove(models.Model):
                 continue
             due = moves.search(moves._get_autopay_candidate_domain(company, mandates))._psa_filter_chargeable(mandates)
             for chunk_ids in split_every(batch_size, due.ids):
-                charged = moves.browse(chunk_ids)._psa_charge(mandates)
-                done += len(charged)
+                opened = moves.browse(chunk_ids)._psa_charge_later(mandates)
+                done += len(opened)
                 self.env["ir.cron"]._notify_progress(done=done, remaining=max(len(due) - done, 0))
                 self._psa_commit_if_not_testing()
         return done
@@ -327,13 +331,27 @@ class AccountMove(models.Model):
         )
 
     def _psa_charge(self, mandates):
-        """Open one attempt per invoice and charge it; return the attempts."""
+        """Open one attempt per invoice and charge it in this process; return the attempts."""
+        attempts = self._psa_open_attempts(mandates)
+        attempts._send()
+        return attempts
+
+    def _psa_charge_later(self, mandates):
+        """Open one attempt per invoice with its draft transaction and enqueue its charge job; return the
+        attempts."""
+        attempts = self._psa_open_attempts(mandates)
+        attempts._psa_create_transactions()
+        # sudo: the providers' own accounting set-up, nothing is shown
+        attempts.transaction_id.provider_id.sudo()._psa_settle_payment_method_line()
+        attempts._psa_enqueue_charges()
+        return attempts
+
+    def _psa_open_attempts(self, mandates):
+        """Lock the invoices and open the next attempt of each (pending, nothing sent)."""
         by_partner = self._psa_mandate_by_partner(mandates)
         moves = self._psa_lock_for_charge()
         vals_list = [move._psa_prepare_attempt_vals(by_partner[move.commercial_partner_id.id]) for move in moves]
-        attempts = self._psa_create_attempts(vals_list)
-        attempts._send()
-        return attempts
+        return self._psa_create_attempts(vals_list)
 
     @api.model
     def _psa_create_attempts(self, vals_list):
@@ -443,7 +461,12 @@ class AccountMove(models.Model):
         }
 
     def action_psa_charge_now(self):
-        """Charge the saved payment method now, regardless of due date and hold (cap still applies)."""
+        """Charge the saved payment method now, regardless of due date and hold (cap still applies).
+
+        Runs in the person's request, not as a job: one charge is one call to the provider, and the person
+        sees at once whether it was paid or why not. It takes the same locks, the same "one open attempt"
+        index and the same idempotency key as the charge jobs.
+        """
         self.ensure_one()
         if self.move_type != "out_invoice" or self.state != "posted" or self.amount_residual <= 0:
             raise UserError(self.env._("Only a posted customer invoice with an amount due can be charged."))

@@ -46,6 +46,17 @@ class PaymentProvider(models.Model):
         """
         return self._psa_dispatch("replay_window_hours", default=0)
 
+    def _psa_settle_payment_method_line(self):
+        """Create the provider's payment method line now if it has none, before charge jobs run in parallel.
+
+        Odoo's account_payment creates it lazily, the first time the provider's journal is computed: two
+        charge jobs reaching that point at once each create one, and with two lines every later payment of
+        the provider fails ("Expected singleton"). The cron settles it, once, in its own transaction.
+        """
+        for provider in self:
+            if provider.journal_id:
+                provider._ensure_payment_method_line()
+
     def _psa_stripe_autopay_refusal(self):
         if not self.stripe_webhook_secret:
             return self.env._(

@@ -2,10 +2,13 @@ import logging
 import threading
 
 import requests
+from psycopg2.errors import LockNotAvailable
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
+
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..tools import autopay, decline_reasons
 from .payment_provider import PsaProviderUnreachableError
@@ -13,6 +16,10 @@ from .payment_provider import PsaProviderUnreachableError
 _logger = logging.getLogger(__name__)
 
 OPEN_STATES = ("pending", "unknown")
+# queue_job channel of the charge jobs (capacity in the server configuration, see the README "Scaling")
+CHARGE_CHANNEL = "root.psa.payments"
+# queue_job states of a job that has not finished yet
+LIVE_JOB_STATES = ("wait_dependencies", "pending", "enqueued", "started")
 RETRY_DAYS_PARAM = "psa_payments.retry_days"
 
 
@@ -97,34 +104,129 @@ class PsaPaymentAttempt(models.Model):
         }
 
     def _send(self):
-        """Create each attempt's transaction and ask the provider to charge the token.
+        """Create each attempt's transaction and ask the provider to charge the token, in this process.
 
         Outside tests the pending attempt and its transaction are committed before the money moves, so a
         crash mid-request leaves an open attempt that the next run resolves instead of charging again.
         """
-        transactions = self.env["payment.transaction"].sudo()
+        self._psa_create_transactions()
+        self._commit_if_not_testing()
         for attempt in self:
+            attempt._psa_request_charge_safely()
+            self._commit_if_not_testing()
+
+    def _psa_create_transactions(self):
+        """The off-session transaction of each attempt (draft: nothing is sent yet)."""
+        transactions = self.env["payment.transaction"].sudo()
+        for attempt in self.filtered(lambda a: not a.transaction_id):
             # One create per transaction: payment's `_check_token_is_active` reads `self.token_id` as a
             # singleton, so a batch with several tokens would fail.
             attempt.transaction_id = transactions.create(attempt._prepare_transaction_vals())
-        self._commit_if_not_testing()
+
+    def _psa_request_charge_safely(self):
+        """Send the charge; an error after sending makes the outcome unknown (resolved before any retry)."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                self._request_charge()
+        except Exception as error:  # noqa: BLE001 - one invoice must not stop the run
+            # The money may have moved before the error: the outcome is unknown, not failed.
+            _logger.warning("auto-pay attempt %s: %s", self.idempotency_key, error, exc_info=True)
+            self.env.invalidate_all()
+            self.write(
+                {
+                    "state": "unknown",
+                    "provider_reason": self.env._(
+                        "Error after sending the charge (%(error)s): resolved before any retry.", error=str(error)
+                    ),
+                }
+            )
+
+    # ------------------------------------------------------------------
+    # Charge jobs (queue_job, channel root.psa.payments)
+    # ------------------------------------------------------------------
+
+    def _psa_enqueue_charges(self):
+        """One queue job per attempt, on the payments channel, identified by the attempt's idempotency key.
+
+        The attempts and their draft transactions are in the same transaction as the jobs: either all exist
+        or none. Enqueuing an attempt whose job is still waiting returns that job (identity key).
+        """
         for attempt in self:
-            try:
-                with self.env.cr.savepoint():
-                    attempt._request_charge()
-            except Exception as error:  # noqa: BLE001 - one invoice must not stop the run
-                # The money may have moved before the error: the outcome is unknown, not failed.
-                _logger.warning("auto-pay attempt %s: %s", attempt.idempotency_key, error, exc_info=True)
-                self.env.invalidate_all()
-                attempt.write(
-                    {
-                        "state": "unknown",
-                        "provider_reason": self.env._(
-                            "Error after sending the charge (%(error)s): resolved before any retry.", error=str(error)
-                        ),
-                    }
-                )
-            self._commit_if_not_testing()
+            attempt.with_delay(
+                channel=CHARGE_CHANNEL,
+                identity_key=attempt.idempotency_key,
+                description=self.env._(
+                    "Auto-pay: charge %(invoice)s (attempt %(number)s)",
+                    invoice=attempt.move_id.name,
+                    number=attempt.number,
+                ),
+            )._psa_job_charge()
+
+    def _psa_job_charge(self):
+        """Job: charge this attempt once, whichever worker runs it and however often.
+
+        The attempt's row is locked (another worker on it: the job is postponed, not counted as a retry) and
+        its state read again: an attempt no longer pending (charged, failed, resolved by a webhook) sends
+        nothing. A draft transaction is (re)sent with the attempt's idempotency key: when a worker died after
+        sending, a provider with a replay window (Stripe) answers with the first outcome instead of charging
+        again; a provider without one is never replayed, the attempt becomes unknown and is resolved by the
+        provider's notification or status query, as after any lost answer.
+        """
+        self.ensure_one()
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                self.env.cr.execute(SQL("SELECT id FROM psa_payment_attempt WHERE id = %s FOR UPDATE NOWAIT", self.id))
+        except LockNotAvailable as error:
+            raise RetryableJobError(
+                "auto-pay attempt being handled by another worker", seconds=10, ignore_retry=True
+            ) from error
+        self.invalidate_recordset()
+        if not self.exists() or self.state != "pending":
+            return f"nothing to do: attempt {self.idempotency_key} is {self.state or 'gone'}"
+        transaction = self.transaction_id
+        if transaction and transaction.state != "draft":
+            # the provider's notification came first
+            self._sync_from_transaction()
+            return f"synchronised from the transaction: {self.state}"
+        if not transaction:
+            self._psa_create_transactions()
+        elif self._psa_job_is_retry() and not transaction.provider_id._psa_replay_window_hours():
+            self.write(
+                {
+                    "state": "unknown",
+                    "provider_reason": self.env._(
+                        "The charge job was interrupted and this provider cannot replay a charge safely: "
+                        "resolved by its notification or a status query before any retry."
+                    ),
+                }
+            )
+            return f"attempt {self.idempotency_key} left unknown: interrupted, no replay"
+        self._psa_request_charge_safely()
+        return f"attempt {self.idempotency_key}: {self.state}"
+
+    def _psa_job_is_retry(self):
+        """Whether the running job already ran before (a worker died, or it was requeued by a person)."""
+        uuid = self.env.context.get("job_uuid")
+        if not uuid:
+            return False
+        # sudo: the job's own bookkeeping, read only
+        job = self.env["queue.job"].sudo().search([("uuid", "=", uuid)], limit=1)
+        return bool(job.retry)
+
+    @api.model
+    def _psa_attempts_with_live_job(self, attempts):
+        """The attempts whose charge job has not finished yet (waiting in the queue or running)."""
+        if not attempts:
+            return attempts
+        # sudo: the job queue is read to know what is still coming, nothing is shown
+        jobs = (
+            self.env["queue.job"]
+            .sudo()
+            .search([("identity_key", "in", attempts.mapped("idempotency_key")), ("state", "in", LIVE_JOB_STATES)])
+        )
+        keys = set(jobs.mapped("identity_key"))
+        return attempts.filtered(lambda a: a.idempotency_key in keys)
 
     def _request_charge(self):
         self.ensure_one()
@@ -163,6 +265,8 @@ class PsaPaymentAttempt(models.Model):
     def _resolve_open_attempts(self, company):
         """Before any new charge: attempts whose outcome is not known are asked to the provider."""
         stale = self.search(self._get_stale_pending_domain(company))
+        # a charge still waiting in the job queue is not stale: its job sends it
+        stale -= self._psa_attempts_with_live_job(stale)
         stale.write(
             {
                 "state": "unknown",

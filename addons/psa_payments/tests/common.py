@@ -13,6 +13,10 @@ import requests
 from odoo import Command, fields
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
+from odoo.addons.psa_timesheet_billing.tests.queue_job_helpers import perform_queued_jobs
+
+CHARGE_CHANNEL = "root.psa.payments"
+
 # The project's one localstripe launcher (accepts what payment_stripe sends), at the repository level.
 LOCALSTRIPE_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "localstripe_psa.py"
 SECRET_KEY = "sk_test_psa_autopay"
@@ -77,7 +81,10 @@ class AutopayFixtures:
         return invoice
 
     def _run_cron(self):
-        return self.env["account.move"]._cron_charge_due_invoices(batch_size=10)
+        """The auto-pay cron, then its charge jobs, performed here as the job workers would."""
+        opened = self.env["account.move"]._cron_charge_due_invoices(batch_size=10)
+        perform_queued_jobs(self.env, CHARGE_CHANNEL)
+        return opened
 
     def _mails_to(self, partner, invoice):
         return self.env["mail.mail"].search(

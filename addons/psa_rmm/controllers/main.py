@@ -27,7 +27,11 @@ class PsaRmmController(http.Controller):
         save_session=False,
     )
     def psa_rmm_events(self, integration_id, **_kwargs):
-        """Receive one event or a batch, signed with the integration's HMAC secret (see readme/USAGE.md)."""
+        """Receive one event or a batch, signed with the integration's HMAC secret (see readme/USAGE.md).
+
+        The delivery and its events are stored and the answer given at once; the events are processed by a
+        queue job (channel ``root.psa.rmm``), their outcome shows on the delivery and in the event log.
+        """
         # act as OdooBot, not as the public user: notes and tickets are authored by the system
         integration = request.env["psa.rmm.integration"].with_user(SUPERUSER_ID).sudo().browse(integration_id).exists()
         if not integration or not integration.active:
@@ -56,8 +60,10 @@ class PsaRmmController(http.Controller):
                 # never log the secret or the signature: the code and the integration are enough
                 _logger.info("RMM request refused for integration %s: %s", integration.id, error.code)
                 return self._json(error.status, error.as_dict())
-            results = integration._psa_receive(normalized, signature, body_size=len(body))
+            # stored with its events and its processing job in one commit; processed by a job worker
+            delivery, results = integration._psa_receive(normalized, signature, body_size=len(body))
+            delivery_id = delivery.id
         summary = {}
         for result in results:
             summary[result["status"]] = summary.get(result["status"], 0) + 1
-        return self._json(200, {"status": "ok", "summary": summary, "results": results})
+        return self._json(200, {"status": "ok", "delivery": delivery_id, "summary": summary, "results": results})

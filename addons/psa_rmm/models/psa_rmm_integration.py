@@ -132,10 +132,13 @@ class PsaRmmIntegration(models.Model):
         data = events.load_json(body, self.max_body_bytes)
         return adapters.parse_payload(self.kind, data)
 
-    def _psa_receive(self, normalized, signature, body_size=0):
-        """Record a delivery and its events (duplicates skipped), process the new ones.
+    def _psa_receive(self, normalized, signature, body_size=0, process_now=False):
+        """Record a delivery and its events (duplicates skipped) and enqueue their processing: one queue job
+        per delivery on ``root.psa.rmm`` (``psa.rmm.delivery._psa_job_process``); ``process_now`` processes
+        them in this transaction instead (demo data).
 
-        Returns a list of ``{"event_id", "status", "reason"}`` in the order received.
+        Returns ``(delivery, results)``, results a list of ``{"event_id", "status", "reason"}`` in the order
+        received: ``received`` (queued for processing) or ``duplicate``.
         """
         self.ensure_one()
         event_model = self.env["psa.rmm.event"].sudo()
@@ -155,18 +158,25 @@ class PsaRmmIntegration(models.Model):
             seen.add(event["event_id"])
             vals_list.append(self._psa_prepare_event_vals(event, delivery))
         created = event_model.create(vals_list)
-        created._psa_process()
+        if process_now:
+            created._psa_process()
+            delivery._psa_record_outcome()
+        elif created:
+            delivery._psa_enqueue_processing()
+        else:
+            delivery.write({"state": "done", "reason": self.env._("Nothing new: every event was already received.")})
         by_ref = {event.rmm_event_id: event for event in created}
         results, reported = [], set()
         for event in normalized:
             record = by_ref.get(event["event_id"])
             if record and event["event_id"] not in reported:
                 reported.add(event["event_id"])
-                results.append({"event_id": record.rmm_event_id, "status": record.state, "reason": record.reason})
+                reason = record.reason or "queued for processing"
+                results.append({"event_id": record.rmm_event_id, "status": record.state, "reason": reason})
             else:
                 results.append({"event_id": event["event_id"], "status": "duplicate", "reason": "already received"})
         delivery.duplicate_count = sum(1 for r in results if r["status"] == "duplicate")
-        return results
+        return delivery, results
 
     def _psa_prepare_event_vals(self, event, delivery):
         """Hook for extensions: values of the ``psa.rmm.event`` recording one normalized event."""
@@ -193,13 +203,15 @@ class PsaRmmIntegration(models.Model):
         self.ensure_one()
         normalized = events.normalize_batch(raw_events)
         signature = "demo:" + hashlib.sha256(json.dumps(raw_events, sort_keys=True).encode()).hexdigest()
-        return self._psa_receive(normalized, signature)
+        return self._psa_receive(normalized, signature, process_now=True)[1]
 
     @api.model
     def _cron_purge_deliveries(self, batch_size=5000):
         """Drop replay-guard rows older than a day (far beyond any allowed skew)."""
         cutoff = fields.Datetime.subtract(fields.Datetime.now(), days=1)
-        old = self.env["psa.rmm.delivery"].sudo().search([("create_date", "<", cutoff)], limit=batch_size)
-        remaining = self.env["psa.rmm.delivery"].sudo().search_count([("create_date", "<", cutoff)]) - len(old)
+        # deliveries still queued, parked or failed are kept: a person retries them from their form
+        domain = [("create_date", "<", cutoff), ("state", "=", "done")]
+        old = self.env["psa.rmm.delivery"].sudo().search(domain, limit=batch_size)
+        remaining = self.env["psa.rmm.delivery"].sudo().search_count(domain) - len(old)
         old.unlink()
         self.env["ir.cron"]._notify_progress(done=len(old), remaining=remaining)

@@ -11,3 +11,4 @@ from . import test_billing_run_charges
 from . import test_portal
 from . import test_service_desk_screens
 from . import test_portal_tours
+from . import test_rmm_delivery_jobs

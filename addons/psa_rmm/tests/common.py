@@ -3,7 +3,11 @@ import time
 
 from odoo.tests import HttpCase, new_test_user
 
+from odoo.addons.psa_timesheet_billing.tests.queue_job_helpers import perform_queued_jobs
+
 from ..tools.events import compute_signature
+
+RMM_CHANNEL = "root.psa.rmm"
 
 
 class PsaRmmCommon(HttpCase):
@@ -42,6 +46,12 @@ class PsaRmmCommon(HttpCase):
         return f"/psa/rmm/{(integration or self.integration).id}/events"
 
     def _post(self, payload, integration=None, secret=None, timestamp=None, raw=None, signature=None, timeout=12):
+        """Sign and post, then perform the processing jobs the request enqueued, as a job worker would."""
+        response = self._post_only(payload, integration, secret, timestamp, raw, signature, timeout)
+        perform_queued_jobs(self.env, RMM_CHANNEL)
+        return response
+
+    def _post_only(self, payload, integration=None, secret=None, timestamp=None, raw=None, signature=None, timeout=12):
         body = raw if raw is not None else json.dumps(payload).encode()
         timestamp = str(int(time.time()) if timestamp is None else timestamp)
         if signature is None:

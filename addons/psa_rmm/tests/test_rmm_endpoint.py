@@ -63,7 +63,8 @@ class TestRmmEndpoint(PsaRmmCommon):
 
     def test_retried_event_is_a_duplicate_and_creates_nothing(self):
         first = self._post(self._event("e1"))
-        self.assertEqual(first.json()["results"][0]["status"], "done")
+        self.assertEqual(first.json()["results"][0]["status"], "received")
+        self.assertEqual(self._events().state, "done")
         # the RMM retries later: new timestamp, new signature, same event id
         retry = self._post(self._event("e1"), timestamp=int(time.time()) + 1)
         self.assertEqual(retry.status_code, 200)
@@ -85,14 +86,17 @@ class TestRmmEndpoint(PsaRmmCommon):
         response = self._post(batch)
         self.assertEqual(response.status_code, 200, response.text)
         statuses = [r["status"] for r in response.json()["results"]]
-        self.assertEqual(statuses, ["done", "done", "duplicate", "done"])
-        self.assertEqual(response.json()["summary"], {"done": 3, "duplicate": 1})
+        self.assertEqual(statuses, ["received", "received", "duplicate", "received"])
+        self.assertEqual(response.json()["summary"], {"received": 3, "duplicate": 1})
         self.assertEqual(len(self._events()), 3)
+        self.assertEqual(set(self._events().mapped("state")), {"done"})
+        delivery = self.env["psa.rmm.delivery"].browse(response.json()["delivery"])
+        self.assertEqual((delivery.state, delivery.event_count, delivery.duplicate_count), ("done", 4, 1))
         self.assertEqual(self._tickets().partner_id, self.customer | self.other_customer)
 
     def test_unknown_site_is_parked_then_reprocessed_once_mapped(self):
         response = self._post(self._event("p1", site="site-new"))
-        self.assertEqual(response.json()["results"][0]["status"], "parked")
+        self.assertEqual(response.json()["results"][0]["status"], "received")
         event = self._events()
         self.assertEqual(event.state, "parked")
         self.assertIn("not mapped", event.reason)

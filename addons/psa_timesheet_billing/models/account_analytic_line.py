@@ -10,6 +10,8 @@ from ..tools.billable import BillableItem
 from ..tools.billing_keys import INTERCOMPANY_PERIOD, TIME_PERIOD, exactly_once_key, intercompany_group_key
 from ..tools.billing_run import summarize_time
 
+# "Re-check rules" on more entries than this runs as approval jobs (the person is told), fewer in the request
+CHECK_RULES_SYNC_LIMIT = 2000
 APPROVAL_STATES = [
     ("to_approve", "To Approve"),
     ("approved", "Approved"),
@@ -205,12 +207,16 @@ class AccountAnalyticLine(models.Model):
     def action_psa_check_rules(self):
         """Re-check the approval rules now on the selected entries waiting for approval.
 
-        The same decision, and the same reason, as the hourly job gives.
+        The same decision, and the same reason, as the hourly job gives. Up to ``CHECK_RULES_SYNC_LIMIT``
+        entries are decided in the person's request (the result shows at once); a larger selection is cut
+        into approval jobs like the hourly run's, and the notification says so.
         """
         self._psa_check_approver()
         waiting = self.filtered(lambda line: line.project_id and line.psa_approval_state == "to_approve")
         # sudo: the rules and the budgets they read are the job's; the person is a timesheet manager
         rules = self.env["psa.approval.rule"].sudo().search([("company_id", "in", waiting.company_id.ids)])
+        if len(waiting) > CHECK_RULES_SYNC_LIMIT:
+            return waiting._psa_check_rules_in_jobs(rules)
         approved = 0
         for company in waiting.company_id:
             lines = waiting.filtered(lambda line, company=company: line.company_id == company)
@@ -225,6 +231,31 @@ class AccountAnalyticLine(models.Model):
                 count=len(waiting),
             ),
             next_action={"type": "ir.actions.client", "tag": "soft_reload"},
+        )
+
+    def _psa_check_rules_in_jobs(self, rules):
+        """Enqueue the rule check of a large selection as approval jobs, company by company."""
+        enqueued = 0
+        for company in self.company_id:
+            company_rules = rules.filtered(lambda rule, company=company: rule.company_id == company)
+            if not company_rules:
+                continue
+            if company_rules._psa_live_approval_jobs(company):
+                raise UserError(
+                    self.env._(
+                        "The automatic approval of %(company)s is running: check the rules again once it is done "
+                        "(Approval Reason shows its decisions).",
+                        company=company.name,
+                    )
+                )
+            lines = self.filtered(lambda line, company=company: line.company_id == company)
+            enqueued += company_rules._psa_enqueue_auto_approval(company, CHECK_RULES_SYNC_LIMIT, line_ids=lines.ids)
+        return self._psa_notify(
+            self.env._(
+                "%(count)s entries are being checked in the background; Approval Reason shows each decision "
+                "within minutes.",
+                count=enqueued,
+            )
         )
 
     def _psa_notify(self, message, next_action=None):

@@ -1,11 +1,10 @@
 import logging
-import threading
 from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.osv import expression
-from odoo.tools import format_date
+from odoo.tools import SQL, format_date
 
 from ..tools import approval_rules
 
@@ -18,8 +17,11 @@ RULE_KINDS = [
     (approval_rules.KIND_OPEN_PERIOD, "Dated within the open period"),
     (approval_rules.KIND_TRUSTED_GROUP, "Employee in a trusted group"),
 ]
-# Two runs of the cron for one company never overlap (the budget they consume is shared).
+# Two runs of the cron for one company never enqueue at the same time (the budget they consume is shared).
 AUTO_APPROVE_LOCK_KEY = 74_201_104
+# queue_job channel of the approval chunks (capacity in the server configuration, see the README "Scaling")
+APPROVAL_CHANNEL = "root.psa.approval"
+LIVE_JOB_STATES = ("wait_dependencies", "pending", "enqueued", "started")
 
 
 class PsaApprovalRule(models.Model):
@@ -72,15 +74,17 @@ class PsaApprovalRule(models.Model):
     # Automatic approval
     # ------------------------------------------------------------------------------------------
     @api.model
-    def _cron_auto_approve(self, batch_size=5000):
-        """Approve the time that passes every applicable rule; explain on the rest which rule failed."""
+    def _cron_auto_approve(self, batch_size=2000):
+        """Enqueue the automatic approval: chunks of about ``batch_size`` entries, one queue job each on
+        ``root.psa.approval`` (``_psa_job_auto_approve``), which approve the time passing every applicable
+        rule and explain on the rest which rule failed. Returns the number of entries enqueued."""
         rules_by_company = defaultdict(lambda: self.browse())
         for rule in self.sudo().search([]):
             rules_by_company[rule.company_id] |= rule
-        done = 0
+        enqueued = 0
         for company, rules in rules_by_company.items():
-            done += self._psa_auto_approve_company(company, rules, batch_size)
-        return done
+            enqueued += rules._psa_enqueue_auto_approval(company, batch_size)
+        return enqueued
 
     @api.model
     def _get_auto_approve_domain(self, company, rules):
@@ -106,34 +110,101 @@ class PsaApprovalRule(models.Model):
         dates = [d for d in (company.fiscalyear_lock_date, company.sale_lock_date, company.hard_lock_date) if d]
         return max(dates) if dates else False
 
-    def _psa_auto_approve_company(self, company, rules, batch_size):
-        timesheets = self.env["account.analytic.line"].sudo().with_company(company)
-        line_ids = timesheets.search(self._get_auto_approve_domain(company, rules), order="date, id").ids
-        done = 0
-        for start in range(0, len(line_ids), batch_size):
-            chunk = line_ids[start : start + batch_size]
-            self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (AUTO_APPROVE_LOCK_KEY, company.id))
-            if not self.env.cr.fetchone()[0]:
-                _logger.info("auto-approval of %s already running elsewhere: skipped", company.name)
-                return done
-            # Lines a person or another run is changing right now are skipped, and the state is
-            # checked again under the lock: a line is never approved twice.
-            self.env.cr.execute(
-                "SELECT id FROM account_analytic_line"
-                " WHERE id = ANY(%s) AND psa_approval_state = 'to_approve'"
-                " FOR UPDATE SKIP LOCKED",
-                (chunk,),
-                # a line a person decided on since this run began fails the run (serialization): the
-                # next run sees the decision; not a bad query
-                log_exceptions=False,
+    @api.model
+    def _psa_live_approval_jobs(self, company):
+        """The approval jobs of ``company`` not finished yet (waiting in the queue or running)."""
+        # sudo: the job queue is read to know what is still coming, nothing is shown
+        return (
+            self.env["queue.job"]
+            .sudo()
+            .search(
+                [
+                    ("channel", "=", APPROVAL_CHANNEL),
+                    ("state", "in", LIVE_JOB_STATES),
+                    ("identity_key", "=like", f"psa-approval-c{company.id}-%"),
+                ]
             )
-            locked = timesheets.browse([row[0] for row in self.env.cr.fetchall()])
-            done += locked._psa_apply_rules(rules)
-            self.env["ir.cron"]._notify_progress(done=start + len(chunk), remaining=len(line_ids) - start - len(chunk))
-            if not getattr(threading.current_thread(), "testing", False):
-                # a crash later keeps the chunks already decided; a rerun only sees what is left
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-        return done
+        )
+
+    def _psa_enqueue_auto_approval(self, company, batch_size, line_ids=None):
+        """Cut the entries waiting for approval (or ``line_ids``) into chunks and enqueue one job per chunk.
+
+        Chunks never share a task or order line budget (``approval_rules.chunk_by_budget``), so two workers
+        deciding two chunks at once never both spend the same remaining hours. While jobs of an earlier run of
+        the company are unfinished, nothing is enqueued (the next run picks up what is left); a chunk enqueued
+        twice is one job (identity key). Returns the number of entries enqueued.
+        """
+        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (AUTO_APPROVE_LOCK_KEY, company.id))
+        if not self.env.cr.fetchone()[0]:
+            _logger.info("auto-approval of %s already being enqueued elsewhere: skipped", company.name)
+            return 0
+        live = self._psa_live_approval_jobs(company)
+        if live:
+            _logger.info("auto-approval of %s: %s jobs of the last run not finished, skipped", company.name, len(live))
+            return 0
+        timesheets = self.env["account.analytic.line"].sudo().with_company(company)
+        domain = self._get_auto_approve_domain(company, self)
+        if line_ids is not None:
+            domain = expression.AND([domain, [("id", "in", list(line_ids))]])
+        timesheets.flush_model(["task_id", "so_line", "date"])
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id, task_id, so_line FROM account_analytic_line WHERE id = ANY(%s) ORDER BY date, id",
+                timesheets.search(domain).ids,
+            )
+        )
+        if approval_rules.KIND_BUDGET in self.mapped("kind"):
+            chunks = approval_rules.chunk_by_budget(rows, batch_size)
+        else:
+            ids = [row[0] for row in rows]
+            chunks = [ids[start : start + batch_size] for start in range(0, len(ids), batch_size)]
+        for index, chunk in enumerate(chunks, start=1):
+            self.browse().with_delay(
+                channel=APPROVAL_CHANNEL,
+                identity_key=approval_rules.chunk_identity(company.id, chunk),
+                description=self.env._(
+                    "Auto-approval of %(company)s: %(count)s entries (chunk %(index)s of %(total)s)",
+                    company=company.name,
+                    count=len(chunk),
+                    index=index,
+                    total=len(chunks),
+                ),
+            )._psa_job_auto_approve(company.id, chunk)
+        return len(rows)
+
+    @api.model
+    def _psa_job_auto_approve(self, company_id, line_ids):
+        """Job: decide one chunk with the company's rules as they are now.
+
+        Idempotent: the entries are locked and their state read again, so an entry decided already (by an
+        earlier run of this job, a person, another chunk) is skipped; a refusal reason is written only when it
+        changes, and run twice the same chunk writes the same reasons.
+        """
+        company = self.env["res.company"].browse(company_id).exists()
+        rules = self.sudo().search([("company_id", "=", company_id)]) if company else self.browse()
+        if not rules:
+            return "no active rule: nothing decided"
+        approved, locked = rules._psa_auto_approve_chunk(company, line_ids)
+        skipped = len(line_ids) - locked
+        return f"{approved} approved, {locked - approved} held with their reason, {skipped} skipped"
+
+    def _psa_auto_approve_chunk(self, company, line_ids):
+        """Decide ``line_ids`` of ``company`` with these rules; return ``(approved, decided)`` counts.
+
+        Lines a person or another job is changing right now are skipped, and the state is checked again under
+        the lock: a line is never approved twice. A line a person decided on since this transaction began
+        fails it (serialization): queue_job runs the job again, and it sees the decision.
+        """
+        timesheets = self.env["account.analytic.line"].sudo().with_company(company)
+        self.env.cr.execute(
+            "SELECT id FROM account_analytic_line"
+            " WHERE id = ANY(%s) AND psa_approval_state = 'to_approve'"
+            " FOR UPDATE SKIP LOCKED",
+            (list(line_ids),),
+            log_exceptions=False,
+        )
+        locked = timesheets.browse([row[0] for row in self.env.cr.fetchall()])
+        return locked._psa_apply_rules(self), len(locked)
 
     def _psa_to_plain(self):
         return [

@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from .common import PsaTimesheetCommon
+from .queue_job_helpers import run_auto_approval
 
 
 def filter_groups(arch):
@@ -76,7 +77,7 @@ class TestApprovalScreens(PsaTimesheetCommon):
     def test_reason_starts_with_what_differs(self):
         self.env["psa.approval.rule"].create({"name": "8 h/day", "kind": "max_hours_day", "max_hours": 8.0})
         held = self._entry(9.0)
-        self.env["psa.approval.rule"]._cron_auto_approve()
+        run_auto_approval(self.env)
         self.assertTrue(held.psa_approval_reason.startswith("Over 8 h/day: 9 h on 11/20/2026"))
 
     def test_bulk_approve_from_the_action_menu(self):

@@ -1,5 +1,7 @@
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from .queue_job_helpers import run_auto_approval
+
 
 @tagged("post_install", "-at_install")
 class TestApprovalTours(HttpCase):
@@ -42,7 +44,7 @@ class TestApprovalTours(HttpCase):
         cls.waiting = lines.create(
             {"project_id": other.id, "name": "Patch panel labels", "unit_amount": 2.0, "date": "2020-01-06"}
         )
-        cls.env["psa.approval.rule"]._cron_auto_approve()
+        run_auto_approval(cls.env)
 
     def test_approver_desktop(self):
         self.assertTrue(self.held.psa_approval_reason.startswith("Over 8 h/day"))

@@ -4,6 +4,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
 from .common import PsaTimesheetCommon
+from .queue_job_helpers import run_auto_approval
 
 
 @tagged("post_install", "-at_install")
@@ -35,7 +36,7 @@ class TestAutoApproval(PsaTimesheetCommon):
         return self.Rule.create(values)
 
     def _run_cron(self):
-        return self.env["psa.approval.rule"]._cron_auto_approve(batch_size=2)
+        return run_auto_approval(self.env, batch_size=2)
 
     def test_max_hours_per_day(self):
         self._rule("max_hours_day", name="8 h/day", max_hours=8.0)

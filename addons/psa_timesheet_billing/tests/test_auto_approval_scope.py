@@ -3,6 +3,7 @@ from freezegun import freeze_time
 from odoo.tests import Form, tagged
 
 from .common import PsaTimesheetCommon
+from .queue_job_helpers import run_auto_approval
 
 
 @tagged("post_install", "-at_install")
@@ -60,7 +61,7 @@ class TestAutoApprovalScope(PsaTimesheetCommon):
         first = self._entry(6.0, day="2026-11-19")
         second = self._entry(5.0)
         self.assertEqual(first.so_line, self.order_line)
-        self.env["psa.approval.rule"]._cron_auto_approve(batch_size=100)
+        run_auto_approval(self.env, batch_size=100)
         self.assertEqual(first.psa_approval_state, "approved")
         self.assertEqual(first.psa_approval_reason, "approved automatically: passes Order line budget")
         self.assertEqual(second.psa_approval_state, "to_approve")
@@ -78,7 +79,7 @@ class TestAutoApprovalScope(PsaTimesheetCommon):
         blank = self._entry(1.0, name="", project=second_project)
         described = self._entry(1.0, project=second_project)
         unruled = self._entry(1.0, project=self.other_project)
-        self.env["psa.approval.rule"]._cron_auto_approve(batch_size=100)
+        run_auto_approval(self.env, batch_size=100)
         self.assertIn(
             "No description: add one to have it approved (rule Customer needs descriptions)", blank.psa_approval_reason
         )

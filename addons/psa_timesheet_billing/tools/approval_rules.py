@@ -5,6 +5,7 @@ budget per task and order line, members of the trusted groups) and hands them ov
 Reasons are returned as a code and its parameters, so the caller words and translates them.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 
 KIND_BUDGET = "budget"
@@ -181,3 +182,51 @@ def evaluate(lines, rules, facts):
         names = ", ".join(rule.name for rule in applicable)
         decisions[line.id] = Decision(True, 0, "passed", {"rules": names})
     return decisions
+
+
+def chunk_by_budget(rows, size):
+    """Cut time entries into chunks of about ``size`` that may be decided at the same time.
+
+    ``rows`` are ``(line_id, task_id, order_line_id)`` in decision order (date, id); ``0``/``None``: none. The
+    budget rule consumes the remaining hours of a task or an order line, so entries that share one (directly,
+    or through an entry on both) stay in one chunk, in their order; a group larger than ``size`` is one chunk.
+    Returns lists of line ids.
+    """
+    parent = {}
+
+    def find(key):
+        root = key
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while key != root:
+            parent[key], key = root, parent.get(key, key)
+        return root
+
+    line_keys = []
+    for line_id, task_id, order_line_id in rows:
+        keys = [key for key in (("task", task_id), ("sol", order_line_id)) if key[1]] or [("line", line_id)]
+        for key in keys:
+            parent.setdefault(key, key)
+        if len(keys) == 2:
+            root_a, root_b = find(keys[0]), find(keys[1])
+            if root_a != root_b:
+                parent[root_b] = root_a
+        line_keys.append((line_id, keys[0]))
+    groups = {}
+    for line_id, key in line_keys:
+        groups.setdefault(find(key), []).append(line_id)
+    chunks, current = [], []
+    for group in groups.values():
+        if current and len(current) + len(group) > size:
+            chunks.append(current)
+            current = []
+        current.extend(group)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def chunk_identity(company_id, line_ids):
+    """The queue job identity of one chunk: the same entries of the same company give the same key."""
+    digest = hashlib.sha1(",".join(str(i) for i in sorted(line_ids)).encode(), usedforsecurity=False).hexdigest()
+    return f"psa-approval-c{company_id}-{digest[:20]}"

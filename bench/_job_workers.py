@@ -1,0 +1,161 @@
+"""Queue-job workers for the bench scripts: a prefork Odoo server whose job runner feeds N worker processes,
+and helpers that wait for (or, in this process, perform) the jobs of one channel.
+
+A "job worker" here is one Odoo HTTP worker process of a prefork server (``--workers N``) with the channel's
+capacity set to N: queue_job's runner (its own process in prefork mode) dispatches one job per free worker,
+as in production. The server is started from the bench's Odoo configuration (``PSA_ODOO_CONFIG``), with the
+workers, the capacities and a free port overridden; nothing in ``scripts/psa_dev.py`` changes.
+"""
+
+import configparser
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+LIVE_STATES = ("wait_dependencies", "pending", "enqueued", "started")
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker_config(base_config, workdir, workers, channel):
+    """A copy of ``base_config`` for a prefork server with ``workers`` HTTP workers and ``channel`` at
+    capacity ``workers``; returns ``(path, port)``."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(base_config)
+    port = _free_port()
+    options = parser["options"] if parser.has_section("options") else parser.setdefault("options", {})
+    options.update(
+        {
+            "http_port": str(port),
+            "http_interface": "127.0.0.1",
+            "gevent_port": str(_free_port()),
+            "workers": str(workers),
+            "max_cron_threads": "0",
+            "limit_time_real": "1200",
+            "limit_time_cpu": "1200",
+            "limit_memory_soft": str(4 * 1024**3),
+            "limit_memory_hard": str(5 * 1024**3),
+            "server_wide_modules": "base,web,queue_job",
+            "log_level": "warn",
+        }
+    )
+    if not parser.has_section("queue_job"):
+        parser.add_section("queue_job")
+    parser["queue_job"]["channels"] = f"root:{workers},{channel}:{workers}"
+    path = os.path.join(workdir, f"odoo-workers-{workers}.conf")
+    with open(path, "w", encoding="utf-8") as handle:
+        parser.write(handle)
+    return path, port
+
+
+@contextlib.contextmanager
+def job_server(dbname, workers, channel, base_config=None, timeout=180):
+    """A prefork server on ``dbname`` running ``channel``'s jobs on ``workers`` processes, for the block."""
+    base_config = base_config or os.environ["PSA_ODOO_CONFIG"]
+    with tempfile.TemporaryDirectory(prefix="psa-bench-workers-") as workdir:
+        config, port = worker_config(base_config, workdir, workers, channel)
+        log_path = os.path.join(workdir, "odoo.log")
+        with open(log_path, "w", encoding="utf-8") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "--db-filter", f"^{dbname}$"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                deadline = time.monotonic() + timeout
+                while True:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"the job server exited ({proc.returncode}):\n{_tail(log_path)}")
+                    try:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}/web/login", timeout=5) as answer:
+                            if answer.status == 200:
+                                break
+                    except OSError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the job server did not answer within {timeout} s:\n{_tail(log_path)}")
+                    time.sleep(0.5)
+                yield proc
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(30)
+                errors = [
+                    line for line in _tail(log_path, 10_000).splitlines() if " ERROR " in line or " CRITICAL " in line
+                ]
+                if errors:
+                    print(f"job server ({workers} workers) logged {len(errors)} error lines, first: {errors[0]}")
+
+
+def _tail(path, lines=40):
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return "".join(handle.readlines()[-lines:])
+
+
+def live_job_count(cr, channel):
+    cr.execute("SELECT count(*) FROM queue_job WHERE channel = %s AND state IN %s", (channel, LIVE_STATES))
+    return cr.fetchone()[0]
+
+
+def wait_for_jobs(registry, channel, timeout=3600, poll=0.2):
+    """Wait until no job of ``channel`` is waiting or running; return ``(seconds, {state: count})`` of the
+    channel's jobs."""
+    started = time.perf_counter()
+    while True:
+        with registry.cursor() as cr:
+            if not live_job_count(cr, channel):
+                cr.execute("SELECT state, count(*) FROM queue_job WHERE channel = %s GROUP BY state", (channel,))
+                return time.perf_counter() - started, dict(cr.fetchall())
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"jobs of {channel} still running after {timeout} s")
+        time.sleep(poll)
+
+
+def clear_jobs(registry, channel):
+    """Forget the channel's finished jobs (the next round counts its own)."""
+    with registry.cursor() as cr:
+        cr.execute("DELETE FROM queue_job WHERE channel = %s AND state IN ('done', 'failed', 'cancelled')", (channel,))
+
+
+def perform_jobs_here(registry, channel):
+    """Perform the channel's pending jobs one by one in this process, each in its own transaction, the way a
+    job worker does (started, performed, done, committed); return how many ran."""
+    from odoo import SUPERUSER_ID, api
+
+    from odoo.addons.queue_job.job import Job
+
+    count = 0
+    while True:
+        with registry.cursor() as cr:
+            cr.execute(
+                "SELECT uuid FROM queue_job WHERE channel = %s AND state = 'pending'"
+                " ORDER BY priority, date_created, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (channel,),
+            )
+            row = cr.fetchone()
+            if not row:
+                return count
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            job = Job.load(env, row[0])
+            job.set_started()
+            job.store()
+            result = job.perform()
+            env.flush_all()
+            job.set_done(result=result)
+            job.store()
+            env.flush_all()
+            cr.commit()
+            count += 1
