@@ -3,8 +3,9 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 @tagged("post_install", "-at_install")
 class TestChangeOrderTours(HttpCase):
-    """A project manager (Project user, Sales "all documents" (the engagements' orders are the salespeople's), Timesheets "own", nothing more) raises a change order from the
-    engagement and finds it attached to it, on a desk and on a phone."""
+    """A project manager raises a change order from the engagement and finds it attached to it, on a desk and
+    on a phone. Lowest rights that work: Project user, Timesheets "own" (Allocated Time is a timesheet field),
+    Sales "all documents" (the engagements' orders are the salespeople's: "own documents" cannot open them)."""
 
     @classmethod
     def setUpClass(cls):
