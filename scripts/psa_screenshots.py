@@ -85,6 +85,11 @@ class Odoo:
             sys.exit(f"{model}.{method}: {answer['error']['data']['message']}")
         return answer["result"]
 
+    def xmlid(self, xmlid):
+        module, name = xmlid.split(".")
+        rows = self.call("ir.model.data", "search_read", [("module", "=", module), ("name", "=", name)], ["res_id"])
+        return rows[0]["res_id"] if rows else None
+
     def first(self, model, domain, order="id"):
         ids = self.call(model, "search", domain, limit=1, order=order)
         return ids[0] if ids else None
@@ -227,14 +232,26 @@ def compress(png):
 def screens(odoo):
     """The four key screens: ``(name, login, password, path, wait selector, steps)``."""
     run = odoo.first("psa.billing.run", [("state", "in", ("previewed", "done"))], order="state desc, id desc")
-    engagement = odoo.first(
-        "project.project", [("psa_is_engagement", "=", True), ("psa_order_count", ">", 0)]
-    ) or odoo.first("project.project", [("psa_is_engagement", "=", True)])
+    # the demo's engagement changed by orders (Contoso's migration), else the first engagement
+    engagement = odoo.xmlid("psa_orders.demo_project_contoso_m365") or odoo.first(
+        "project.project", [("psa_is_engagement", "=", True)]
+    )
     if not (run and engagement):
         sys.exit("the demo lacks a billing run or an engagement: is it the PSA demo database?")
     lines_tab = (
         "Array.from(document.querySelectorAll('.o_notebook .nav-link')).find(a => a.innerText.includes('Lines'))"
         "?.click()"
+    )
+    # on a phone the lines are below the fold: scroll the notebook to the top of the screen
+    show_lines = "document.querySelector('.o_notebook')?.scrollIntoView()"
+    # what a rule held, with its reason (the desktop list; a phone shows the cards of what waits)
+    held_filter = (
+        "document.querySelector('.o_searchview_dropdown_toggler')?.click();"
+        "new Promise(r => setTimeout(r, 800)).then(() => Array.from(document.querySelectorAll("
+        "'.o_filter_menu .o_menu_item')).find(e => e.innerText.includes('Refused by a rule'))?.click())"
+    )
+    close_dropdown = (
+        "document.querySelector('.o_filter_menu') && document.querySelector('.o_searchview_dropdown_toggler').click()"
     )
     return [
         (
@@ -243,7 +260,7 @@ def screens(odoo):
             "admin",
             "/odoo/action-psa_timesheet_billing.action_psa_timesheets_to_approve",
             ".o_data_row, .o_kanban_record:not(.o_kanban_ghost)",
-            [],
+            [(held_filter, ".o_data_row, .o_kanban_record:not(.o_kanban_ghost)"), (close_dropdown, None)],
         ),
         (
             "billing-run",
@@ -255,7 +272,8 @@ def screens(odoo):
                 (
                     lines_tab,
                     ".o_field_widget[name=line_ids] .o_data_row, .o_field_widget[name=line_ids] .o_kanban_record",
-                )
+                ),
+                (show_lines, None),
             ],
         ),
         (
