@@ -25,6 +25,11 @@
         "views/psa_orders_menus.xml",
         "views/psa_lead_source_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "psa_orders/static/tests/tours/*.js",
+        ],
+    },
     "demo": [
         "demo/psa_orders_demo.xml",
     ],

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.osv import expression
 
 
 class ProjectProject(models.Model):
@@ -11,6 +12,13 @@ class ProjectProject(models.Model):
         help="Orders that changed this engagement after it started.",
     )
     psa_order_count = fields.Integer(compute="_compute_psa_order_count", string="Change Order Count")
+
+    psa_is_engagement = fields.Boolean(
+        compute="_compute_psa_is_engagement",
+        search="_search_psa_is_engagement",
+        string="Is an Engagement",
+        help="A customer's billable project: not a project template, nor an internal or helpdesk project.",
+    )
 
     psa_history_order_ids = fields.Many2many(
         "sale.order",
@@ -33,6 +41,38 @@ class ProjectProject(models.Model):
         string="Remaining Budget",
         help="Committed value minus delivered value.",
     )
+
+    @api.model
+    def _psa_get_engagement_domain(self):
+        """Hook for extensions: the projects the Engagements menu lists, a customer's billable projects
+        that are no project template (a product's) and not the company's own (its partner or its contacts)."""
+        # As superuser: which products use a template and which partners are the companies' own are read to
+        # filter the list only; nothing of them is shown
+        templates = (
+            self.env["product.template"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("project_template_id", "!=", False)])
+            .project_template_id
+        )
+        own_partners = self.env["res.company"].sudo().search([]).partner_id
+        return [
+            ("partner_id", "!=", False),
+            ("allow_billable", "=", True),
+            ("id", "not in", templates.ids),
+            ("partner_id.commercial_partner_id", "not in", own_partners.ids),
+        ]
+
+    def _compute_psa_is_engagement(self):
+        engagements = self.filtered_domain(self._psa_get_engagement_domain())
+        for project in self:
+            project.psa_is_engagement = project in engagements
+
+    def _search_psa_is_engagement(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise NotImplementedError(self.env._("Unsupported search on Is an Engagement."))
+        domain = self._psa_get_engagement_domain()
+        return domain if (operator == "=") == value else ["!", *expression.normalize_domain(domain)]
 
     @api.model
     def _get_psa_engagement_orders_domain(self, projects):

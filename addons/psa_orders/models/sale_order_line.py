@@ -83,6 +83,7 @@ class SaleOrderLine(models.Model):
         decreases = self._psa_engagement_change_lines()
         lines = self - decreases
         selling_time = defaultdict(lambda: self.env["sale.order.line"])
+        added_hours = defaultdict(float)
         for line in lines:
             engagement = line.order_id._psa_get_engagement_project()
             if engagement and not line.project_id and line.product_id.service_tracking in PROJECT_TRACKINGS:
@@ -93,8 +94,26 @@ class SaleOrderLine(models.Model):
                     line._psa_add_template_to_project(engagement)
                 if line.product_id.service_type == "timesheet" and not engagement.allow_timesheets:
                     selling_time[engagement] |= line
+                added_hours[engagement] += line._psa_allocated_hours_added(engagement)
         self._psa_allow_timesheets(selling_time)
+        for engagement, hours in added_hours.items():
+            if hours:
+                # As superuser: the engagement is the order's own (see _psa_allow_timesheets)
+                engagement.sudo().allocated_hours += hours
         return super(SaleOrderLine, lines)._timesheet_service_generation()
+
+    def _psa_allocated_hours_added(self, engagement):
+        """Hook for extensions: the hours this line adds to the Allocated Time of the existing engagement it
+        lands on, as Odoo counts them on a project it creates for an order (``_timesheet_create_project``):
+        the template's planned hours for a product with a project template, else the line's quantity in
+        the company's time unit (Odoo only counts them when it creates the project itself)."""
+        self.ensure_one()
+        template = self.product_id.project_template_id.sudo()
+        if template:
+            return template.allocated_hours or sum(
+                template.task_ids.filtered(lambda task: not task.parent_id).mapped("allocated_hours")
+            )
+        return self._convert_qty_company_hours(engagement.company_id or self.company_id)
 
     def _psa_allow_timesheets(self, lines_per_project):
         """Turn timesheets on for the existing projects that lines delivered by timesheets land on, as Odoo
@@ -268,6 +287,9 @@ class SaleOrderLine(models.Model):
         for task, allocated in new_hours.items():
             before = task.allocated_hours
             task.allocated_hours = allocated
+            # the engagement's Allocated Time shrinks with its tasks' planned hours (never below zero)
+            project = task.project_id.sudo()
+            project.allocated_hours = max(project.allocated_hours - (before - allocated), 0.0)
             task.message_post(
                 body=Markup("<p>%s</p>")
                 % self.env._(

@@ -1,7 +1,9 @@
 from . import (
     test_agreements,
+    test_change_order_tours,
     test_change_orders,
     test_engagement_history,
+    test_engagement_screens,
     test_fixed_price_decrease,
     test_leads_endpoint,
     test_offsets,

@@ -5,6 +5,7 @@ from . import (
     contract_template_line,
     helpdesk_ticket,
     helpdesk_ticket_team,
+    project_project,
     psa_device,
     psa_device_snapshot,
     psa_rmm_charge,

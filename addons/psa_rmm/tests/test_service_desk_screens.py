@@ -46,3 +46,18 @@ class TestServiceDeskScreens(PsaRmmCommon):
         self.assertEqual(labels["alert.raised"], "Alert raised")
         form = etree.fromstring(device.get_view(view_type="form")["arch"])
         self.assertIsNotNone(form.find(".//button[@name='action_view_tickets']"), "a Tickets button on the device")
+
+    def test_helpdesk_project_is_no_engagement(self):
+        """The project a helpdesk team logs its tickets' time on is not listed under Engagements."""
+        customer = self.env["res.partner"].create({"name": "Desk Customer", "is_company": True})
+        desk_project = self.env["project.project"].create(
+            {"name": "Service desk time", "partner_id": customer.id, "allow_billable": True}
+        )
+        engagement = self.env["project.project"].create(
+            {"name": "Desk Customer - rollout", "partner_id": customer.id, "allow_billable": True}
+        )
+        self.env["helpdesk.ticket.team"].create({"name": "Desk team", "default_project_id": desk_project.id})
+        action = self.env["ir.actions.act_window"]._for_xml_id("psa_orders.action_psa_engagements")
+        shown = self.env["project.project"].search(safe_eval(action["domain"]))
+        self.assertIn(engagement, shown)
+        self.assertNotIn(desk_project, shown)

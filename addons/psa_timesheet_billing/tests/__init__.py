@@ -35,3 +35,4 @@ from . import test_prepaid_display
 from . import test_reporting
 from . import test_billing_run_jobs
 from . import test_auto_approval_jobs
+from . import test_billing_run_tours

@@ -58,7 +58,8 @@ class TestApprovalTours(HttpCase):
         self.assertEqual(self.held.psa_approved_by_id, self.approver)
 
     def test_approver_mobile(self):
-        self.browser_size = "375x667"
+        more = self.waiting.copy({"name": "Switch firmware", "date": "2020-01-07"})
+        self.browser_size = "390x844"
         self.touch_enabled = True
         self.start_tour(
             "/odoo/action-psa_timesheet_billing.action_psa_timesheets_to_approve",
@@ -66,4 +67,6 @@ class TestApprovalTours(HttpCase):
             login="tour_approver",
         )
         self.assertEqual(self.held.psa_approval_state, "approved")
-        self.assertEqual(self.waiting.psa_approval_state, "to_approve")
+        # approved in bulk from the list's selection, on the phone
+        self.assertEqual((self.waiting | more).mapped("psa_approval_state"), ["approved", "approved"])
+        self.assertEqual(more.psa_approved_by_id, self.approver)

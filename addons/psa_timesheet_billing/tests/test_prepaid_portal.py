@@ -1,3 +1,4 @@
+import lxml.html
 from freezegun import freeze_time
 
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -59,6 +60,10 @@ class TestPrepaidPortal(HttpCase):
         self.assertIn("A: 20 support hours", listing.text)
         self.assertIn("16.50", listing.text, "the remaining balance after 3.5 h drawn")
         self.assertNotIn("B: 8 support hours", listing.text)
+        # the list's breadcrumb ends at Prepaid Balances: no fund of the list leaks into it
+        breadcrumb = lxml.html.fromstring(listing.text).xpath("//ol[contains(@class, 'o_portal_submenu')]")[0]
+        self.assertNotIn("A: 20 support hours", breadcrumb.text_content())
+        self.assertIn("Prepaid Balances", breadcrumb.text_content())
         detail = self.url_open(f"/my/prepaid/{self.fund_a.id}")
         self.assertEqual(detail.status_code, 200)
         self.assertIn("3.50", detail.text, "the draw-down is listed")

@@ -2,12 +2,23 @@
 /**
  * The approver's day, in a real browser (started by tests/test_approval_tours.py with its own data):
  * narrow Time to Approve to what a rule held, read why, open the entry, approve the selection in bulk.
- * The mobile tour reads the reason on the card (the kanban Odoo mobile opens) and approves from the card.
+ * The mobile tour (390 px) reads the reason on the card (the kanban Odoo mobile opens), approves from the card,
+ * then selects two entries in the list (a long press, then a tap) and approves them in bulk.
  */
 import { registry } from "@web/core/registry";
 
 const HELD = "Rack cabling";
 const WAITING = "Patch panel labels";
+const MORE = "Switch firmware";
+
+/** A long press on a phone: how Odoo's list starts selecting rows on a touch screen. */
+async function longPress() {
+    const row = this.anchor;
+    const touch = new Touch({ identifier: 1, target: row });
+    row.dispatchEvent(new TouchEvent("touchstart", { bubbles: true, cancelable: true, touches: [touch] }));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    row.dispatchEvent(new TouchEvent("touchend", { bubbles: true, cancelable: true, changedTouches: [touch] }));
+}
 
 registry.category("web_tour.tours").add("psa_approver_desktop", {
     url: "/odoo/action-psa_timesheet_billing.action_psa_timesheets_to_approve",
@@ -145,6 +156,49 @@ registry.category("web_tour.tours").add("psa_approver_mobile", {
         {
             content: "The other entry keeps its own Approve button",
             trigger: `.o_kanban_record:contains(${WAITING}) button[name=action_psa_approve]`,
+        },
+        {
+            content: "Bulk approval on a phone: switch to the list",
+            trigger: ".o_cp_switch_buttons button",
+            run: "click",
+        },
+        {
+            trigger: ".o-dropdown-item:contains(List)",
+            run: "click",
+        },
+        {
+            content: "A long press selects an entry",
+            trigger: `.o_data_row:contains(${WAITING})`,
+            run: longPress,
+        },
+        {
+            trigger: `.o_data_row.o_data_row_selected:contains(${WAITING})`,
+        },
+        {
+            content: "Then a tap adds another one",
+            trigger: `.o_data_row:contains(${MORE}) td[name=date]`,
+            run: "click",
+        },
+        {
+            content: "Two entries are selected",
+            trigger: `.o_data_row.o_data_row_selected:contains(${MORE})`,
+        },
+        {
+            trigger: ".o_list_selection_box:contains(2)",
+        },
+        {
+            content: "Open the Action menu",
+            trigger: ".o_control_panel .o_cp_action_menus button:has(.fa-cog)",
+            run: "click",
+        },
+        {
+            content: "Approve the selection",
+            trigger: ".o-dropdown--menu .o_menu_item:contains(Approve):not(:contains(rules))",
+            run: "click",
+        },
+        {
+            content: "The approver is told what was approved",
+            trigger: ".o_notification:contains(2 time entries approved)",
         },
     ],
 });
