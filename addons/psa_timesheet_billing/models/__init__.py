@@ -19,3 +19,4 @@ from . import psa_billing_run_line
 from . import res_config_settings
 from . import res_company
 from . import contract_line
+from . import mail_activity

@@ -40,7 +40,7 @@ class PsaBillingRun(models.Model):
     """A bulk billing run: everything invoiceable up to a period end, previewed, then invoiced once."""
 
     _name = "psa.billing.run"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _description = "Billing Run"
     _order = "period_end desc, id desc"
 
@@ -240,6 +240,7 @@ class PsaBillingRun(models.Model):
                 raise UserError(self.env._("Only a previewed run can go back to draft (run %(run)s).", run=run.name))
         self.line_ids.unlink()
         self.write({"state": "draft"})
+        self._psa_remind_to_confirm()
         return True
 
     def action_confirm(self):
@@ -258,6 +259,7 @@ class PsaBillingRun(models.Model):
                 )
             run._psa_start()
             run._psa_process(batch_size=run._psa_batch_size())
+        self._psa_remind_to_confirm()
         return True
 
     def action_view_invoices(self):
@@ -299,6 +301,44 @@ class PsaBillingRun(models.Model):
         """Resume every run in ``running`` (after a confirm, a crash or an automatic creation)."""
         for run in self.sudo().search([("state", "=", "running")], order="id"):
             run.with_company(run.company_id)._psa_process(batch_size=batch_size)
+        self._psa_remind_to_confirm(every_run=True)
+
+    def _psa_confirm_responsible(self):
+        """Hook for extensions: who confirms the run: the company's finance lead, else the person who created it."""
+        self.ensure_one()
+        if self.company_id.psa_finance_user_id:
+            return self.company_id.psa_finance_user_id
+        creator = self.create_uid
+        return creator if creator.active and not creator.share else self.env["res.users"]
+
+    def _psa_remind_to_confirm(self, every_run=False):
+        """A previewed run waits for a person: one activity for its responsible (finance lead), marked done
+        when the run is confirmed or reset. On ``self`` only, or on every run (``every_run``, the cron)."""
+        activity_type = self.env.ref("psa_timesheet_billing.mail_activity_type_psa_run_to_confirm")
+        # sudo: the worker cron looks at every company's runs; it only schedules activities
+        runs = self.sudo().search([("state", "=", "previewed")]) if every_run else self.sudo()
+        wanted = {}
+        for run in runs.filtered(lambda run: run.state == "previewed"):
+            user = run._psa_confirm_responsible()
+            wanted[run.id] = {
+                "user_id": user.id,
+                "summary": self.env._("Confirm %(run)s", run=run.name),
+                "note": Markup("<p>%s</p>")
+                % self.env._(
+                    "Previewed on %(date)s: %(amount)s to bill, %(skipped)s line(s) skipped. Check the preview "
+                    "(the skipped lines say why), then confirm the run.",
+                    date=format_datetime(self.env, run.preview_date, dt_format="short"),
+                    amount=format_amount(self.env, run.amount_to_bill, run.currency_id),
+                    skipped=run.skipped_count,
+                ),
+            }
+        return self.env["mail.activity"]._psa_sync_activities(
+            activity_type,
+            self._name,
+            wanted,
+            scope_ids=None if every_run else self.ids,
+            done_feedback=self.env._("The run is no longer waiting for confirmation."),
+        )
 
     @api.model
     def _psa_testing(self):
@@ -727,6 +767,7 @@ class PsaBillingRun(models.Model):
                 company_id=self.company_id.id,
                 partner_id=partner.id,
                 name=partner.display_name,
+                currency_id=self.currency_id.id,
                 skip_reason=self.env._("nothing to bill up to %(date)s", date=self.period_end),
             )
             for partner in self.partner_ids.commercial_partner_id
@@ -852,6 +893,32 @@ class PsaBillingRun(models.Model):
                 "customer on hold: %(reason)s", reason=partner.psa_billing_hold_reason or self.env._("no reason given")
             )
         return False
+
+    # ------------------------------------------------------------------------------------------
+    # Demo data
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _psa_demo_catch_up(self):
+        """Demo data only, called last by the demo of each add-on (whichever is installed last wins).
+
+        Does at install what the crons would do at the first start (approve by the rules, release the due
+        milestones, remind people), then previews again the previewed runs whose sources changed since
+        (the RMM demo's charges, the approvals): a fresh demo opens with an up-to-date preview, and the
+        first cron runs change nothing in it. Nothing commits: the whole install stays one transaction.
+        """
+        rules = self.env["psa.approval.rule"].sudo().search([])
+        lines = self.env["account.analytic.line"].sudo()
+        for company in rules.company_id:
+            company_rules = rules.filtered(lambda rule, company=company: rule.company_id == company)
+            waiting = lines.with_company(company).search(rules._get_auto_approve_domain(company, company_rules))
+            waiting._psa_apply_rules(company_rules)
+        milestones = self.env["project.milestone"].sudo()
+        milestones.search(milestones._get_due_release_domain())._psa_release()
+        runs = self.sudo().search([("state", "=", "previewed")])
+        runs.filtered("preview_stale_count").action_preview()
+        self.env["psa.approval.rule"]._psa_remind_waiting_time()
+        self._psa_remind_to_confirm(every_run=True)
+        return True
 
     # ------------------------------------------------------------------------------------------
     # Crons: one run per company and period, monthly or weekly per company

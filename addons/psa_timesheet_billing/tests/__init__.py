@@ -32,3 +32,5 @@ from . import test_xmlrpc_answers
 from . import test_approval_screens
 from . import test_approval_tours
 from . import test_prepaid_display
+from . import test_activities
+from . import test_server_actions
