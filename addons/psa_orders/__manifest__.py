@@ -24,8 +24,10 @@
         "views/project_plan_views.xml",
         "views/psa_orders_menus.xml",
         "views/psa_lead_source_views.xml",
+        "views/res_config_settings_views.xml",
     ],
     "demo": [
+        "demo/psa_people_demo.xml",
         "demo/psa_orders_demo.xml",
     ],
     "application": True,
