@@ -20,6 +20,7 @@ ADDONS = Path(__file__).resolve().parents[1] / "addons"
 # Public methods of Odoo or OCA the add-ons override for their own reasons, not buttons: ORM and mail hooks.
 NOT_BUTTONS = {"create", "write", "unlink", "copy", "default_get", "init", "message_new", "create_contract_line"}
 NOT_BUTTONS |= {"close_team_inactive_tickets"}  # OCA helpdesk_ticket_close_inactive's cron method
+NOT_BUTTONS |= {"action_send_mail"}  # the mail composer's Send, guarded for payment links (called by the composer)
 NOT_BUTTON_PREFIXES = ("cron_",)  # scheduled actions' methods (OCA contract's cron_recurring_create_invoice)
 SKIPPED_DECORATORS = ("api.constrains", "api.depends", "api.onchange", "api.ondelete", "api.autovacuum")
 
@@ -135,6 +136,7 @@ def answers(admin, odoo_server, localstripe):
     saved = call("psa.payment.mandate", "register_stripe_payment_method", customer, token_customer, method)
     mandate = saved["mandate_id"]
     call("account.move", "action_psa_send_payment_link", [invoice])
+    call("account.move", "action_psa_send_payment_link_now", [invoice])
     call("account.move", "action_psa_charge_now", [invoice])
     call("psa.payment.mandate", "action_suspend", [mandate])
     call("psa.payment.mandate", "action_activate", [mandate])
