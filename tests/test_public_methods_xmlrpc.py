@@ -128,6 +128,17 @@ def answers(admin, odoo_server, localstripe):
     call("psa.billing.run", "action_confirm", [run])
     call("psa.billing.run", "action_view_invoices", [run])
     invoice = admin("psa.billing.run", "read", [run], fields=["invoice_ids"])[0]["invoice_ids"][0]
+    # the Action menu's automation: release due milestones, bill the selected customers now
+    admin("project.project", "write", [project], {"allow_milestones": True})
+    milestone = admin(
+        "project.milestone",
+        "create",
+        {"name": f"Buttons milestone {suffix}", "project_id": project, "deadline": today, "psa_auto_release": True},
+    )
+    call("project.milestone", "action_psa_release_due", [milestone])
+    call("res.partner", "action_psa_bill_now", [customer])
+    settings = admin("res.config.settings", "create", {})
+    call("res.config.settings", "action_psa_open_stripe_provider", [settings])
     # psa_payments
     token_customer = localstripe.api("POST", "customers", {"name": f"Buttons {suffix}"})["id"]
     card = {"card[number]": "4242424242424242", "card[exp_month]": 12, "card[exp_year]": 2030, "card[cvc]": "123"}
@@ -138,6 +149,7 @@ def answers(admin, odoo_server, localstripe):
     call("account.move", "action_psa_send_payment_link", [invoice])
     call("account.move", "action_psa_send_payment_link_now", [invoice])
     call("account.move", "action_psa_charge_now", [invoice])
+    call("account.move", "action_psa_charge_selection", [invoice])
     call("psa.payment.mandate", "action_suspend", [mandate])
     call("psa.payment.mandate", "action_activate", [mandate])
     call("psa.payment.mandate", "action_revoke", [mandate])

@@ -901,13 +901,16 @@ class PsaBillingRun(models.Model):
     def _psa_demo_catch_up(self):
         """Demo data only, called last by the demo of each add-on (whichever is installed last wins).
 
-        Does at install what the crons would do at the first start (approve by the rules, release the due
+        Releases the sample time of the add-ons installed since (``_psa_demo_release_sample_time``), does at
+        install what the crons would do at the first start (approve by the rules, release the due
         milestones, remind people), then previews again the previewed runs whose sources changed since
         (the RMM demo's charges, the approvals): a fresh demo opens with an up-to-date preview, and the
         first cron runs change nothing in it. Nothing commits: the whole install stays one transaction.
         """
-        rules = self.env["psa.approval.rule"].sudo().search([])
         lines = self.env["account.analytic.line"].sudo()
+        # sample time of Odoo or OCA add-ons installed since (helpdesk_mgmt_timesheet's, before psa_rmm)
+        lines._psa_demo_release_sample_time()
+        rules = self.env["psa.approval.rule"].sudo().search([])
         for company in rules.company_id:
             company_rules = rules.filtered(lambda rule, company=company: rule.company_id == company)
             waiting = lines.with_company(company).search(rules._get_auto_approve_domain(company, company_rules))
