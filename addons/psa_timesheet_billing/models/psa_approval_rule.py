@@ -123,20 +123,23 @@ class PsaApprovalRule(models.Model):
                 user = project.user_id
                 if not user:
                     continue
-                wanted[project.id] = {
-                    "user_id": user.id,
-                    "summary": self.env._("%(count)s time entries wait for approval", count=count),
-                    "note": Markup("<p>%s</p>")
-                    % self.env._(
+                values = {"count": count, "hours": round(hours, 2), "date": format_date(self.env, oldest), "days": days}
+                if count == 1:
+                    summary = self.env._("1 time entry waits for approval")
+                    note = self.env._(
+                        "1 time entry (%(hours)s h of %(date)s) has waited for approval more than %(days)s days: "
+                        "an approval rule holds it (see Why it waits in Time to Approve). Approve or reject it.",
+                        **values,
+                    )
+                else:
+                    summary = self.env._("%(count)s time entries wait for approval", **values)
+                    note = self.env._(
                         "%(count)s time entries (%(hours)s h, the oldest of %(date)s) have waited for approval "
                         "more than %(days)s days: the approval rules hold them (see Why it waits in Time to "
                         "Approve). Approve or reject them.",
-                        count=count,
-                        hours=round(hours, 2),
-                        date=format_date(self.env, oldest),
-                        days=days,
-                    ),
-                }
+                        **values,
+                    )
+                wanted[project.id] = {"user_id": user.id, "summary": summary, "note": Markup("<p>%s</p>") % note}
         return self.env["mail.activity"]._psa_sync_activities(
             activity_type,
             "project.project",

@@ -53,7 +53,7 @@ class TestActivities(BillingRunCommon):
         activity = self._waiting()
         self.assertEqual(len(activity), 1, "a rerun gives no second activity")
         self.assertEqual(activity.user_id, self.project_manager)
-        self.assertIn("1 time entries wait for approval", activity.summary)
+        self.assertEqual(activity.summary, "1 time entry waits for approval")
         self.assertIn("4.0 h", str(activity.note))
         with freeze_time("2026-11-28"):
             approval._cron_auto_approve()
