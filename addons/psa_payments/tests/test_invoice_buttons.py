@@ -34,7 +34,7 @@ class TestInvoiceButtons(LocalStripeCommon):
     def _send_from_composer(self, action):
         """What the person does in the composer the button opened: read it, press Send."""
         self.assertEqual(action["res_model"], "mail.compose.message")
-        composer = Form(self.env["mail.compose.message"].with_user(self.billing_user).with_context(action["context"]))
+        composer = Form(self.env["mail.compose.message"].with_user(self.billing_user).with_context(**action["context"]))
         return composer.save().action_send_mail()
 
     def _mails(self, invoice):
@@ -46,7 +46,7 @@ class TestInvoiceButtons(LocalStripeCommon):
         self.assertFalse(self._mails(invoice), "the button sends nothing by itself: the composer opens")
         template = self.env.ref("psa_payments.mail_template_payment_link")
         self.assertEqual(action["context"]["default_template_id"], template.id)
-        composer = Form(self.env["mail.compose.message"].with_user(self.billing_user).with_context(action["context"]))
+        composer = Form(self.env["mail.compose.message"].with_user(self.billing_user).with_context(**action["context"]))
         self.assertIn(invoice.name, composer.subject)
         self.assertIn(f"/my/invoices/{invoice.id}", composer.body)
         self.assertEqual(composer.partner_ids[:], self.customer)
