@@ -229,12 +229,20 @@ class AccountAnalyticLine(models.Model):
 
     @api.model
     def _psa_demo_release_sample_time(self):
-        """Demo data only: Odoo's own sample time (hr_timesheet, sale_timesheet demo data) is released as it
-        was before the suite, so that "Time to Approve" holds the suite's demo time, each entry with its
-        reason, and not hundreds of Odoo's entries nobody of Northwind logged."""
-        sample = self.env["ir.model.data"].sudo().search([("model", "=", self._name), ("module", "not like", "psa_%")])
-        lines = self.sudo().browse(sample.mapped("res_id")).exists()
-        lines = lines.filtered(lambda line: line.project_id and line.psa_approval_state == "to_approve")
+        """Demo data only: the sample time of Odoo and OCA add-ons (hr_timesheet, sale_timesheet, time off,
+        helpdesk demo data: every entry on a project that is not one of the suite's demo projects) is released
+        as it was before the suite, so that "Time to Approve" holds the suite's demo time, each entry with its
+        reason, and not hundreds of entries nobody of Northwind logged."""
+        suite_projects = (
+            self.env["ir.model.data"].sudo().search([("model", "=", "project.project"), ("module", "=like", "psa\\_%")])
+        )
+        lines = self.sudo().search(
+            [
+                ("project_id", "!=", False),
+                ("project_id", "not in", suite_projects.mapped("res_id")),
+                ("psa_approval_state", "=", "to_approve"),
+            ]
+        )
         lines._psa_set_approval("approved", self.env._("released at install: Odoo's sample data, not the PSA demo"))
         return len(lines)
 
