@@ -333,14 +333,15 @@ def test_portal_revoke_racing_a_charge_never_charges_a_revoked_mandate(
 
 
 def test_payment_link_button_pressed_twice_at_once_sends_one_email(admin, no_new_error_lines):
-    """A double click on "Send payment link": one e-mail to the customer, one note on the invoice."""
+    """The payment link sent twice at once (integrators' call; the button opens a composer, guarded the same
+    way): one e-mail to the customer, one note on the invoice."""
     partner_id = admin(
         "res.partner", "create", {"name": f"Link Customer {uuid.uuid4().hex[:6]}", "email": "ap@link.example"}
     )
     invoice = _posted_invoice(admin, partner_id)
 
     def press(_index):
-        return _rpc(admin)("account.move", "action_psa_send_payment_link", [invoice])
+        return _rpc(admin)("account.move", "action_psa_send_payment_link_now", [invoice])
 
     results = at_once(2, press)
     assert not [r for r in results if isinstance(r, Exception)], results

@@ -21,6 +21,7 @@ ADDONS = Path(__file__).resolve().parents[1] / "addons"
 # Public methods of Odoo or OCA the add-ons override for their own reasons, not buttons: ORM and mail hooks.
 NOT_BUTTONS = {"create", "write", "unlink", "copy", "default_get", "init", "message_new", "create_contract_line"}
 NOT_BUTTONS |= {"close_team_inactive_tickets"}  # OCA helpdesk_ticket_close_inactive's cron method
+NOT_BUTTONS |= {"action_send_mail"}  # the mail composer's Send, guarded for payment links (called by the composer)
 NOT_BUTTON_PREFIXES = ("cron_",)  # scheduled actions' methods (OCA contract's cron_recurring_create_invoice)
 SKIPPED_DECORATORS = ("api.constrains", "api.depends", "api.onchange", "api.ondelete", "api.autovacuum")
 
@@ -133,6 +134,18 @@ def answers(admin, odoo_server, localstripe):
     admin("psa.billing.run", "write", [run], {"state": "failed"})
     call("psa.billing.run", "action_psa_retry_failed_batches", [run])
     assert wait_for_billing_run(admin, run)["state"] == "done"
+    invoice = admin("psa.billing.run", "read", [run], fields=["invoice_ids"])[0]["invoice_ids"][0]
+    # the Action menu's automation: release due milestones, bill the selected customers now
+    admin("project.project", "write", [project], {"allow_milestones": True})
+    milestone = admin(
+        "project.milestone",
+        "create",
+        {"name": f"Buttons milestone {suffix}", "project_id": project, "deadline": today, "psa_auto_release": True},
+    )
+    call("project.milestone", "action_psa_release_due", [milestone])
+    call("res.partner", "action_psa_bill_now", [customer])
+    settings = admin("res.config.settings", "create", {})
+    call("res.config.settings", "action_psa_open_stripe_provider", [settings])
     # psa_payments
     token_customer = localstripe.api("POST", "customers", {"name": f"Buttons {suffix}"})["id"]
     card = {"card[number]": "4242424242424242", "card[exp_month]": 12, "card[exp_year]": 2030, "card[cvc]": "123"}
@@ -141,7 +154,9 @@ def answers(admin, odoo_server, localstripe):
     saved = call("psa.payment.mandate", "register_stripe_payment_method", customer, token_customer, method)
     mandate = saved["mandate_id"]
     call("account.move", "action_psa_send_payment_link", [invoice])
+    call("account.move", "action_psa_send_payment_link_now", [invoice])
     call("account.move", "action_psa_charge_now", [invoice])
+    call("account.move", "action_psa_charge_selection", [invoice])
     call("psa.payment.mandate", "action_suspend", [mandate])
     call("psa.payment.mandate", "action_activate", [mandate])
     call("psa.payment.mandate", "action_revoke", [mandate])

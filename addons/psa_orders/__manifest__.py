@@ -24,6 +24,7 @@
         "views/project_plan_views.xml",
         "views/psa_orders_menus.xml",
         "views/psa_lead_source_views.xml",
+        "views/res_config_settings_views.xml",
     ],
     "assets": {
         "web.assets_tests": [
@@ -31,6 +32,7 @@
         ],
     },
     "demo": [
+        "demo/psa_people_demo.xml",
         "demo/psa_orders_demo.xml",
     ],
     "application": True,

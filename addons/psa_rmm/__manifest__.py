@@ -31,6 +31,7 @@
         "views/psa_device_snapshot_views.xml",
         "views/res_partner_views.xml",
         "views/psa_rmm_menus.xml",
+        "views/res_config_settings_views.xml",
         "views/psa_device_portal_templates.xml",
     ],
     "demo": [

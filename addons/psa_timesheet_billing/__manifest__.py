@@ -21,6 +21,7 @@
         "security/ir.model.access.csv",
         "security/psa_approval_rule_security.xml",
         "data/psa_timesheet_billing_cron.xml",
+        "data/psa_activity_types.xml",
         "data/psa_queue_job_channels.xml",
         "data/psa_billing_run_jobs.xml",
         "views/psa_approval_rule_views.xml",

@@ -7,6 +7,7 @@ from . import (
     psa_customer_po,
     psa_lead_idempotency_key,
     psa_lead_source,
+    res_config_settings,
     res_partner,
     sale_order,
     sale_order_line,

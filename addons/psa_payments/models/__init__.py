@@ -8,3 +8,4 @@ from . import res_company
 from . import account_invoice_overdue_reminder
 from . import overdue_reminder_action
 from . import payment_token
+from . import mail_compose_message

@@ -136,7 +136,40 @@ class AccountMove(models.Model):
                 done += len(opened)
                 self.env["ir.cron"]._notify_progress(done=done, remaining=max(len(due) - done, 0))
                 self._psa_commit_if_not_testing()
+        self._psa_close_handover_activities()
         return done
+
+    @api.model
+    def _psa_close_handover_activities(self):
+        """Mark done the hand-over activities (auto-pay failed, new card needed) that are resolved: the invoice
+        is paid, or its customer's mandate is active again (reactivated, or moved to a new card)."""
+        activity_type = self.env.ref("psa_payments.mail_activity_type_psa_autopay_handover")
+        # sudo: the cron closes the activities of every salesperson; it only marks resolved ones done
+        activities = (
+            self.env["mail.activity"]
+            .sudo()
+            .search([("activity_type_id", "=", activity_type.id), ("res_model", "=", "account.move")])
+        )
+        if not activities:
+            return activities
+        moves = self.sudo().browse(set(activities.mapped("res_id"))).exists()
+        active_mandates = (
+            self.env["psa.payment.mandate"]
+            .sudo()
+            .search([("state", "=", "active"), ("partner_id", "in", moves.commercial_partner_id.ids)])
+        )
+        back_on_autopay = {(m.partner_id.id, m.company_id.id) for m in active_mandates}
+        paid = moves.filtered(lambda move: move.payment_state in ("paid", "in_payment", "reversed"))
+        resumed = moves.filtered(lambda move: (move.commercial_partner_id.id, move.company_id.id) in back_on_autopay)
+        resolved = activities.filtered(lambda activity: activity.res_id in (paid | resumed).ids)
+        for move in paid | resumed:
+            feedback = (
+                self.env._("Resolved: the invoice is paid.")
+                if move in paid
+                else self.env._("Resolved: the customer's auto-pay mandate is active again.")
+            )
+            resolved.filtered(lambda activity, move=move: activity.res_id == move.id).action_feedback(feedback=feedback)
+        return resolved
 
     @api.model
     def _get_autopay_candidate_domain(self, company, mandates):
@@ -414,33 +447,35 @@ class AccountMove(models.Model):
         if template:
             template.sudo().send_mail_batch(self.ids)
 
-    def action_psa_send_payment_link(self):
-        """Email the customer the link to pay, once: a second click (or two presses at once) within
-        ``PAYMENT_LINK_RESEND_DELAY`` seconds sends nothing.
-
-        The invoices' rows are locked first (a second press waits for the first, then runs again with what it
-        committed). Returns a notification saying to whom it was sent, or when it already was.
-        """
+    def _psa_payment_link_invoices(self):
+        """The invoices a payment link may go to (posted, with an amount due), else a refusal in words."""
         invoices = self.filtered(lambda m: m.is_invoice() and m.state == "posted" and m.amount_residual > 0)
         if invoices != self:
             raise UserError(self.env._("A payment link is only sent for posted invoices with an amount due."))
-        locks.lock_rows(self.env.cr, "account_move", invoices.ids)
-        invoices.invalidate_recordset(["psa_payment_link_sent_at"])
-        now = fields.Datetime.now()
-        recent = now - timedelta(seconds=PAYMENT_LINK_RESEND_DELAY)
-        already = invoices.filtered(lambda m: m.psa_payment_link_sent_at and m.psa_payment_link_sent_at > recent)
-        to_send = invoices - already
-        if to_send:
-            template = self.env.ref("psa_payments.mail_template_payment_link")
-            template.send_mail_batch(to_send.ids)
-            to_send.write({"psa_payment_link_sent_at": now})
-            for move in to_send:
+        return invoices
+
+    def _psa_payment_link_split(self):
+        """Lock the invoices' rows, then split them into (to send, sent less than ``PAYMENT_LINK_RESEND_DELAY``
+        seconds ago). A second press waits for the first, then sees what it committed."""
+        locks.lock_rows(self.env.cr, "account_move", self.ids)
+        self.invalidate_recordset(["psa_payment_link_sent_at"])
+        recent = fields.Datetime.now() - timedelta(seconds=PAYMENT_LINK_RESEND_DELAY)
+        already = self.filtered(lambda m: m.psa_payment_link_sent_at and m.psa_payment_link_sent_at > recent)
+        return self - already, already
+
+    def _psa_payment_link_sent(self, note=True):
+        """Record that the link went out now (the guard of the next press), with a note on each invoice."""
+        self.write({"psa_payment_link_sent_at": fields.Datetime.now()})
+        if note:
+            for move in self:
                 move.message_post(body=self.env._("Payment link sent to %(email)s.", email=move.partner_id.email or ""))
+
+    def _psa_payment_link_notification(self, sent, already):
         messages = [
             self.env._(
                 "%(invoice)s: payment link sent to %(email)s.", invoice=move.name, email=move.partner_id.email or ""
             )
-            for move in to_send
+            for move in sent
         ] + [
             self.env._(
                 "%(invoice)s: a payment link was already sent %(when)s; not sent again.",
@@ -454,11 +489,53 @@ class AccountMove(models.Model):
             "tag": "display_notification",
             "params": {
                 "message": "\n".join(messages),
-                "type": "success" if to_send else "warning",
+                "type": "success" if sent else "warning",
                 "sticky": False,
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
+
+    def action_psa_send_payment_link(self):
+        """Open the mail composer with the payment-link e-mail prefilled, to read (and adjust) before sending.
+
+        A link sent less than ``PAYMENT_LINK_RESEND_DELAY`` seconds ago is not offered again: the answer is a
+        notification saying when it went out. Sending from the composer checks that again (two composers
+        opened at once send once), see ``mail.compose.message.action_send_mail``.
+        """
+        invoices = self._psa_payment_link_invoices()
+        to_send, already = invoices._psa_payment_link_split()
+        if not to_send:
+            return self._psa_payment_link_notification(to_send, already)
+        template = self.env.ref("psa_payments.mail_template_payment_link")
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Send payment link"),
+            "res_model": "mail.compose.message",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {
+                "default_model": "account.move",
+                "default_res_ids": to_send.ids,
+                "default_template_id": template.id,
+                "default_composition_mode": "comment" if len(to_send) == 1 else "mass_mail",
+                "default_email_layout_xmlid": "mail.mail_notification_layout_with_responsible_signature",
+                "psa_payment_link": True,
+            },
+        }
+
+    def action_psa_send_payment_link_now(self):
+        """For integrators: e-mail the payment link as the template writes it, without a composer, once: a
+        second call (or two at once) within ``PAYMENT_LINK_RESEND_DELAY`` seconds sends nothing.
+
+        Returns a notification saying to whom it was sent, or when it already was.
+        """
+        invoices = self._psa_payment_link_invoices()
+        to_send, already = invoices._psa_payment_link_split()
+        if to_send:
+            self.env.ref("psa_payments.mail_template_payment_link").send_mail_batch(to_send.ids)
+            to_send._psa_payment_link_sent()
+        return self._psa_payment_link_notification(to_send, already)
 
     def action_psa_charge_now(self):
         """Charge the saved payment method now, regardless of due date and hold (cap still applies).
@@ -498,3 +575,60 @@ class AccountMove(models.Model):
             )
         attempts = self.sudo()._psa_charge(mandate.sudo())
         return bool(attempts)
+
+    def action_psa_charge_selection(self):
+        """*Charge now* from the Action menu: every selected invoice *Charge now* can work on is charged (one
+        attempt each, as the cron does: the outcome and its reason are on the invoice's Auto-pay tab); the
+        notification says which were charged and why the others were not."""
+        invoices = self.filtered("psa_can_charge_now")
+        skipped = self - invoices
+        charged = self.env["psa.payment.attempt"]
+        for company in invoices.company_id:
+            company_invoices = invoices.filtered(lambda move, company=company: move.company_id == company)
+            mandates = self.env["psa.payment.mandate"].search(
+                [
+                    *self.env["psa.payment.mandate"]._get_active_mandates_domain(company),
+                    ("partner_id", "in", company_invoices.commercial_partner_id.ids),
+                ]
+            )
+            charged |= company_invoices.sudo()._psa_charge(mandates.sudo())
+        lines = [
+            self.env._("%(invoice)s: %(outcome)s", invoice=attempt.move_id.name, outcome=attempt.provider_reason or "")
+            for attempt in charged
+        ] + [
+            self.env._("%(invoice)s: not charged, %(reason)s", invoice=move.name, reason=move._psa_charge_refusal())
+            for move in skipped
+        ]
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Charge now: %(count)s of %(total)s charged", count=len(charged), total=len(self)),
+                "message": "\n".join(lines),
+                "type": "success" if charged and not skipped else "warning",
+                "sticky": bool(skipped),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _psa_charge_refusal(self):
+        """Why *Charge now* cannot work on this invoice, in words (the checks of ``psa_can_charge_now``)."""
+        self.ensure_one()
+        if self.move_type != "out_invoice" or self.state != "posted" or self.amount_residual <= 0:
+            return self.env._("only a posted customer invoice with an amount due can be charged")
+        if self.psa_attempt_ids.filtered(lambda a: a.state in ("pending", "unknown")):
+            return self.env._("a charge is still open (rule: never charge twice)")
+        mandate = self.env["psa.payment.mandate"].search(
+            [
+                *self.env["psa.payment.mandate"]._get_active_mandates_domain(self.company_id),
+                ("partner_id", "=", self.commercial_partner_id.id),
+            ],
+            limit=1,
+        )
+        if not mandate:
+            return self.env._("%(customer)s has no active auto-pay mandate", customer=self.commercial_partner_id.name)
+        return self.env._(
+            "%(due)s due is above the mandate maximum of %(cap)s per invoice",
+            due=self.amount_residual,
+            cap=mandate.max_amount,
+        )

@@ -460,11 +460,19 @@ class PsaPaymentAttempt(models.Model):
         )
 
     def _schedule_handover_activity(self, summary, note):
-        """Hook for extensions: a to-do for the invoice's salesperson (else the customer's, else the runner)."""
+        """Hook for extensions: an activity for the invoice's salesperson (else the customer's, else the runner).
+
+        One open at a time per invoice (a replayed outcome schedules nothing more); the charge cron marks it
+        done once the invoice is paid or the customer's mandate is active again
+        (``account.move._psa_close_handover_activities``).
+        """
         self.ensure_one()
         move = self.move_id
+        activity_type = self.env.ref("psa_payments.mail_activity_type_psa_autopay_handover")
+        if move.activity_ids.filtered(lambda activity: activity.activity_type_id == activity_type):
+            return
         move.activity_schedule(
-            "mail.mail_activity_data_todo",
+            "psa_payments.mail_activity_type_psa_autopay_handover",
             summary=summary,
             note=note,
             user_id=(move.invoice_user_id or move.partner_id.user_id or self.env.user).id,

@@ -68,6 +68,19 @@ class TestChargeFailures(LocalStripeCommon):
             len(set(invoice.psa_attempt_ids.mapped("idempotency_key"))), 3, "one key per invoice and attempt"
         )
         self.assertEqual(self._localstripe_stats()["created"] - created_before, 3)
+        self.assertEqual(len(invoice.activity_ids), 1, "the cron's reruns give no second activity")
+        self.assertEqual(
+            invoice.activity_ids.activity_type_id, self.env.ref("psa_payments.mail_activity_type_psa_autopay_handover")
+        )
+        # the account manager got the customer to pay: the next cron run marks the hand-over done
+        with freeze_time("2026-05-02"):
+            self.env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=invoice.ids
+            ).create({})._create_payments()
+            self.assertTrue(self._paid(invoice))
+            self._run_cron()
+        self.assertFalse(invoice.activity_ids, "resolved: the activity is marked done")
+        self.assertTrue(invoice.message_ids.filtered(lambda m: "Resolved: the invoice is paid" in str(m.body)))
 
     def _charge_with_lost_answer(self):
         """A fresh customer (its own Stripe customer) whose charge lands but whose answer is lost."""
@@ -181,6 +194,12 @@ class TestChargeFailures(LocalStripeCommon):
             self._run_cron()
         self.assertEqual(len(invoice.psa_attempt_ids), 1, "the expired card is never tried again")
         self.assertEqual(self._localstripe_stats()["created"], created + 1)
+        self.assertEqual(len(invoice.activity_ids), 1)
+        # a person reactivates the mandate (the customer fixed the card): the hand-over is done
+        mandate.action_activate()
+        with freeze_time("2026-04-08"):
+            self._run_cron()
+        self.assertFalse(invoice.activity_ids, "the mandate is active again: the activity is marked done")
 
     def test_insufficient_funds_is_retried_on_schedule(self):
         partner = self.env["res.partner"].create({"name": "Tern Works", "is_company": True, "email": "ap@tern.example"})

@@ -16,3 +16,4 @@ from . import (
     res_partner,
 )
 from . import psa_billing_run_line
+from . import res_config_settings

@@ -71,6 +71,8 @@ class PsaRmmEvent(models.Model):
         if not parked:
             raise UserError(self.env._("Only parked events can be processed again (rule: processed events are final)."))
         parked.sudo()._psa_process()
+        # what a person resolved closes their activity now, not at the next hourly run
+        self.env["psa.rmm.integration"]._cron_remind_parked_events()
         return True
 
     # --- processing ---------------------------------------------------------------------------

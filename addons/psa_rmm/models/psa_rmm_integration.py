@@ -2,6 +2,9 @@ import hashlib
 import json
 import secrets
 import time
+from collections import defaultdict
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
 
@@ -19,7 +22,7 @@ class PsaRmmIntegration(models.Model):
 
     _name = "psa.rmm.integration"
     _description = "RMM Integration"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _check_company_auto = True
 
     name = fields.Char(required=True, tracking=True)
@@ -215,3 +218,43 @@ class PsaRmmIntegration(models.Model):
         remaining = self.env["psa.rmm.delivery"].sudo().search_count(domain) - len(old)
         old.unlink()
         self.env["ir.cron"]._notify_progress(done=len(old), remaining=remaining)
+
+    @api.model
+    def _cron_remind_parked_events(self, batch_size=1000):
+        """One activity per integration with parked events, for its helpdesk team leader (else who set the
+        integration up): it says which RMM sites to map. Marked done once nothing is parked any more."""
+        activity_type = self.env.ref("psa_rmm.mail_activity_type_psa_rmm_parked")
+        rows = (
+            self.env["psa.rmm.event"]
+            .sudo()
+            ._read_group([("state", "=", "parked")], ["integration_id", "rmm_site_id"], ["__count"], limit=batch_size)
+        )
+        parked = defaultdict(list)
+        for integration, site, count in rows:
+            parked[integration].append((site or "?", count))
+        wanted = {}
+        for integration, sites in parked.items():
+            user = integration.team_id.user_id or integration.create_uid
+            if not user.active or user.share:
+                continue
+            total = sum(count for _site, count in sites)
+            wanted[integration.id] = {
+                "user_id": user.id,
+                "summary": self.env._("%(count)s RMM events parked", count=total),
+                "note": Markup("<p>%s</p>")
+                % self.env._(
+                    "%(count)s events of %(integration)s are parked: RMM site(s) %(sites)s are not mapped to a "
+                    "customer. Map each site on the integration's Sites tab, then select the events in RMM "
+                    "Events and process them again.",
+                    count=total,
+                    integration=integration.name,
+                    sites=", ".join(f"{site} ({count})" for site, count in sorted(sites)),
+                ),
+            }
+        self.env["ir.cron"]._notify_progress(done=len(wanted), remaining=0)
+        return self.env["mail.activity"]._psa_sync_activities(
+            activity_type,
+            self._name,
+            wanted,
+            done_feedback=self.env._("No event of this integration is parked any more."),
+        )

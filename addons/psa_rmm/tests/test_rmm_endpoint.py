@@ -101,6 +101,16 @@ class TestRmmEndpoint(PsaRmmCommon):
         self.assertEqual(event.state, "parked")
         self.assertIn("not mapped", event.reason)
         self.assertFalse(self._tickets())
+        # the hourly reminder gives the team leader one activity saying which site to map
+        self.team.user_id = self.manager
+        integrations = self.env["psa.rmm.integration"]
+        integrations._cron_remind_parked_events()
+        integrations._cron_remind_parked_events()
+        activity = self.integration.activity_ids
+        self.assertEqual(len(activity), 1, "a rerun gives no second activity")
+        self.assertEqual(activity.activity_type_id, self.env.ref("psa_rmm.mail_activity_type_psa_rmm_parked"))
+        self.assertEqual(activity.user_id, self.manager)
+        self.assertIn("site-new (1)", str(activity.note))
         newcomer = self.env["res.partner"].create({"name": "Newcomer", "is_company": True})
         self.env["psa.rmm.site"].create(
             {"integration_id": self.integration.id, "rmm_site_id": "site-new", "partner_id": newcomer.id}
@@ -108,6 +118,14 @@ class TestRmmEndpoint(PsaRmmCommon):
         self.assertIs(event.with_user(self.manager).action_reprocess(), True, "an answer XML-RPC can carry")
         self.assertEqual(event.state, "done")
         self.assertEqual(self._tickets().partner_id, newcomer)
+        self.assertFalse(self.integration.activity_ids, "nothing parked any more: the activity is marked done")
+
+    def test_setup_checklist_says_whether_every_rmm_posted_signed_events(self):
+        self.env["psa.rmm.integration"].search([("id", "!=", self.integration.id)]).active = False  # demo ones
+        self.assertFalse(self.env["res.config.settings"].create({}).psa_setup_rmm_done, "no event posted yet")
+        response = self._post(self._event("c1"))
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertTrue(self.env["res.config.settings"].create({}).psa_setup_rmm_done)
 
     def test_new_secret_refuses_the_old_one(self):
         """A manager's "New Secret" (or the same call over XML-RPC) answers True; the old secret stops working."""

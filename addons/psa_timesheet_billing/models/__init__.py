@@ -21,3 +21,4 @@ from . import res_config_settings
 from . import res_company
 from . import contract_line
 from . import psa_engagement_profitability
+from . import mail_activity

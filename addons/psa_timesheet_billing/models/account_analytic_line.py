@@ -258,6 +258,25 @@ class AccountAnalyticLine(models.Model):
             )
         )
 
+    @api.model
+    def _psa_demo_release_sample_time(self):
+        """Demo data only: the sample time of Odoo and OCA add-ons (hr_timesheet, sale_timesheet, time off,
+        helpdesk demo data: every entry on a project that is not one of the suite's demo projects) is released
+        as it was before the suite, so that "Time to Approve" holds the suite's demo time, each entry with its
+        reason, and not hundreds of entries nobody of Northwind logged."""
+        suite_projects = (
+            self.env["ir.model.data"].sudo().search([("model", "=", "project.project"), ("module", "=like", "psa\\_%")])
+        )
+        lines = self.sudo().search(
+            [
+                ("project_id", "!=", False),
+                ("project_id", "not in", suite_projects.mapped("res_id")),
+                ("psa_approval_state", "=", "to_approve"),
+            ]
+        )
+        lines._psa_set_approval("approved", self.env._("released at install: Odoo's sample data, not the PSA demo"))
+        return len(lines)
+
     def _psa_notify(self, message, next_action=None):
         params = {"message": message, "type": "success", "sticky": False}
         if next_action:
@@ -537,6 +556,7 @@ class AccountAnalyticLine(models.Model):
                 sale_line_id=sale_line.id,
                 name=sale_line.name,
                 quantity=hours,
+                **self._psa_unapproved_time_amount(sale_line, hours),
                 currency_id=sale_line.currency_id.id,
                 skip_reason=self.env._(
                     "%(count)s time entries (%(hours)s h) wait for approval", count=count, hours=round(hours, 2)
@@ -544,6 +564,22 @@ class AccountAnalyticLine(models.Model):
             )
             for sale_line, hours, count in rows
         ]
+
+    @api.model
+    def _psa_unapproved_time_amount(self, sale_line, hours):
+        """What the waiting time would bill once approved (its rate and amount), shown on the skipped line.
+
+        Only time-and-materials lines bill their time; a fixed price or milestone line shows 0.00.
+        """
+        if sale_line.qty_delivered_method != "timesheet":
+            return {"price_unit": 0.0, "amount": 0.0}
+        quantity = sale_line.company_id.project_time_mode_id._compute_quantity(
+            hours, sale_line.product_uom, raise_if_failure=False
+        )
+        return {
+            "price_unit": sale_line.price_unit,
+            "amount": sale_line.currency_id.round(quantity * sale_line.price_unit * (1 - sale_line.discount / 100)),
+        }
 
     # ------------------------------------------------------------------------------------------
     # Billing source: intercompany time

@@ -87,3 +87,46 @@ class ProjectMilestone(models.Model):
             project.message_post(body=body, subtype_xmlid="mail.mt_note")
             for order in milestones.sale_line_id.order_id:
                 order.message_post(body=body, subtype_xmlid="mail.mt_note")
+
+    def action_psa_release_due(self):
+        """Release now, from the Action menu, the selected milestones the daily job would release today (same
+        reason on the milestone, same note on project and order); the notification says why the others wait."""
+        # sudo: the job's release (notes on the order too); the person may edit the milestones
+        due = self.sudo().filtered_domain(self._get_due_release_domain())
+        self.env.cr.execute(
+            "SELECT id FROM project_milestone WHERE id = ANY(%s) AND is_reached IS NOT TRUE FOR UPDATE",
+            (due.ids,),
+        )
+        due = due.browse([row[0] for row in self.env.cr.fetchall()])
+        due._psa_release()
+        waiting = self - due
+        lines = [
+            self.env._("%(milestone)s: %(reason)s", milestone=m.name, reason=m.psa_release_reason) for m in due
+        ] + [
+            self.env._("%(milestone)s: not released, %(reason)s", milestone=m.name, reason=m._psa_not_due_reason())
+            for m in waiting
+        ]
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("%(count)s of %(total)s milestones released", count=len(due), total=len(self)),
+                "message": "\n".join(lines),
+                "type": "success" if due and not waiting else "warning",
+                "sticky": bool(waiting),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _psa_not_due_reason(self):
+        """Why the daily job would not release this milestone today, in words."""
+        self.ensure_one()
+        if self.is_reached:
+            return self.env._("already reached")
+        if not self.psa_auto_release:
+            return self.env._("it is not released automatically (tick Release Automatically, or mark it reached)")
+        if self.psa_release_condition == "tasks_done":
+            return self.env._("its tasks are not all done")
+        if not self.deadline:
+            return self.env._("it has no deadline")
+        return self.env._("planned for %(deadline)s", deadline=format_date(self.env, self.deadline))

@@ -1,5 +1,8 @@
 import logging
 from collections import defaultdict
+from datetime import timedelta
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
@@ -22,6 +25,8 @@ AUTO_APPROVE_LOCK_KEY = 74_201_104
 # queue_job channel of the approval chunks (capacity in the server configuration, see the README "Scaling")
 APPROVAL_CHANNEL = "root.psa.approval"
 LIVE_JOB_STATES = ("wait_dependencies", "pending", "enqueued", "started")
+# After this many days waiting for approval, the project manager gets an activity (setting).
+WAITING_DAYS_PARAM = "psa_timesheet_billing.approval_reminder_days"
 
 
 class PsaApprovalRule(models.Model):
@@ -84,7 +89,67 @@ class PsaApprovalRule(models.Model):
         enqueued = 0
         for company, rules in rules_by_company.items():
             enqueued += rules._psa_enqueue_auto_approval(company, batch_size)
+        self._psa_remind_waiting_time()
         return enqueued
+
+    @api.model
+    def _psa_waiting_days(self):
+        return int(self.env["ir.config_parameter"].sudo().get_param(WAITING_DAYS_PARAM, 3) or 0)
+
+    @api.model
+    def _get_waiting_time_domain(self, days):
+        """Hook for extensions: the time entries that waited for approval too long: dated ``days`` ago or more
+        (time is logged on the day it is worked; it waits from then)."""
+        return [
+            ("project_id", "!=", False),
+            ("psa_approval_state", "=", "to_approve"),
+            ("date", "<=", fields.Date.context_today(self) - timedelta(days=days)),
+        ]
+
+    @api.model
+    def _psa_remind_waiting_time(self):
+        """One activity per project whose time waits for approval longer than the setting's days, for its
+        project manager: kept (its note refreshed) while time waits, marked done once none does."""
+        days = self._psa_waiting_days()
+        activity_type = self.env.ref("psa_timesheet_billing.mail_activity_type_psa_time_waiting")
+        wanted = {}
+        if days > 0:
+            rows = (
+                self.env["account.analytic.line"]
+                .sudo()
+                ._read_group(
+                    self._get_waiting_time_domain(days),
+                    ["project_id"],
+                    ["__count", "unit_amount:sum", "date:min"],
+                )
+            )
+            for project, count, hours, oldest in rows:
+                user = project.user_id
+                if not user:
+                    continue
+                values = {"count": count, "hours": round(hours, 2), "date": format_date(self.env, oldest), "days": days}
+                if count == 1:
+                    summary = self.env._("1 time entry waits for approval")
+                    note = self.env._(
+                        "1 time entry (%(hours)s h of %(date)s) has waited for approval more than %(days)s days: "
+                        "an approval rule holds it (see Why it waits in Time to Approve). Approve or reject it.",
+                        **values,
+                    )
+                else:
+                    summary = self.env._("%(count)s time entries wait for approval", **values)
+                    note = self.env._(
+                        "%(count)s time entries (%(hours)s h, the oldest of %(date)s) have waited for approval "
+                        "more than %(days)s days: the approval rules hold them (see Why it waits in Time to "
+                        "Approve). Approve or reject them.",
+                        **values,
+                    )
+                wanted[project.id] = {"user_id": user.id, "summary": summary, "note": Markup("<p>%s</p>") % note}
+        return self.env["mail.activity"]._psa_sync_activities(
+            activity_type,
+            "project.project",
+            wanted,
+            done_feedback=self.env._("No time waits for approval on this project any more."),
+        )
 
     @api.model
     def _get_auto_approve_domain(self, company, rules):

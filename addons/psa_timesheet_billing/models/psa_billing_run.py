@@ -57,7 +57,7 @@ class PsaBillingRun(models.Model):
     """A bulk billing run: everything invoiceable up to a period end, previewed, then invoiced once."""
 
     _name = "psa.billing.run"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _description = "Billing Run"
     _order = "period_end desc, id desc"
 
@@ -352,6 +352,7 @@ class PsaBillingRun(models.Model):
                 raise UserError(self.env._("Only a previewed run can go back to draft (run %(run)s).", run=run.name))
         self.line_ids.unlink()
         self.write({"state": "draft"})
+        self._psa_remind_to_confirm()
         return True
 
     def action_confirm(self):
@@ -370,6 +371,7 @@ class PsaBillingRun(models.Model):
                 )
             run._psa_start()
             run._psa_process(batch_size=run._psa_batch_size())
+        self._psa_remind_to_confirm()
         return True
 
     def action_psa_retry_failed_batches(self):
@@ -452,6 +454,7 @@ class PsaBillingRun(models.Model):
                 run._psa_delay_finish()
             else:
                 run._psa_process(batch_size=batch_size)
+        self._psa_remind_to_confirm(every_run=True)
 
     def _psa_stopped_jobs(self):
         """The batch jobs of the run that ended without billing (failed, cancelled) since it was queued."""
@@ -469,6 +472,43 @@ class PsaBillingRun(models.Model):
                 ],
                 order="id desc",
             )
+        )
+
+    def _psa_confirm_responsible(self):
+        """Hook for extensions: who confirms the run: the company's finance lead, else the person who created it."""
+        self.ensure_one()
+        if self.company_id.psa_finance_user_id:
+            return self.company_id.psa_finance_user_id
+        creator = self.create_uid
+        return creator if creator.active and not creator.share else self.env["res.users"]
+
+    def _psa_remind_to_confirm(self, every_run=False):
+        """A previewed run waits for a person: one activity for its responsible (finance lead), marked done
+        when the run is confirmed or reset. On ``self`` only, or on every run (``every_run``, the cron)."""
+        activity_type = self.env.ref("psa_timesheet_billing.mail_activity_type_psa_run_to_confirm")
+        # sudo: the worker cron looks at every company's runs; it only schedules activities
+        runs = self.sudo().search([("state", "=", "previewed")]) if every_run else self.sudo()
+        wanted = {}
+        for run in runs.filtered(lambda run: run.state == "previewed"):
+            user = run._psa_confirm_responsible()
+            wanted[run.id] = {
+                "user_id": user.id,
+                "summary": self.env._("Confirm %(run)s", run=run.name),
+                "note": Markup("<p>%s</p>")
+                % self.env._(
+                    "Previewed on %(date)s: %(amount)s to bill, %(skipped)s line(s) skipped. Check the preview "
+                    "(the skipped lines say why), then confirm the run.",
+                    date=format_datetime(self.env, run.preview_date, dt_format="short"),
+                    amount=format_amount(self.env, run.amount_to_bill, run.currency_id),
+                    skipped=run.skipped_count,
+                ),
+            }
+        return self.env["mail.activity"]._psa_sync_activities(
+            activity_type,
+            self._name,
+            wanted,
+            scope_ids=None if every_run else self.ids,
+            done_feedback=self.env._("The run is no longer waiting for confirmation."),
         )
 
     @api.model
@@ -1187,6 +1227,7 @@ class PsaBillingRun(models.Model):
                 company_id=self.company_id.id,
                 partner_id=partner.id,
                 name=partner.display_name,
+                currency_id=self.currency_id.id,
                 skip_reason=self.env._("nothing to bill up to %(date)s", date=self.period_end),
             )
             for partner in self.partner_ids.commercial_partner_id
@@ -1312,6 +1353,38 @@ class PsaBillingRun(models.Model):
                 "customer on hold: %(reason)s", reason=partner.psa_billing_hold_reason or self.env._("no reason given")
             )
         return False
+
+    # ------------------------------------------------------------------------------------------
+    # Demo data
+    # ------------------------------------------------------------------------------------------
+    @api.model
+    def _psa_demo_catch_up(self):
+        """Demo data only, called last by the demo of each add-on (whichever is installed last wins).
+
+        Releases the sample time of the add-ons installed since (``_psa_demo_release_sample_time``), does at
+        install what the crons would do at the first start (approve by the rules, release the due
+        milestones, remind people), then previews again the previewed runs whose sources changed since
+        (the RMM demo's charges, the approvals): a fresh demo opens with an up-to-date preview, and the
+        first cron runs change nothing in it. Nothing commits: the whole install stays one transaction.
+        """
+        lines = self.env["account.analytic.line"].sudo()
+        # sample time of Odoo or OCA add-ons installed since (helpdesk_mgmt_timesheet's, before psa_rmm)
+        lines._psa_demo_release_sample_time()
+        rules = self.env["psa.approval.rule"].sudo().search([])
+        for company in rules.company_id:
+            company_rules = rules.filtered(lambda rule, company=company: rule.company_id == company)
+            waiting = lines.with_company(company).search(rules._get_auto_approve_domain(company, company_rules))
+            waiting._psa_apply_rules(company_rules)
+        milestones = self.env["project.milestone"].sudo()
+        milestones.search(milestones._get_due_release_domain())._psa_release()
+        runs = self.sudo().search([("state", "=", "previewed")])
+        runs.action_check_preview()
+        runs.filtered("preview_stale_count").action_preview()
+        # checked now: the banner says "no change since the preview" from the first screen on
+        runs.action_check_preview()
+        self.env["psa.approval.rule"]._psa_remind_waiting_time()
+        self._psa_remind_to_confirm(every_run=True)
+        return True
 
     # ------------------------------------------------------------------------------------------
     # Crons: one run per company and period, monthly or weekly per company

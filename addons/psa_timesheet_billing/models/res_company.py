@@ -36,6 +36,13 @@ class ResCompany(models.Model):
         "the run) and go on the customer's next invoice with something to pay. Skip: lines of 0.00 are never "
         "invoiced, each run lists them as skipped with the reason.",
     )
+    psa_finance_user_id = fields.Many2one(
+        "res.users",
+        string="Finance Lead",
+        domain="[('share', '=', False)]",
+        help="Gets an activity for every billing run previewed and waiting for confirmation. Empty: the person "
+        "who created the run.",
+    )
     psa_prepaid_topup = fields.Boolean(
         string="Raise Top-up Quotations",
         help="Default of new prepaid funds: a low balance raises a draft top-up quotation for the customer.",

@@ -1,4 +1,10 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+CADENCE_CRONS = {
+    "monthly": "psa_timesheet_billing.ir_cron_psa_billing_run_monthly",
+    "weekly": "psa_timesheet_billing.ir_cron_psa_billing_run_weekly",
+    "as_you_go": "psa_timesheet_billing.ir_cron_psa_billing_run_as_you_go",
+}
 
 
 class ResConfigSettings(models.TransientModel):
@@ -30,3 +36,29 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.psa_billing_zero_total", readonly=False, string="Invoices of 0.00"
     )
     psa_prepaid_topup = fields.Boolean(related="company_id.psa_prepaid_topup", readonly=False)
+    psa_finance_user_id = fields.Many2one(related="company_id.psa_finance_user_id", readonly=False)
+    psa_approval_reminder_days = fields.Integer(
+        string="Remind of Time Waiting (days)",
+        default=3,
+        config_parameter="psa_timesheet_billing.approval_reminder_days",
+        help="Time waiting for approval this many days after its date gives its project manager an activity; "
+        "0: no reminder.",
+    )
+    # setup checklist (Settings > PSA)
+    psa_setup_approval_rules_done = fields.Boolean(compute="_compute_psa_setup_billing")
+    psa_setup_approval_rule_count = fields.Integer(compute="_compute_psa_setup_billing")
+    psa_setup_cadence_done = fields.Boolean(compute="_compute_psa_setup_billing")
+
+    @api.depends("company_id", "psa_billing_run_frequency", "psa_finance_user_id")
+    def _compute_psa_setup_billing(self):
+        for settings in self:
+            company = settings.company_id
+            # sudo: only counts and whether the cron runs are shown, on a page for administrators
+            count = self.env["psa.approval.rule"].sudo().search_count([("company_id", "=", company.id)])
+            xmlid = CADENCE_CRONS.get(settings.psa_billing_run_frequency)
+            cron = self.env.ref(xmlid, raise_if_not_found=False) if xmlid else None
+            settings.psa_setup_approval_rule_count = count
+            settings.psa_setup_approval_rules_done = bool(count)
+            settings.psa_setup_cadence_done = bool(
+                cron and cron.sudo().active and settings.psa_billing_run_frequency and settings.psa_finance_user_id
+            )

@@ -1,4 +1,5 @@
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
 
 from .psa_billing_run import BILLING_CADENCES
 
@@ -48,3 +49,40 @@ class ResPartner(models.Model):
     def _commercial_fields(self):
         # billed as the company it belongs to: contacts follow their commercial partner
         return [*super()._commercial_fields(), "psa_billing_cadence"]
+
+    def action_psa_bill_now(self):
+        """*Bill now* from the Action menu: a billing run up to today for the selected customers only, previewed
+        (or invoiced at once when the company's runs are fully automatic), opened to read what it bills and why
+        it skips the rest: the same run, and the same reasons, as the crons'."""
+        customers = self.commercial_partner_id
+        if not customers:
+            raise UserError(self.env._("Select the customers to bill."))
+        today = fields.Date.context_today(self)
+        mode = self.env["ir.config_parameter"].sudo().get_param("psa_timesheet_billing.monthly_run_mode", "preview")
+        run = self.env["psa.billing.run"].create(
+            {
+                "period_end": today,
+                "invoice_date": today,
+                "partner_ids": [Command.set(customers.ids)],
+                "mode": mode if mode in ("preview", "automatic") else "preview",
+            }
+        )
+        run.message_post(
+            body=self.env._(
+                "Created by %(user)s from the customers' Bill now: %(customers)s.",
+                user=self.env.user.name,
+                customers=", ".join(customers.mapped("display_name")),
+            )
+        )
+        if run.mode == "automatic":
+            run.action_confirm()
+        else:
+            run.action_preview()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "psa.billing.run",
+            "res_id": run.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+        }

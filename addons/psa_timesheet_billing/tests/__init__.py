@@ -36,3 +36,5 @@ from . import test_reporting
 from . import test_billing_run_jobs
 from . import test_auto_approval_jobs
 from . import test_billing_run_tours
+from . import test_activities
+from . import test_server_actions

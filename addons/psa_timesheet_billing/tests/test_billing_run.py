@@ -63,6 +63,10 @@ class TestBillingRun(BillingRunCommon):
         self.assertEqual(len(waiting), 1)
         self.assertIn("wait for approval", waiting.skip_reason)
         self.assertIn("4.0 h", waiting.skip_reason)
+        # the skipped line shows what the waiting time would bill, in its currency (not a bare 0.00)
+        self.assertAlmostEqual(waiting.amount, 4.0 * 120.0)
+        self.assertEqual(waiting.currency_id, self.line_a.currency_id)
+        self.assertAlmostEqual(run.amount_to_bill, sum(previewed.values()), msg="skipped amounts are not to bill")
         self.assertIn(self.customer_a.name, run.summary)
 
         run.action_confirm()
@@ -251,6 +255,7 @@ class TestBillingRun(BillingRunCommon):
         self.assertIn("customer on hold: disputed invoice", held.mapped("skip_reason"))
         idle_line = run.line_ids.filtered(lambda line: line.partner_id == idle)
         self.assertIn("nothing to bill up to 2026-10-31", idle_line.skip_reason)
+        self.assertEqual(idle_line.currency_id, run.currency_id, "0.00 is shown with its currency")
         run.action_confirm()
         self.assertEqual(run.invoice_count, 0)
         self.assertFalse(self._invoices(self.customer_a))
