@@ -4,7 +4,9 @@ from freezegun import freeze_time
 
 from odoo.tests import tagged
 
-from .common import DemoProviderCommon
+from odoo.addons.psa_timesheet_billing.tests.queue_job_helpers import perform_queued_jobs
+
+from .common import CHARGE_CHANNEL, DemoProviderCommon
 
 
 @tagged("post_install", "-at_install")
@@ -24,9 +26,11 @@ class TestPaymentAttemptReport(DemoProviderCommon):
             cls.paid = cls._create_invoice(250.0, date(2026, 3, 1), due_date=date(2026, 3, 31))
             cls.declined = cls._create_invoice(120.0, date(2026, 3, 1), partner=cls.osprey, due_date=date(2026, 3, 31))
             cls.env["account.move"]._cron_charge_due_invoices(batch_size=10)
+            perform_queued_jobs(cls.env, CHARGE_CHANNEL)
         for day in ("2026-04-03", "2026-04-07"):
             with freeze_time(day):
                 cls.env["account.move"]._cron_charge_due_invoices(batch_size=10)
+                perform_queued_jobs(cls.env, CHARGE_CHANNEL)
         cls.attempts = (cls.paid | cls.declined).psa_attempt_ids
 
     def test_attempts_per_month_and_status_to_the_cent(self):
