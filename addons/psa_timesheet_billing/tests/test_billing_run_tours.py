@@ -1,4 +1,6 @@
+import os
 from datetime import date
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import HttpCase, tagged
@@ -37,6 +39,12 @@ class TestBillingRunTours(BillingRunCommon, HttpCase):
         self.assertEqual(invoice.partner_id, self.customer_a)
         self.assertAlmostEqual(invoice.amount_untaxed, 500.0)
         self.assertIn("2 approved time entries", invoice.invoice_line_ids.psa_billing_explanation)
+
+    def start_tour(self, url_path, tour_name, **kwargs):
+        # No job runner serves a browser test: the run's batch jobs run at once inside the confirm request
+        # (queue_job's QUEUE_JOB__NO_DELAY), as one job worker would run them; TestBillingRunJobs tests the jobs.
+        with patch.dict(os.environ, {"QUEUE_JOB__NO_DELAY": "1"}):
+            return super().start_tour(url_path, tour_name, **kwargs)
 
     def test_finance_lead_desktop(self):
         self.start_tour("/odoo", "psa_billing_run_desktop", login=self.clerk.login)
