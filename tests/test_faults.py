@@ -201,8 +201,9 @@ def test_payment_job_killed_midway_charges_once(admin, odoo_server, fault_server
         server.start()
     wait_for_jobs(admin, PAYMENTS_CHANNEL, timeout=240)
     _charged_once_and_paid(admin, localstripe, stripe_customer, move_ids)
+    # one payment intent per invoice of this customer: _charged_once_and_paid (the cron also charges what other
+    # tests left due, so localstripe's global count is not this test's)
     stats = localstripe.stats()
-    assert stats["created"] == before["created"] + len(move_ids), "one payment intent per invoice"
     assert stats["replayed"] > before["replayed"], "the killed job's charge was answered from its idempotency key"
 
 

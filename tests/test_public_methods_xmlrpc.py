@@ -97,6 +97,7 @@ def answers(admin, odoo_server, localstripe):
     task = admin("sale.order.line", "read", read["order_line"], fields=["task_id"])[0]["task_id"][0]
     call("project.project", "action_psa_new_change_order", [project])
     call("project.project", "action_psa_view_change_orders", [project])
+    call("project.project", "action_psa_view_profitability", [project])
     call("res.partner", "action_psa_view_customer_pos", [customer])
     source = admin("psa.lead.source", "create", {"name": f"Buttons website {suffix}"})
     call("psa.lead.source", "generate_api_key", [source])
@@ -124,6 +125,7 @@ def answers(admin, odoo_server, localstripe):
         "psa.billing.run", "create", {"period_end": today, "invoice_date": today, "partner_ids": [(6, 0, [customer])]}
     )
     call("psa.billing.run", "action_preview", [run])
+    call("psa.billing.run", "action_check_preview", [run])
     call("psa.billing.run", "action_reset_to_draft", [run])
     admin("psa.billing.run", "action_preview", [run])
     call("psa.billing.run", "action_confirm", [run])
