@@ -120,10 +120,12 @@ def test_two_worker_processes_bill_one_run_exactly_once(admin, job_workers, batc
 def test_worker_killed_mid_batch_the_run_still_bills_exactly_once(admin, job_workers, batch_size):
     """A worker process is killed (SIGKILL) while it bills a batch: its transaction is rolled back with its
     connection, the runner requeues its job, a worker runs it again, the run ends billed exactly once."""
-    prices = [300.0 + index + index / 100 for index in range(60)]
+    # two batches of 80 invoices: a batch lasts well past the 1.2 s wait below, also on a quiet machine (30
+    # invoices took 0.9 s there)
+    prices = [300.0 + index + index / 100 for index in range(160)]
     partner_id = _customer(admin, "Killed Worker Customer")
     order_ids = _fixed_fee_orders(admin, partner_id, prices)
-    batch_size(30)
+    batch_size(80)
     run_id = _billing_run(admin, partner_id)
     admin("psa.billing.run", "action_confirm", [run_id])
 
@@ -134,7 +136,7 @@ def test_worker_killed_mid_batch_the_run_still_bills_exactly_once(admin, job_wor
 
     victim = _wait_until(started_batch, timeout=120)
     # past the second the runner waits for the worker to answer its request (a worker dying within it makes
-    # the runner log an ERROR: a lost request, not this fault), still in the middle of the 30 invoices
+    # the runner log an ERROR: a lost request, not this fault), still in the middle of the 80 invoices
     time.sleep(1.2)
     still = {job["uuid"]: job for job in _batch_jobs(admin, run_id)}[victim["uuid"]]
     assert still["state"] == "started", f"the batch ended before the kill, make it longer: {still}"
