@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from _job_workers import clear_jobs, job_server, wait_for_jobs
+from _job_workers import clear_jobs, describe, job_server, timeline, wait_for_jobs
 from _odoo import report
 from bench_auto_approval import setup_data, setup_rules
 
@@ -68,12 +68,13 @@ def main():
         clear_jobs(registry, CHANNEL)
         with registry.cursor() as cr:
             reset(cr, project_id)
-        with job_server(dbname, workers, CHANNEL):
+        with job_server(dbname, workers, CHANNEL, registry=registry):
             started = time.perf_counter()
             with registry.cursor() as cr:
                 env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
                 enqueued = env["psa.approval.rule"]._cron_auto_approve(batch_size=options.batch_size)
                 cr.commit()
+                cron_seconds = time.perf_counter() - started
                 cr.execute("SELECT count(*) FROM queue_job WHERE channel = %s", (CHANNEL,))
                 jobs = cr.fetchone()[0]
             _waited, states = wait_for_jobs(registry, CHANNEL)
@@ -84,6 +85,9 @@ def main():
             f"{workers} worker(s): {enqueued} lines in {jobs} jobs, {seconds[workers]:.1f} s, jobs {states}, "
             f"lines {outcome[workers]}",
             flush=True,
+        )
+        print(
+            f"    the cron (in this process): {cron_seconds:.1f} s; {describe(timeline(registry, CHANNEL))}", flush=True
         )
         if states.get("failed"):
             print(f"{states['failed']} approval jobs failed", flush=True)

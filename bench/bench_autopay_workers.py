@@ -15,7 +15,7 @@ import sys
 import time
 
 import requests
-from _job_workers import clear_jobs, job_server, wait_for_jobs
+from _job_workers import clear_jobs, describe, job_server, timeline, wait_for_jobs
 from _odoo import report
 from bench_autopay import INVOICES, prepare, start_localstripe
 
@@ -40,13 +40,14 @@ def main():
                 invoice_ids = prepare(api.Environment(cr, SUPERUSER_ID, {}), url)
                 cr.commit()
             created_before = requests.get(f"{url}/_config/psa/stats", timeout=10).json()["created"]
-            with job_server(dbname, workers, CHANNEL):
+            with job_server(dbname, workers, CHANNEL, registry=registry):
                 started = time.perf_counter()
                 with registry.cursor() as cr:
                     opened = api.Environment(cr, SUPERUSER_ID, {})["account.move"]._cron_charge_due_invoices(
                         batch_size=50
                     )
                     cr.commit()
+                    cron_seconds = time.perf_counter() - started
                 _waited, states = wait_for_jobs(registry, CHANNEL)
                 seconds[workers] = time.perf_counter() - started
             created = requests.get(f"{url}/_config/psa/stats", timeout=10).json()["created"] - created_before
@@ -56,6 +57,10 @@ def main():
             print(
                 f"{workers} worker(s): {opened} attempts, {seconds[workers]:.1f} s, jobs {states}, "
                 f"{created} payment intents, {unpaid} unpaid",
+                flush=True,
+            )
+            print(
+                f"    the cron (in this process): {cron_seconds:.1f} s; {describe(timeline(registry, CHANNEL))}",
                 flush=True,
             )
             failures.append((workers, created - (len(invoice_ids) - unpaid), unpaid))

@@ -25,6 +25,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 
+from _job_workers import describe, timeline
 from _odoo import REPO, prepare_dev_database, report
 from bench_billing_run import LINES_PER_ORDER, make_orders
 
@@ -82,9 +83,12 @@ def timed_run(registry, partner_ids, period_end, timeout):
         )
         run.action_preview()
         cr.commit()
+        cr.execute("SELECT coalesce(max(id), 0) FROM queue_job")
+        (last_job_id,) = cr.fetchone()
         started = time.perf_counter()
         run.action_confirm()
         cr.commit()
+        confirm_seconds = time.perf_counter() - started
         run_id = run.id
     deadline = started + timeout
     while True:
@@ -111,6 +115,8 @@ def timed_run(registry, partner_ids, period_end, timeout):
             "pids": len(set(jobs.mapped("worker_pid"))),
             "retried": len(jobs.filtered(lambda job: job.retry > 1)),
             "batch_size": run._psa_batch_size(),
+            "confirm": confirm_seconds,
+            "timeline": timeline(registry, "root.psa.billing", since_id=last_job_id),
         }
     if outcome["state"] != "done" or outcome["invoices"] != len(partner_ids):
         sys.exit(f"run {run_id}: {outcome}, expected {len(partner_ids)} invoices done")
@@ -198,6 +204,7 @@ def run(registry, config, dbname, options):
                     f"{outcome['batch_size']} in "
                     f"{outcome['pids']} process(es), {outcome['retried']} retried after a conflict"
                 )
+                say(f"    the confirm (in this process): {outcome['confirm']:.2f} s; {describe(outcome['timeline'])}")
         finally:
             server.stop()
     odoo_seconds, _amount = odoo_invoicing(registry, data["odoo"][0])
