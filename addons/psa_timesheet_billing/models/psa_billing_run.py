@@ -927,7 +927,9 @@ class PsaBillingRun(models.Model):
             for plan in company_plans:
                 invoice_vals = copy.deepcopy(plan["invoice_vals"])
                 invoice_vals["invoice_line_ids"] = [
-                    Command.create(self._psa_invoice_line_vals(line, item)) for line, item in plan["billable"]
+                    # a copy: completing the journal amounts must leave the item as collected (a batch retried
+                    # group by group creates its invoices again from the same items)
+                    Command.create(dict(self._psa_invoice_line_vals(line, item))) for line, item in plan["billable"]
                 ]
                 vals_list.append(invoice_vals)
             complete = self._psa_complete_line_amounts(vals_list, company)
@@ -949,12 +951,13 @@ class PsaBillingRun(models.Model):
                 plan["contract_lines"].sudo()._update_last_date_invoiced()
             if plan["receipt_ids"]:
                 self._psa_attach_receipts(plan["move"], plan["receipt_ids"])
-        self._psa_link_timesheets(plans)
         if self.post_invoices:
             self._psa_subscribe_customers(moves)
             moves = moves.with_context(**self._psa_posting_context(moves))
             self._psa_check_before_post(moves)
             moves.action_post()
+        self._psa_link_timesheets(plans)
+        if self.post_invoices:
             if self.send_invoices:
                 moves.sending_data = {
                     "author_user_id": self.env.user.id,
@@ -1125,10 +1128,13 @@ class PsaBillingRun(models.Model):
         return None
 
     def _psa_link_timesheets(self, plans):
-        """Link the billed time entries to their invoice in one statement.
+        """Link the billed time entries to their invoice in one statement, once it is posted, and
+        mark the time of posted invoices invoiced, as posting does for the time it finds linked.
 
         What the ORM would recompute on the time entries (partner, project of time not billed
-        yet) does not apply to billed time, so only the caches are told.
+        yet) does not apply to billed time, so only the caches are told. Linked before posting,
+        the time of each invoice would be recomputed when posting changes the invoice's state
+        (its partner, project, order line, invoice type: the same values again, for billed time).
         """
         timesheet_ids, move_ids = [], []
         for plan in plans:
@@ -1152,7 +1158,13 @@ class PsaBillingRun(models.Model):
             )
         )
         timesheets.invalidate_recordset(["timesheet_invoice_id", "write_uid", "write_date"])
-        self.env["account.move"].browse(set(move_ids)).invalidate_recordset(["timesheet_ids"])
+        moves = self.env["account.move"].browse(set(move_ids))
+        moves.invalidate_recordset(["timesheet_ids"])
+        posted = {move.id for move in moves if move.state == "posted" and move.move_type == "out_invoice"}
+        if posted:
+            timesheets.browse(
+                [ts_id for ts_id, move_id in zip(timesheet_ids, move_ids, strict=True) if move_id in posted]
+            )._psa_set_invoiced(True)
 
     def _psa_posting_context(self, moves):
         """The context of ticking "Checked" and posting the batch's invoices.
