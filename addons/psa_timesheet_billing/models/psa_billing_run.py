@@ -1479,9 +1479,11 @@ class PsaBillingRun(models.Model):
         milestones.search(milestones._get_due_release_domain())._psa_release()
         runs = self.sudo().search([("state", "=", "previewed")])
         runs.action_check_preview()
-        runs.filtered("preview_stale_count").action_preview()
-        # checked now: the banner says "no change since the preview" from the first screen on
-        runs.action_check_preview()
+        stale = runs.filtered("preview_stale_count")
+        stale.action_preview()
+        # checked now: the banner says "no change since the preview" from the first screen on (the other
+        # runs were checked just above)
+        stale.action_check_preview()
         self.env["psa.approval.rule"]._psa_remind_waiting_time()
         self._psa_remind_to_confirm(every_run=True)
         return True
