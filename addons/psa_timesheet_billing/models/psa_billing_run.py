@@ -997,9 +997,9 @@ class PsaBillingRun(models.Model):
         Created without them, Odoo's synchronisation computes them once per batch and then writes the
         product lines again one invoice at a time (their partner, their balance): about a third of what
         creating a batch costs. Only customer invoices in their company's currency whose product lines
-        all carry their taxes, price and quantity, without discount, cash rounding, early-payment
-        discount or cash-basis tax, and whose taxes post on accounts of their own, are completed; every
-        other invoice is left to Odoo's synchronisation entirely.
+        all carry their taxes, price and quantity, without cash rounding, early-payment discount,
+        cash-basis tax or discount allocation lines, and whose taxes post on accounts of their own, are
+        completed; every other invoice is left to Odoo's synchronisation entirely.
 
         :return: the indexes in ``vals_list`` of the invoices completed (``_psa_create_invoices``)
         """
@@ -1027,7 +1027,11 @@ class PsaBillingRun(models.Model):
                 or not all(tax_ids)
                 or any({"price_unit", "quantity"} - vals.keys() for vals in product_lines)
                 or any({"amount_currency", "balance", "tax_tag_ids"} & vals.keys() for vals in product_lines)
-                or any(vals.get("discount") for vals in product_lines)
+                or (
+                    # a discount on an invoice of a company that allocates discounts gets lines of its own
+                    company.account_discount_expense_allocation_id
+                    and any(vals.get("discount") for vals in product_lines)
+                )
             ):
                 continue
             taxes = [self.env["account.tax"].browse(ids) for ids in tax_ids]
@@ -1042,7 +1046,7 @@ class PsaBillingRun(models.Model):
                     tax_ids=line_taxes,
                     price_unit=line_fields["price_unit"].convert_to_cache(vals["price_unit"], record),
                     quantity=line_fields["quantity"].convert_to_cache(vals["quantity"], record),
-                    discount=0.0,
+                    discount=line_fields["discount"].convert_to_cache(vals.get("discount") or 0.0, record),
                     currency_id=company.currency_id,
                     partner_id=partner,
                     account_id=self.env["account.account"].browse(vals.get("account_id")),
