@@ -918,8 +918,9 @@ class PsaBillingRun(models.Model):
     def _psa_invoice_plans(self, plans):
         """Create, key, link, post and queue for sending the invoices of ``plans`` (one transaction).
 
-        Everything is done for the whole batch at once: one ``create`` per company, one insert of
-        the exactly-once keys, one statement linking the time entries, one ``_post``.
+        Everything is done for the whole batch at once: one ``create`` per company (of the invoices
+        whose journal items are all given, and one of the others), one insert of the exactly-once keys,
+        one ``_post``, then one statement linking the time entries.
         """
         moves = self.env["account.move"]
         for company, company_plans in groupby(plans, key=lambda plan: plan["company"]):
@@ -1173,12 +1174,12 @@ class PsaBillingRun(models.Model):
     def _psa_posting_context(self, moves):
         """The context of ticking "Checked" and posting the batch's invoices.
 
-        Creating them synchronised their lines (tax and payment-term lines, balances). Ticking "Checked"
-        and posting change nothing those lines depend on for an invoice in its company's currency (rate 1:
-        even a new accounting date changes no amount), so Odoo's line synchronisation is skipped for
-        those invoices only (``account.move._sync_dynamic_lines``, ``psa_synced_move_ids``): any other
-        move created or written while posting (an intercompany mirror bill) is synchronised as usual,
-        and the balance of every move is still checked.
+        Their lines were given or synchronised when they were created (tax and payment-term lines,
+        balances). Ticking "Checked" and posting change nothing those lines depend on for an invoice in
+        its company's currency (rate 1: even a new accounting date changes no amount), so Odoo's line
+        synchronisation is skipped for those invoices only (``account.move._sync_dynamic_lines``,
+        ``psa_synced_move_ids``): any other move created or written while posting (an intercompany
+        mirror bill) is synchronised as usual, and the balance of every move is still checked.
         """
         synced = moves.filtered(lambda move: move.currency_id == move.company_id.currency_id)
         return {
