@@ -930,7 +930,8 @@ class PsaBillingRun(models.Model):
                 invoice_vals["invoice_line_ids"] = [
                     # a copy: completing the journal amounts must leave the item as collected (a batch retried
                     # group by group creates its invoices again from the same items)
-                    Command.create(dict(self._psa_invoice_line_vals(line, item))) for line, item in plan["billable"]
+                    Command.create(dict(self._psa_invoice_line_vals(line, item)))
+                    for line, item in plan["billable"]
                 ]
                 vals_list.append(invoice_vals)
             complete = self._psa_complete_line_amounts(vals_list, company)
@@ -957,13 +958,13 @@ class PsaBillingRun(models.Model):
             moves = moves.with_context(**self._psa_posting_context(moves))
             self._psa_check_before_post(moves)
             moves.action_post()
-        self._psa_link_timesheets(plans)
-        if self.post_invoices:
             if self.send_invoices:
                 moves.sending_data = {
                     "author_user_id": self.env.user.id,
                     "author_partner_id": self.env.user.partner_id.id,
                 }
+        # once posted: posting recomputes nothing on the time it bills (see _psa_link_timesheets)
+        self._psa_link_timesheets(plans)
         self._psa_write_back(plans)
         self.env.flush_all()
         if self.post_invoices and self.send_invoices:
@@ -1036,7 +1037,11 @@ class PsaBillingRun(models.Model):
             ):
                 continue
             taxes = [self.env["account.tax"].browse(ids) for ids in tax_ids]
-            if any(tax.tax_exigibility == "on_payment" for line_taxes in taxes for tax in line_taxes.flatten_taxes_hierarchy()):
+            if any(
+                tax.tax_exigibility == "on_payment"
+                for line_taxes in taxes
+                for tax in line_taxes.flatten_taxes_hierarchy()
+            ):
                 continue
             partner = self.env["res.partner"].browse(invoice_vals.get("partner_id")).commercial_partner_id
             base_lines = [

@@ -36,7 +36,10 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
     @classmethod
     def _post_tax_on_its_own_account(cls):
         tax_account = cls.env["account.account"].search(
-            [*cls.env["account.account"]._check_company_domain(cls.env.company), ("account_type", "=", "liability_current")],
+            [
+                *cls.env["account.account"]._check_company_domain(cls.env.company),
+                ("account_type", "=", "liability_current"),
+            ],
             limit=1,
         )
         cls.tax.repartition_line_ids.filtered(lambda rep: rep.repartition_type == "tax").account_id = tax_account
@@ -218,7 +221,12 @@ class TestBillingRunSameAsOdooPaymentTerm(TestBillingRunSameAsOdoo):
                 "line_ids": [
                     Command.create({"value": "percent", "value_amount": 30.0, "nb_days": 15}),
                     Command.create(
-                        {"value": "percent", "value_amount": 70.0, "delay_type": "days_after_end_of_month", "nb_days": 30}
+                        {
+                            "value": "percent",
+                            "value_amount": 70.0,
+                            "delay_type": "days_after_end_of_month",
+                            "nb_days": 30,
+                        }
                     ),
                 ],
             }
