@@ -15,6 +15,10 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
     the run, one by Odoo's own "Create invoice". The batched creation and posting of the run must
     give the same invoice, line by line, and the same followers and time links."""
 
+    # the tax posts on the product line's account (no account of its own): Odoo's line synchronisation
+    # computes the invoice's tax and payment-term lines, once, when the run creates it
+    lines_given = False
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -28,6 +32,17 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
             time_line = order.order_line.filtered(lambda sol: sol.product_id == cls.product_time)
             cls._log_time(time_line, cls._create_project(time_line), ENTRIES)
             cls.orders[label] = order
+
+    @classmethod
+    def _post_tax_on_its_own_account(cls):
+        tax_account = cls.env["account.account"].search(
+            [
+                *cls.env["account.account"]._check_company_domain(cls.env.company),
+                ("account_type", "=", "liability_current"),
+            ],
+            limit=1,
+        )
+        cls.tax.repartition_line_ids.filtered(lambda rep: rep.repartition_type == "tax").account_id = tax_account
 
     def _line_facts(self, invoice):
         return [
@@ -69,6 +84,7 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
         self.assertEqual(self._line_facts(ours), self._line_facts(theirs))
         self.assertEqual(ours.journal_id, theirs.journal_id)
         self.assertEqual(ours.invoice_payment_term_id, theirs.invoice_payment_term_id)
+        self.assertEqual(ours.invoice_date_due, theirs.invoice_date_due)
         self.assertEqual(ours.fiscal_position_id, theirs.fiscal_position_id)
         self.assertTrue(ours.name.startswith(ours.sequence_prefix))
         self.assertEqual(ours.payment_reference, ours.name, "the payment reference is the invoice number, as Odoo's")
@@ -127,8 +143,10 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
         self.assertEqual(written, [], "no amount of a product line written after its creation")
 
     def test_posting_does_not_synchronise_the_lines_again(self):
-        """The run's invoices are synchronised once, when created: ticking "Checked" and posting them
-        change nothing their tax and payment-term lines depend on, and are not synchronised again."""
+        """The run gives its invoices all their journal items (tax and payment-term lines too) when their
+        taxes post on accounts of their own, so Odoo's line synchronisation never runs on them; else it runs
+        once, when they are created. Ticking "Checked" and posting them change nothing those lines depend
+        on: they are not synchronised again."""
         move_class = type(self.env["account.move"])
         synchronised = []
         original_sync = move_class._sync_tax_lines
@@ -142,7 +160,11 @@ class TestBillingRunSameAsOdoo(BillingRunCommon):
             run.action_confirm()
         invoice = run.invoice_ids
         self.assertEqual((invoice.state, invoice.checked), ("posted", True))
-        self.assertEqual(len([ids for ids in synchronised if invoice.id in ids]), 1, "at its creation only")
+        synchronised = [ids for ids in synchronised if invoice.id in ids]
+        if self.lines_given:
+            self.assertEqual(synchronised, [], "its lines are all given: never synchronised")
+        else:
+            self.assertEqual(len(synchronised), 1, "at its creation only")
 
 
 @tagged("post_install", "-at_install")
@@ -162,3 +184,52 @@ class TestBillingRunSameAsOdooIncludedTax(TestBillingRunSameAsOdoo):
         for order in cls.orders.values():
             order.order_line.write({"discount": 7.5})
             order.order_line.filtered(lambda line: line.product_id == cls.product_fixed).price_unit = 333.33
+
+
+@tagged("post_install", "-at_install")
+class TestBillingRunSameAsOdooIncludedTaxGiven(TestBillingRunSameAsOdooIncludedTax):
+    """The included tax, discount and global rounding again, the tax posted on an account of its own: the
+    journal items the run gives itself are Odoo's, to the cent."""
+
+    allow_inherited_tests_method = True
+    test_class = "TestBillingRunSameAsOdooIncludedTaxGiven"
+    lines_given = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._post_tax_on_its_own_account()
+
+
+@tagged("post_install", "-at_install")
+class TestBillingRunSameAsOdooPaymentTerm(TestBillingRunSameAsOdoo):
+    """The same two orders on a payment term of two instalments (30 % at 15 days, the rest 30 days after
+    the end of the month), the tax posted on an account of its own: the run gives all the journal items
+    itself, and its receivable lines, tax lines and due date are Odoo's."""
+
+    allow_inherited_tests_method = True
+    test_class = "TestBillingRunSameAsOdooPaymentTerm"
+    lines_given = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._post_tax_on_its_own_account()
+        term = cls.env["account.payment.term"].create(
+            {
+                "name": "Run 30% 15 days, balance 30 days after the end of the month",
+                "line_ids": [
+                    Command.create({"value": "percent", "value_amount": 30.0, "nb_days": 15}),
+                    Command.create(
+                        {
+                            "value": "percent",
+                            "value_amount": 70.0,
+                            "delay_type": "days_after_end_of_month",
+                            "nb_days": 30,
+                        }
+                    ),
+                ],
+            }
+        )
+        cls.orders["run"].payment_term_id = term
+        cls.orders["odoo"].payment_term_id = term
