@@ -34,6 +34,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 
+from _job_workers import perform_jobs_here
 from _odoo import prepare_dev_database
 
 LINES_PER_ORDER = 20
@@ -169,10 +170,18 @@ def measure(env, count, product, employee, with_odoo=True):
     )
     env.cr.commit()
     env.invalidate_all()
-    # the run's batch jobs run here, one after the other (one job worker, in this process): what a batch costs;
+    # the confirm queues the run's batch jobs; they run here, one after the other, each in its own transaction
+    # as a job worker runs them (one job worker, in this process, whose peak memory is measured):
     # bench_billing_jobs.py measures them on the job runner's workers
+    import odoo.sql_db
+
     with PeakMemory() as memory:
-        _result, ours_seconds, ours_queries = timed(env, run.with_context(queue_job__no_delay=True).action_confirm)
+        queries, started = odoo.sql_db.sql_counter, time.perf_counter()
+        run.action_confirm()
+        env.cr.commit()
+        perform_jobs_here(env.registry, "root.psa.billing")
+        ours_seconds, ours_queries = time.perf_counter() - started, odoo.sql_db.sql_counter - queries
+    env.invalidate_all()
     ours_invoices = run.invoice_ids
     if len(ours_invoices) != count or set(ours_invoices.mapped("state")) != {"posted"}:
         sys.exit(f"our run made {len(ours_invoices)} invoices ({run.state}), expected {count} posted")
@@ -291,7 +300,7 @@ def report(result):
             f"{result['ours_q']:.1f} queries/invoice) | Odoo not measured at this size"
         )
         figure = f"billing run, {count} orders x {LINES_PER_ORDER} lines"
-        target = "< 60 s" if count >= 1000 else ""
+        target = "< 60 s" if count == 1000 else ""
         bench_line(
             figure=f"{figure}: seconds",
             ours=round(result["ours_s"], 2),
