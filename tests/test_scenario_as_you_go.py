@@ -20,11 +20,12 @@ in 3 cycles, i.e. at most 3 hours with the default hourly crons. A rerun of ever
 """
 
 import uuid
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from _jobs import wait_for_jobs
-from conftest import create_user, trigger_cron
+from conftest import create_user, ref, trigger_cron
 
 RATE = 135.0
 ORDERED_HOURS = 20
@@ -187,6 +188,8 @@ def test_as_you_go_chain_paid_in_one_cycle(admin, localstripe, setup):
     # 3. The as-you-go cron: one run of today, done, one posted invoice, the line explains itself.
     trigger_cron(admin, BILL_AS_YOU_GO)
     today = str(date.today())
+    # the run's day is the cron user's today, in that user's time zone (a day ahead of UTC late in the evening)
+    cron_day = _cron_today(admin, BILL_AS_YOU_GO)
     lines = admin(
         "psa.billing.run.line",
         "search_read",
@@ -196,14 +199,19 @@ def test_as_you_go_chain_paid_in_one_cycle(admin, localstripe, setup):
     assert [(line["state"], line["kind"]) for line in lines] == [("invoiced", "bill")]
     line = lines[0]
     run = admin("psa.billing.run", "read", [line["run_id"][0]], fields=["cadence", "state", "mode", "period_end"])[0]
-    assert (run["cadence"], run["state"], run["mode"], run["period_end"]) == ("as_you_go", "done", "automatic", today)
+    assert (run["cadence"], run["state"], run["mode"], run["period_end"]) == (
+        "as_you_go",
+        "done",
+        "automatic",
+        cron_day,
+    )
     assert (line["quantity"], line["amount"]) == (hours, untaxed)
     assert line["explanation"].startswith(f"{len(LOGGED)} approved time entries, {hours} h from {today} to {today}")
-    assert f"(order {ticket['order_name']}, time up to {today})" in line["explanation"]
+    assert f"(order {ticket['order_name']}, time up to {cron_day})" in line["explanation"]
     invoices = _invoices(admin, ticket)
     assert len(invoices) == 1
     invoice = invoices[0]
-    assert (invoice["state"], invoice["invoice_date"]) == ("posted", today)
+    assert (invoice["state"], invoice["invoice_date"]) == ("posted", cron_day)
     assert (invoice["amount_untaxed"], invoice["amount_tax"], invoice["amount_total"]) == (untaxed, tax, total)
     assert invoice["payment_state"] == "not_paid"
     invoice_lines = admin(
@@ -283,3 +291,10 @@ def test_as_you_go_chain_worst_order_paid_in_three_cycles(admin, localstripe, se
     assert (invoice["amount_total"], invoice["amount_residual"]) == (total, 0.0)
     intents = localstripe.intents(ticket["stripe_customer"])
     assert [(intent["amount"], intent["status"]) for intent in intents] == [(round(total * 100), "succeeded")]
+
+
+def _cron_today(admin, xmlid):
+    """Today where the scheduled action ``xmlid`` runs: in its user's time zone (Odoo's ``context_today``)."""
+    cron = admin("ir.cron", "read", [ref(admin, xmlid)], fields=["user_id"])[0]
+    user = admin("res.users", "read", [cron["user_id"][0]], fields=["tz"])[0]
+    return str(datetime.now(ZoneInfo(user["tz"] or "UTC")).date())
