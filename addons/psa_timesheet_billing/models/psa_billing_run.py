@@ -1098,9 +1098,11 @@ class PsaBillingRun(models.Model):
         currency = company.currency_id
         untaxed = -currency.round(sum(vals["balance"] for vals in product_lines))
         tax = -currency.round(sum(vals["balance"] for vals in tax_lines))
+        # Odoo's due date of an invoice without payment term, created without one (the completed invoices never
+        # give it: _psa_complete_line_amounts): today, in the user's time zone
         today = fields.Date.context_today(self)
         if not term:
-            due_dates = [(invoice_vals.get("invoice_date_due") or today, untaxed + tax)]
+            due_dates = [(today, untaxed + tax)]
         else:
             terms = term._compute_terms(
                 date_ref=fields.Date.to_date(invoice_vals.get("invoice_date") or invoice_vals.get("date")) or today,
