@@ -717,7 +717,8 @@ class PsaBillingRun(models.Model):
         """Job: move the run to done (or failed) once none of its batch jobs may still run.
 
         Safe to run twice, or at the same time as a batch: it waits (is retried) while a batch job
-        is queued or running, and does nothing once the run is finished. Lines left pending by a job
+        is queued or running or another transaction changes the run, and does nothing once the run is
+        finished. Lines left pending by a job
         that ended without billing them (found dead after its last retry, cancelled) are marked
         failed with the reason.
         """
@@ -725,9 +726,10 @@ class PsaBillingRun(models.Model):
         if self.state != "running":
             return f"run is {self.state}: nothing to finish"
         if not self._psa_lock_run():
-            # another finishing job holds the run, or wrote it since this transaction began: that one (or, if it
-            # waits for batches, its next try) finishes the run
-            return "finished by another job"
+            # another transaction holds the run or wrote it since this one began (another finishing job, the
+            # worker cron queueing the run again, which finds this job queued and queues no other one): tried
+            # again on a fresh snapshot, which finds the run finished, or finishes it
+            raise RetryableJobError("the run is being changed by another transaction", seconds=2, ignore_retry=True)
         active = self._psa_active_jobs()
         if active:
             raise RetryableJobError(f"{len(active)} batch job(s) of the run still to end", seconds=2, ignore_retry=True)
