@@ -149,6 +149,27 @@ def timeline(registry, channel, since_id=0):
     return {"jobs": jobs, "busy": busy, "span": span, "parallel": busy / span if span else 0.0, "queued": queued}
 
 
+def job_table(registry, channel, since_id=0):
+    """One line per done job of the channel (id > ``since_id``), in the order they started: its start and end
+    (seconds after the first job was queued), its worker's pid, its retries and its method."""
+    with registry.cursor() as cr:
+        cr.execute(
+            "SELECT min(date_created) FROM queue_job WHERE channel = %s AND id > %s",
+            (channel, since_id),
+        )
+        (origin,) = cr.fetchone()
+        cr.execute(
+            "SELECT extract(epoch FROM date_started - %s), extract(epoch FROM date_done - %s), worker_pid, retry,"
+            " method_name FROM queue_job WHERE channel = %s AND state = 'done' AND id > %s ORDER BY date_started",
+            (origin, origin, channel, since_id),
+        )
+        rows = cr.fetchall()
+    return [
+        f"      {start:6.2f} -> {end:6.2f} s  pid {pid}  retry {retry}  {method}"
+        for start, end, pid, retry, method in rows
+    ]
+
+
 def describe(timeline_row):
     row = timeline_row
     return (

@@ -25,7 +25,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 
-from _job_workers import describe, timeline
+from _job_workers import describe, job_table, timeline
 from _odoo import REPO, prepare_dev_database, report
 from bench_billing_run import LINES_PER_ORDER, make_orders
 
@@ -117,6 +117,7 @@ def timed_run(registry, partner_ids, period_end, timeout):
             "batch_size": run._psa_batch_size(),
             "confirm": confirm_seconds,
             "timeline": timeline(registry, "root.psa.billing", since_id=last_job_id),
+            "jobs_table": job_table(registry, "root.psa.billing", since_id=last_job_id),
         }
     if outcome["state"] != "done" or outcome["invoices"] != len(partner_ids):
         sys.exit(f"run {run_id}: {outcome}, expected {len(partner_ids)} invoices done")
@@ -205,6 +206,8 @@ def run(registry, config, dbname, options):
                     f"{outcome['pids']} process(es), {outcome['retried']} retried after a conflict"
                 )
                 say(f"    the confirm (in this process): {outcome['confirm']:.2f} s; {describe(outcome['timeline'])}")
+                if options.detail:
+                    say("\n".join(outcome["jobs_table"]))
         finally:
             server.stop()
     odoo_seconds, _amount = odoo_invoicing(registry, data["odoo"][0])
@@ -238,6 +241,7 @@ def main():
     parser.add_argument("--vs-odoo", type=int, default=int(os.environ.get("PSA_BENCH_JOB_VS_ODOO", 200)))
     parser.add_argument("--batch-size", type=int, default=25, help="invoices per batch job")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds a run may take")
+    parser.add_argument("--detail", action="store_true", help="print each job of each run: start, end, worker")
     options = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="psa-bench-jobs-")

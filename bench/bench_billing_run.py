@@ -25,6 +25,7 @@ its own transaction, and checks nothing is billed twice or left out.
 
 import argparse
 import contextlib
+import cProfile
 import gc
 import json
 import os
@@ -149,7 +150,7 @@ def timed(env, func):
     return result, time.perf_counter() - started, cr.sql_log_count - queries
 
 
-def measure(env, count, product, employee, with_odoo=True):
+def measure(env, count, product, employee, with_odoo=True, profile_dir=None):
     period_end = date.today().replace(day=1) - timedelta(days=1)
     ours_orders = make_orders(env, count, f"ours{count}", product, employee, period_end)
     odoo_orders = make_orders(env, count, f"odoo{count}", product, employee, period_end) if with_odoo else None
@@ -175,18 +176,36 @@ def measure(env, count, product, employee, with_odoo=True):
     # bench_billing_jobs.py measures them on the job runner's workers
     import odoo.sql_db
 
-    with PeakMemory() as memory:
-        queries, started = odoo.sql_db.sql_counter, time.perf_counter()
+    profile = cProfile.Profile() if profile_dir else None
+    queries, started = odoo.sql_db.sql_counter, time.perf_counter()
+    with PeakMemory() as confirm_memory:
+        if profile:
+            profile.enable()
         run.action_confirm()
         env.cr.commit()
+    confirmed = time.perf_counter()
+    with PeakMemory() as memory:
         perform_jobs_here(env.registry, "root.psa.billing")
-        ours_seconds, ours_queries = time.perf_counter() - started, odoo.sql_db.sql_counter - queries
+        if profile:
+            profile.disable()
+    ours_seconds, ours_queries = time.perf_counter() - started, odoo.sql_db.sql_counter - queries
+    say(
+        f"  confirm {confirmed - started:.2f} s (peak {confirm_memory.peak / 2**20:.0f} MiB), batch jobs"
+        f" {ours_seconds - (confirmed - started):.2f} s (peak {memory.peak / 2**20:.0f} MiB)"
+    )
+    if profile:
+        profile.dump_stats(os.path.join(profile_dir, f"run_{count}.pstats"))
     env.invalidate_all()
     ours_invoices = run.invoice_ids
     if len(ours_invoices) != count or set(ours_invoices.mapped("state")) != {"posted"}:
         sys.exit(f"our run made {len(ours_invoices)} invoices ({run.state}), expected {count} posted")
 
-    result = {"count": count, "ours_s": ours_seconds, "ours_q": ours_queries / count, "ours_mem": memory.peak}
+    result = {
+        "count": count,
+        "ours_s": ours_seconds,
+        "ours_q": ours_queries / count,
+        "ours_mem": max(memory.peak, confirm_memory.peak),
+    }
     if not with_odoo:
         return result
 
@@ -492,6 +511,7 @@ def main():
         "--scale-sizes", default=",".join(map(str, SCALE_SIZES)), help="the two sizes the scale rows compare"
     )
     parser.add_argument("--race", type=int, default=10, help="orders in the two-concurrent-runs check (0: skip)")
+    parser.add_argument("--profile", metavar="DIR", help="write each size's run profile to DIR/run_<size>.pstats")
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",") if size.strip()]
 
@@ -532,7 +552,7 @@ def main():
                 with_odoo = count <= options.odoo_up_to
                 sets = "2 x " if with_odoo else ""
                 say(f"building {sets}{count} orders x {LINES_PER_ORDER} approved timesheet lines ...")
-                results.append(measure(env, count, product, employee, with_odoo=with_odoo))
+                results.append(measure(env, count, product, employee, with_odoo=with_odoo, profile_dir=options.profile))
                 report(results[-1])
             report_flatness(results)
             report_scale(results, tuple(int(size) for size in options.scale_sizes.split(",")))

@@ -613,7 +613,9 @@ class AccountAnalyticLine(models.Model):
         domain = self._psa_get_intercompany_domain(run)
         if run_lines is not None:
             lines = run_lines.filtered(lambda line: line.source_type == "intercompany")
-            ids = set(lines.timesheet_ids.ids) | set(lines.mapped("source_res_id"))
+            # the time entries the lines previewed, whoever may read them (the clerk may not see another
+            # company's time: the source reads it for the run, scoped by the domain below)
+            ids = set(lines.sudo().timesheet_ids.ids) | set(lines.mapped("source_res_id"))
             if not ids:
                 return []
             domain = expression.AND([domain, [("id", "in", list(ids))]])
@@ -623,9 +625,10 @@ class AccountAnalyticLine(models.Model):
             domain = expression.AND([domain, [("id", "not in", self._psa_billed_subquery(INTERCOMPANY_PERIOD))]])
         # another company's time: read to bill it to that company, scoped by the domain above
         timesheets = self.sudo().search(domain, order="company_id, project_id, date, id")
-        if run.partner_ids:
-            customers = run.partner_ids.commercial_partner_id
-            timesheets = timesheets.filtered(lambda ts: ts.company_id.partner_id in customers)
+        customer_ids = run._psa_customer_ids()
+        if customer_ids is not None:
+            customer_ids = set(customer_ids)
+            timesheets = timesheets.filtered(lambda ts: ts.company_id.partner_id.id in customer_ids)
         if run.cadence != "manual":
             # the buying company is billed at its own cadence, as any customer
             customers = run._psa_partners_on_cadence(timesheets.company_id.partner_id)
@@ -672,8 +675,17 @@ class AccountAnalyticLine(models.Model):
     @api.model
     def _psa_intercompany_previewed_refs(self, run, timesheets):
         """``{time entry id: source_res_id of the intercompany run line that previewed it}``."""
-        lines = self.env["psa.billing.run.line"].search(
-            [("run_id", "=", run.id), ("source_type", "=", "intercompany"), ("timesheet_ids", "in", timesheets.ids)]
+        # the run's own lines and the time they previewed, read whoever may see that time (as above)
+        lines = (
+            self.env["psa.billing.run.line"]
+            .sudo()
+            .search(
+                [
+                    ("run_id", "=", run.id),
+                    ("source_type", "=", "intercompany"),
+                    ("timesheet_ids", "in", timesheets.ids),
+                ]
+            )
         )
         return {ts_id: line.source_res_id for line in lines for ts_id in line.timesheet_ids.ids}
 

@@ -185,15 +185,35 @@ class PsaBillingRun(models.Model):
 
     @api.depends("line_ids.state", "line_ids.amount", "line_ids.move_id")
     def _compute_totals(self):
+        # added up in the database: the totals of a run of 200,000 lines do not read its lines into memory
+        run_ids = [run.id for run in self if isinstance(run.id, int)]
+        run_lines = self.env["psa.billing.run.line"]
+        totals = defaultdict(lambda: defaultdict(float))
+        invoices = defaultdict(set)
+        if run_ids:
+            for run, state, kind, amount, count in run_lines._read_group(
+                [("run_id", "in", run_ids)], ["run_id", "state", "kind"], ["amount:sum", "__count"]
+            ):
+                by_run = totals[run.id]
+                if kind == "bill":
+                    by_run["to_bill"] += amount
+                if state == "invoiced":
+                    by_run["billed"] += amount
+                by_run[state] += count
+            for run, move_ids in run_lines._read_group(
+                [("run_id", "in", run_ids), ("state", "=", "invoiced"), ("move_id", "!=", False)],
+                ["run_id"],
+                ["move_id:array_agg"],
+            ):
+                invoices[run.id].update(move_ids)
         for run in self:
-            lines = run.line_ids
-            billed = lines.filtered(lambda line: line.state == "invoiced")
-            run.amount_to_bill = sum(lines.filtered(lambda line: line.kind == "bill").mapped("amount"))
-            run.amount_billed = sum(billed.mapped("amount"))
-            run.skipped_count = len(lines.filtered(lambda line: line.state == "skipped"))
-            run.failed_count = len(lines.filtered(lambda line: line.state == "failed"))
-            run.invoice_ids = billed.move_id
-            run.invoice_count = len(billed.move_id)
+            by_run = totals[run.id]
+            run.amount_to_bill = by_run["to_bill"]
+            run.amount_billed = by_run["billed"]
+            run.skipped_count = int(by_run["skipped"])
+            run.failed_count = int(by_run["failed"])
+            run.invoice_ids = self.env["account.move"].browse(sorted(invoices[run.id]))
+            run.invoice_count = len(invoices[run.id])
 
     @api.depends("line_ids.state", "line_ids.amount", "line_ids.skip_reason", "line_ids.partner_id")
     def _compute_summary(self):
@@ -325,9 +345,26 @@ class PsaBillingRun(models.Model):
                 raise UserError(
                     self.env._("Run %(run)s is already confirmed: it cannot be previewed again.", run=run.name)
                 )
-            run.line_ids.unlink()
-            items = run._psa_collect()
-            self.env["psa.billing.run.line"].create([item.run_line_vals(run.id) for item in items])
+            run_lines = self.env["psa.billing.run.line"]
+            run_lines.search([("run_id", "=", run.id)]).unlink()
+            chunks = run._psa_preview_customer_chunks()
+            everyone = {customer_id for chunk in chunks for customer_id in chunk}
+            for index, customer_ids in enumerate(chunks):
+                items = run.with_context(psa_collect_customer_ids=tuple(customer_ids))._psa_collect()
+                # a customer's lines come from its own chunk only (a source that does not narrow its search
+                # to the chunk's customers gives each chunk everything); those of no chunk's customer once
+                chunk = set(customer_ids)
+                run_lines.create(
+                    [
+                        item.run_line_vals(run.id)
+                        for item in items
+                        if item.partner_id in chunk or (index == 0 and item.partner_id not in everyone)
+                    ]
+                )
+                del items
+                # what the chunk read (its sources, their lines) leaves the memory: the next chunk reads its own
+                self.env.flush_all()
+                self.env.invalidate_all()
             run.write(
                 {
                     "state": "previewed",
@@ -336,15 +373,45 @@ class PsaBillingRun(models.Model):
                     "preview_checked_date": False,
                 }
             )
+            counts = dict(run_lines._read_group([("run_id", "=", run.id)], ["kind"], ["__count"]))
             run.message_post(
                 body=self.env._(
                     "Preview: %(bill)s line(s) to bill for %(amount)s, %(skip)s skipped.",
-                    bill=len(run.line_ids.filtered(lambda line: line.kind == "bill")),
+                    bill=counts.get("bill", 0),
                     amount=format_amount(self.env, run.amount_to_bill, run.currency_id),
-                    skip=len(run.line_ids.filtered(lambda line: line.kind == "skip")),
+                    skip=counts.get("skip", 0),
                 )
             )
         return True
+
+    def _psa_preview_chunk_size(self):
+        """Hook for extensions: how many customers the preview collects together (setting
+        ``psa_timesheet_billing.preview_chunk_customers``, default 500)."""
+        param = self.env["ir.config_parameter"].sudo().get_param("psa_timesheet_billing.preview_chunk_customers")
+        return max(int(param or 500), 1)
+
+    def _psa_preview_customer_chunks(self):
+        """The customers (commercial partner ids) the preview collects, chunk by chunk: the run's own, or
+        every commercial partner when it names none (one whose sources have nothing simply adds nothing).
+
+        Every billing rule looks at one customer's things (their orders, POs, invoices of the day), so a
+        customer's lines are the same whichever chunk collects them; the memory a preview needs stays that of
+        one chunk, whatever the size of the run (10,000 customers of 20 time entries each took 170 MiB more
+        in one go).
+        """
+        self.ensure_one()
+        if self.partner_ids:
+            customer_ids = list(dict.fromkeys(self.partner_ids.commercial_partner_id.ids))
+        else:
+            # archived customers included, as the sources' domains do when the run names nobody
+            self.env["res.partner"].flush_model(["commercial_partner_id"])
+            customer_ids = [
+                row[0]
+                for row in self.env.execute_query(
+                    SQL("SELECT id FROM res_partner WHERE commercial_partner_id = id ORDER BY id")
+                )
+            ]
+        return chunked(customer_ids, self._psa_preview_chunk_size())
 
     def action_reset_to_draft(self):
         for run in self:
@@ -414,15 +481,16 @@ class PsaBillingRun(models.Model):
     def _psa_start(self):
         """Move to running; failed lines of an earlier attempt are tried again."""
         self.ensure_one()
-        self.line_ids.filtered(lambda line: line.state == "failed").write({"state": "pending", "skip_reason": False})
-        pending = self.line_ids.filtered(lambda line: line.state == "pending" and line.kind == "bill")
-        self.write(
-            {
-                "state": "running",
-                "progress_total": len(set(pending.mapped("group_key"))),
-                "jobs_enqueue_date": False,
-            }
+        run_lines = self.env["psa.billing.run.line"]
+        run_lines.search([("run_id", "=", self.id), ("state", "=", "failed")]).write(
+            {"state": "pending", "skip_reason": False}
         )
+        [(groups,)] = run_lines._read_group(
+            [("run_id", "=", self.id), ("state", "=", "pending"), ("kind", "=", "bill")],
+            [],
+            ["group_key:count_distinct"],
+        )
+        self.write({"state": "running", "progress_total": groups, "jobs_enqueue_date": False})
 
     # ------------------------------------------------------------------------------------------
     # Crons
@@ -582,13 +650,42 @@ class PsaBillingRun(models.Model):
         )._psa_job_bill_batch(line_ids)
 
     def _psa_delay_finish(self):
-        """Queue the job finishing the run (one at a time: its identity key is the run's)."""
-        self.with_delay(
+        """Queue the job finishing the run (one at a time: its identity key is the run's).
+
+        A finishing job already queued that found batches still running waits for its next try (a few
+        seconds): when no other batch job of the run may still run, it is woken up now
+        (``_psa_wake_finish``), so that the run ends when its last batch does, not at that next try.
+        """
+        job = self.with_delay(
             channel=BILLING_CHANNEL,
             priority=20,  # after the batches waiting in the channel
             identity_key=f"psa.billing.run:{self.id}:finish",
             description=self.env._("%(run)s: finish", run=self.name),
         )._psa_job_finish()
+        if job is not None and job.eta and job.state == "pending":
+            current = self.env.context.get("job_uuid")
+            if not self._psa_active_jobs().filtered(lambda other: other.uuid != current):
+                self._psa_wake_finish(job.uuid)
+
+    def _psa_wake_finish(self, uuid):
+        """Run the waiting finishing job ``uuid`` as soon as possible (its retry time cleared), unless another
+        transaction holds or changed it (it is being run or woken elsewhere): nothing is waited for."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM queue_job WHERE uuid = %s AND state = 'pending' FOR NO KEY UPDATE NOWAIT",
+                        uuid,
+                    ),
+                    log_exceptions=False,
+                )
+                job_ids = [row[0] for row in self.env.cr.fetchall()]
+                # the job queue's own row of the run's finishing job: only its retry time is cleared
+                self.env["queue.job"].sudo().browse(job_ids).write({"eta": False})
+                self.env["queue.job"].flush_model(["eta"])
+        except OperationalError as exc:
+            if not _is_concurrency_error(exc):
+                raise
 
     def _job_store_values(self, job):
         """queue_job hook: the run's jobs know their run (the run form counts and opens them)."""
@@ -1271,8 +1368,50 @@ class PsaBillingRun(models.Model):
     def _psa_customer_domain(self, field, agreement_cadence_field=None):
         """The domain on ``field`` (a commercial partner) of the customers this run bills: those it
         names, if any, on the run's cadence (``_psa_get_cadence_domain``)."""
-        domain = [(field, "in", self.partner_ids.commercial_partner_id.ids)] if self.partner_ids else []
+        customer_ids = self._psa_customer_ids()
+        domain = [(field, "in", customer_ids)] if customer_ids is not None else []
         return expression.AND([domain, self._psa_get_cadence_domain(field, agreement_cadence_field)])
+
+    def _psa_customer_ids(self):
+        """The commercial partners (ids) whose sources this collection looks at, or ``None`` for every
+        customer: those of the customers the run names, or, when a batch collects again
+        (``psa_collect_customer_ids`` in the context, see ``_psa_batch_customer_ids``), the batch's own."""
+        self.ensure_one()
+        if "psa_collect_customer_ids" in self.env.context:
+            customer_ids = self.env.context["psa_collect_customer_ids"]
+            return None if customer_ids is None else list(customer_ids)
+        return self.partner_ids.commercial_partner_id.ids if self.partner_ids else None
+
+    def _psa_batch_customer_ids(self, run_lines):
+        """The customers a batch of ``run_lines`` collects again: those of its lines the run still names, or
+        ``None`` when the run names none (every customer).
+
+        A batch reads its own few customers, never the run's whole list: 10,000 customers read by each of
+        400 batches made a large run's cost per invoice grow with its size.
+        """
+        self.ensure_one()
+        batch = set(run_lines.partner_id.commercial_partner_id.ids)
+        field = self._fields["partner_ids"]
+        self.flush_recordset(["partner_ids"])
+        names = {"rel": SQL.identifier(field.relation), "run": SQL.identifier(field.column1), "run_id": self.id}
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT p.commercial_partner_id FROM %(rel)s rel JOIN res_partner p ON p.id = rel.%(partner)s
+                 WHERE rel.%(run)s = %(run_id)s AND p.commercial_partner_id = ANY(%(batch)s) AND p.active
+                """,
+                partner=SQL.identifier(field.column2),
+                batch=list(batch),
+                **names,
+            )
+        )
+        if rows:
+            return sorted(batch & {commercial_id for (commercial_id,) in rows})
+        # none of the batch's customers is named: the run names others (nothing of theirs), or none (all)
+        [(names_some,)] = self.env.execute_query(
+            SQL("SELECT EXISTS(SELECT 1 FROM %(rel)s WHERE %(run)s = %(run_id)s)", **names)
+        )
+        return [] if names_some else None
 
     def _psa_get_cadence_domain(self, field, agreement_cadence_field=None):
         """Hook for extensions: the domain on ``field`` (a commercial partner) of the customers billed
@@ -1324,8 +1463,13 @@ class PsaBillingRun(models.Model):
         self.ensure_one()
         items = []
         sources = self._psa_billing_sources()
+        run = self
+        if run_lines is not None:
+            # a batch looks at its own customers only (``_psa_customer_ids``)
+            customer_ids = self._psa_batch_customer_ids(run_lines)
+            run = self.with_context(psa_collect_customer_ids=customer_ids and tuple(customer_ids))
         for source in sources:
-            items += source._psa_collect_billable(self, run_lines)
+            items += source._psa_collect_billable(run, run_lines)
         self._psa_apply_skip_rules(items, sources)
         if run_lines is None:
             items += self._psa_collect_nothing_to_bill(items)
@@ -1333,6 +1477,8 @@ class PsaBillingRun(models.Model):
 
     def _psa_collect_nothing_to_bill(self, items):
         """Customers chosen on the run with nothing at all to bill are listed with that reason."""
+        if not self.partner_ids:
+            return []
         seen = {item.partner_id for item in items}
         return [
             BillableItem(
@@ -1344,7 +1490,7 @@ class PsaBillingRun(models.Model):
                 currency_id=self.currency_id.id,
                 skip_reason=self.env._("nothing to bill up to %(date)s", date=self.period_end),
             )
-            for partner in self.partner_ids.commercial_partner_id
+            for partner in self.env["res.partner"].browse(self._psa_customer_ids())
             if partner.id not in seen
         ]
 

@@ -92,6 +92,54 @@ class TestBillingRun(BillingRunCommon):
         self.assertEqual(action["context"].get("default_move_type"), "out_invoice")
         self.assertFalse(action["context"].get("create"))
 
+    def _preview_lines(self, run):
+        return sorted(
+            (line.partner_id.id, line.kind, line.source_model or "", line.source_res_id, line.amount, line.skip_reason)
+            for line in run.line_ids
+        )
+
+    def test_a_preview_collected_customer_by_customer_gives_the_same_lines(self):
+        idle = self.env["res.partner"].create({"name": "Run Idle Customer", "is_company": True})
+        named = (self.customer_a | self.customer_b | idle).ids
+        whole = self._new_run(partner_ids=[Command.set(named)])
+        whole.action_preview()
+        expected = self._preview_lines(whole)
+        everyone = self._new_run()
+        everyone.action_preview()
+        expected_everyone = self._preview_lines(everyone)
+        self.assertTrue(
+            {(self.customer_a.id, "bill"), (self.customer_b.id, "bill")} <= {row[:2] for row in expected_everyone}
+        )
+        whole.action_reset_to_draft()
+        everyone.action_reset_to_draft()
+        self.env["ir.config_parameter"].sudo().set_param("psa_timesheet_billing.preview_chunk_customers", "1")
+        by_customer = self._new_run(partner_ids=[Command.set(named)])
+        self.assertEqual(len(by_customer._psa_preview_customer_chunks()), 3, "one chunk per customer")
+        by_customer.action_preview()
+        self.assertEqual(self._preview_lines(by_customer), expected, "the idle customer's skip line included")
+        by_customer.action_reset_to_draft()
+        everyone = self._new_run()
+        everyone.action_preview()
+        self.assertEqual(self._preview_lines(everyone), expected_everyone)
+        everyone.action_reset_to_draft()
+        # a source that does not narrow its search to the chunk's customers gives each chunk everything:
+        # each customer's lines are still kept once, from its own chunk
+        with patch.object(type(self.env["psa.billing.run"]), "_psa_customer_ids", lambda run: None):
+            ignoring = self._new_run(partner_ids=[Command.set(named)])
+            ignoring.action_preview()
+        ours = set(self.customers.ids)
+        self.assertEqual(
+            [row for row in self._preview_lines(ignoring) if row[0] in ours],
+            [row for row in expected if row[0] in ours],
+        )
+        ignoring.action_reset_to_draft()
+        by_customer = self._new_run(partner_ids=[Command.set(named)])
+        by_customer.action_preview()
+        by_customer.action_confirm()
+        self.assertEqual(by_customer.state, "done")
+        self.assertEqual(by_customer.invoice_count, 2)
+        self.assertAlmostEqual(by_customer.amount_billed, sum(row[4] for row in expected if row[1] == "bill"))
+
     def test_every_invoice_line_explains_itself(self):
         run = self._new_run(partner_ids=[Command.set(self.customer_b.ids)])
         run.action_preview()

@@ -58,6 +58,14 @@ class TestBillingRunJobs(BillingRunCommon):
         self.env.flush_all()
         return result
 
+    def _postpone(self, record, seconds):
+        """The job raised RetryableJobError: queue_job's controller sets it pending again, ``seconds`` later."""
+        job = Job.load(self.env, record.uuid)
+        job.postpone(seconds=seconds)
+        job.set_pending(reset_retry=False)
+        job.store()
+        record.invalidate_recordset()
+
     def _fail(self, record, message):
         """The job failed after its last retry: queue_job stores the failure, then calls the failure hook."""
         job = Job.load(self.env, record.uuid)
@@ -110,8 +118,15 @@ class TestBillingRunJobs(BillingRunCommon):
         with self.assertRaises(RetryableJobError, msg="the finishing job waits for the other batch"):
             self._perform(finish)
         self.assertEqual(run.state, "running")
+        # queue_job's controller puts it back for its next try, seconds later
+        self._postpone(finish, 2)
+        self.assertTrue(finish.eta)
+        # a batch queueing it while another batch may still run leaves it waiting
+        run.with_context(job_uuid="another batch")._psa_delay_finish()
+        self.assertTrue(finish.eta, "another batch is still to run: the finishing job keeps waiting")
         self._perform(batches[1])
-        self.assertEqual(len(self._jobs(run, "_psa_job_finish", ["pending"])), 1, "one finishing job at a time")
+        self.assertEqual(self._jobs(run, "_psa_job_finish", ["pending"]), finish, "one finishing job at a time")
+        self.assertFalse(finish.eta, "the last batch to end wakes the waiting finishing job up: it runs now")
         self._perform(self._jobs(run, "_psa_job_finish", ["pending"]))
         self.assertEqual(run.state, "done")
         self.assertEqual((run.progress_done, run.progress_total), (2, 2))
