@@ -34,6 +34,7 @@ class PsaEngagementProfitability(models.Model):
     """
 
     _name = "psa.engagement.profitability"
+    _inherit = ["psa.reporting.mixin"]
     _description = "Engagement Profitability"
     _auto = False
     _rec_name = "project_id"
