@@ -67,11 +67,26 @@ class PsaReportingMixin(models.AbstractModel):
                 return False
         return True
 
+    @api.model
+    def _psa_group_label_lang(self):
+        """The language of the date labels: ``get_lang(env).code``, as Odoo's formatting takes it, without
+        reading the user's company (three wide rows on a fresh cache) when only one language is installed,
+        which is then get_lang's answer whatever the context and the company say."""
+        installed = self.env["res.lang"].get_installed()
+        if len(installed) == 1:
+            return installed[0][0]
+        return get_lang(self.env).code
+
     def _read_group_format_result(self, rows_dict, lazy_groupby):
         if not self.env.context.get(FAST_FORMAT_KEY):
             return super()._read_group_format_result(rows_dict, lazy_groupby)
         formatters = [(spec, self._psa_group_formatter(spec), {}) for spec in lazy_groupby]
+        row_domain, prefix = None, None
         for row in rows_dict:
+            if row["__domain"] is not row_domain:
+                # every row has read_group's domain: normalised once, not once per row and group-by
+                row_domain = row["__domain"]
+                prefix = expression.normalize_domain(row_domain)
             additional_domains = []
             for spec, formatter, memo in formatters:
                 value = row[spec]
@@ -85,8 +100,23 @@ class PsaReportingMixin(models.AbstractModel):
                     # a dict of its own per row, as Odoo gives
                     row.setdefault("__range", {})[spec] = dict(value_range) if value_range else False
                 additional_domains.append(additional_domain)
-            # AND(AND(D, A), B) == AND(D, A, B): Odoo combines one group-by at a time
-            row["__domain"] = expression.AND([row["__domain"], *additional_domains])
+            row["__domain"] = self._psa_and_domains(prefix, additional_domains)
+
+    @api.model
+    def _psa_and_domains(self, prefix, additional_domains):
+        """``expression.AND([domain, *additional_domains])`` for a ``domain`` already normalised (``prefix``)
+        and normalised additional domains, none of them TRUE or FALSE (a group's "=" or range domain).
+
+        Odoo combines one group-by at a time, ``AND([AND([domain, A]), B])``: the same list, as AND
+        normalises each operand (a normalised domain is left as it is) and drops the TRUE ones.
+        """
+        if prefix == expression.FALSE_DOMAIN:
+            return list(expression.FALSE_DOMAIN)
+        terms = [] if prefix == expression.TRUE_DOMAIN else list(prefix)
+        count = len(additional_domains) + (1 if terms else 0)
+        for additional_domain in additional_domains:
+            terms += additional_domain
+        return [expression.AND_OPERATOR] * (count - 1) + terms
 
     def _psa_group_formatter(self, spec):
         """Return a function of a group value (as ``_read_group`` gives it) to ``(label, range, domain)``, as
@@ -110,7 +140,7 @@ class PsaReportingMixin(models.AbstractModel):
         granularity = granularity or "month"
         interval = READ_GROUP_TIME_GRANULARITY[granularity]
         display_format = READ_GROUP_DISPLAY_FORMAT[granularity]
-        locale = get_lang(self.env).code
+        locale = self._psa_group_label_lang()
 
         def format_date(value):
             if value and isinstance(value, datetime.date):
