@@ -21,6 +21,7 @@ class PsaDashboardBilled(models.Model):
     formula) are *devices*; the other agreement periods are *agreements*."""
 
     _name = "psa.dashboard.billed"
+    _inherit = ["psa.reporting.mixin"]
     _description = "PSA Dashboard: Billed by Source"
     _auto = False
     _order = "invoice_date desc, id desc"

@@ -10,6 +10,7 @@ class PsaDashboardPrepaid(models.Model):
     more hour of it costs), else not at all."""
 
     _name = "psa.dashboard.prepaid"
+    _inherit = ["psa.reporting.mixin"]
     _description = "PSA Dashboard: Prepaid Funds"
     _auto = False
     _order = "remaining_value, id"

@@ -15,6 +15,7 @@ class PsaDashboardReceivable(models.Model):
     late it is today: the cash figures of the dashboard (overdue by age, days sales outstanding)."""
 
     _name = "psa.dashboard.receivable"
+    _inherit = ["psa.reporting.mixin"]
     _description = "PSA Dashboard: Receivables"
     _auto = False
     _order = "invoice_date_due, id"

@@ -13,6 +13,7 @@ class PsaDashboardService(models.Model):
     opened, a ticket closed because the RMM resolved its alert by itself."""
 
     _name = "psa.dashboard.service"
+    _inherit = ["psa.reporting.mixin"]
     _description = "PSA Dashboard: Service Desk Automation"
     _auto = False
     _order = "date desc, id desc"

@@ -34,6 +34,7 @@ class PsaDashboardWip(models.Model):
     counts from the entry's date (the last milestone reached) to today, so the buckets move by themselves."""
 
     _name = "psa.dashboard.wip"
+    _inherit = ["psa.reporting.mixin"]
     _description = "PSA Dashboard: Work in Progress"
     _auto = False
     _order = "date desc, id desc"

@@ -25,6 +25,7 @@ RETRY_DAYS_PARAM = "psa_payments.retry_days"
 
 class PsaPaymentAttempt(models.Model):
     _name = "psa.payment.attempt"
+    _inherit = ["psa.reporting.mixin"]
     _description = "Auto-pay charge attempt"
     _order = "move_id, number desc"
     _rec_name = "idempotency_key"

@@ -11,7 +11,7 @@ class PsaRmmCharge(models.Model):
     customer's terms. The billing run invoices the ``to_invoice`` ones (a billing source)."""
 
     _name = "psa.rmm.charge"
-    _inherit = ["psa.billable.mixin"]
+    _inherit = ["psa.billable.mixin", "psa.reporting.mixin"]
     _psa_billing_sequence = 40
     _psa_billable_order = "partner_id, date, id"
     _description = "RMM Charge"

@@ -1,4 +1,5 @@
 from . import psa_billable_mixin
+from . import psa_reporting_mixin
 from . import account_analytic_line
 from . import psa_approval_rule
 from . import sale_order_line

@@ -21,6 +21,7 @@ class PsaBillingRunLine(models.Model):
     """One thing a billing run bills (or skips, and why), per customer: the preview and the outcome."""
 
     _name = "psa.billing.run.line"
+    _inherit = ["psa.reporting.mixin"]
     _description = "Billing Run Line"
     _order = "run_id, partner_id, group_key, id"
 

@@ -34,6 +34,7 @@ class PsaEngagementProfitability(models.Model):
     """
 
     _name = "psa.engagement.profitability"
+    _inherit = ["psa.reporting.mixin"]
     _description = "Engagement Profitability"
     _auto = False
     _rec_name = "project_id"
@@ -119,10 +120,10 @@ class PsaEngagementProfitability(models.Model):
                    aml.company_id,
                    lp.project_id,
                    move.commercial_partner_id,
-                   date_trunc('month', COALESCE(move.invoice_date, move.date))::date,
+                   date_trunc('month', COALESCE(move.invoice_date, move.date)::timestamp)::date,
                    0::numeric,
                    0::numeric,
-                   SUM(-aml.balance),
+                   -SUM(aml.balance),
                    0::numeric,
                    0::float8
               FROM (SELECT invoice_line_id, MIN(order_line_id) AS sale_line_id
@@ -133,22 +134,24 @@ class PsaEngagementProfitability(models.Model):
               JOIN account_move move ON move.id = aml.move_id
              WHERE move.state = 'posted' AND move.move_type IN ('out_invoice', 'out_refund')
           GROUP BY aml.company_id, lp.project_id, move.commercial_partner_id,
-                   date_trunc('month', COALESCE(move.invoice_date, move.date))::date
+                   date_trunc('month', COALESCE(move.invoice_date, move.date)::timestamp)::date
             UNION ALL
-            -- time entries are the many: summed per project, customer and month before the joins
+            -- time entries are the many: summed per project, customer and month before the joins. A month is
+            -- date_trunc of date::timestamp: the same first day as date_trunc of the date itself, which casts
+            -- each date to timestamptz through the session time zone (a fifth of this branch's time)
             SELECT MIN(aal.id) * 3 + 2,
                    aal.company_id,
                    aal.project_id,
                    NULL::int,  -- a time entry's partner is not a customer: the project's customer is used
-                   date_trunc('month', aal.date)::date,
+                   date_trunc('month', aal.date::timestamp)::date,
                    0::numeric,
                    0::numeric,
                    0::numeric,
-                   SUM(-aal.amount),
+                   -SUM(aal.amount),
                    SUM(aal.unit_amount)
               FROM account_analytic_line aal
              WHERE aal.project_id IS NOT NULL AND aal.psa_approval_state IS DISTINCT FROM 'rejected'
-          GROUP BY aal.company_id, aal.project_id, date_trunc('month', aal.date)::date
+          GROUP BY aal.company_id, aal.project_id, date_trunc('month', aal.date::timestamp)::date
             """
         )
 
@@ -163,7 +166,7 @@ class PsaEngagementProfitability(models.Model):
                    COALESCE(project_partner.commercial_partner_id, fact_partner.commercial_partner_id)
                        AS partner_id,
                    project.user_id,
-                   date_trunc('month', fact.date)::date AS date,
+                   date_trunc('month', fact.date::timestamp)::date AS date,
                    SUM(fact.committed) AS committed_amount,
                    SUM(fact.delivered) AS delivered_amount,
                    SUM(fact.invoiced) AS invoiced_amount,
@@ -180,7 +183,7 @@ class PsaEngagementProfitability(models.Model):
          LEFT JOIN res_partner fact_partner ON fact_partner.id = fact.partner_id
           GROUP BY fact.company_id, company.currency_id, fact.project_id,
                    COALESCE(project_partner.commercial_partner_id, fact_partner.commercial_partner_id),
-                   project.user_id, date_trunc('month', fact.date)::date
+                   project.user_id, date_trunc('month', fact.date::timestamp)::date
             """,
             facts=self._psa_facts_query(),
         )

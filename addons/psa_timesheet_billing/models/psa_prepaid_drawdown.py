@@ -4,6 +4,7 @@ from odoo.tools import SQL
 
 class PsaPrepaidDrawdown(models.Model):
     _name = "psa.prepaid.drawdown"
+    _inherit = ["psa.reporting.mixin"]
     _description = "Prepaid Fund Draw-down"
     _order = "date, id"
     _check_company_auto = True

@@ -33,6 +33,7 @@ from . import test_approval_screens
 from . import test_approval_tours
 from . import test_prepaid_display
 from . import test_reporting
+from . import test_reporting_mixin
 from . import test_billing_run_jobs
 from . import test_auto_approval_jobs
 from . import test_billing_run_tours
