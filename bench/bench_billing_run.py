@@ -30,6 +30,7 @@ import gc
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -136,6 +137,75 @@ class PeakMemory:
         self.growth = self.peak - self.start
 
 
+def bill_in_worker(worker, run_id, warm_up_id, profile_path=None):
+    """Confirm run ``run_id`` and perform its batch jobs in a fresh Python process (``--worker-run``), after
+    the run ``warm_up_id`` (not measured); return that process's figures (``worker_main``)."""
+    config, dbname = worker
+    command = [sys.executable, os.path.abspath(__file__), "--worker-run", f"{run_id},{warm_up_id}"]
+    if profile_path:
+        command += ["--profile", profile_path]
+    done = subprocess.run(
+        command,
+        env={**os.environ, "PSA_ODOO_CONFIG": config, "PSA_DB_NAME": dbname},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("WORKER ")]
+    if done.returncode or not lines:
+        sys.exit(f"the worker process failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1][len("WORKER ") :])
+
+
+def worker_main(run_ids, profile_path=None):
+    """``--worker-run RUN,WARM_UP``: in this fresh process, bill the warm-up run, then the run (confirm, then
+    its batch jobs one per transaction) and print its figures: seconds, queries, the peak memory of the confirm
+    and of the jobs (sampled every 50 ms), and the memory before it began."""
+    import odoo
+    import odoo.sql_db
+    from odoo.modules.registry import Registry
+    from odoo.tools import config as odoo_config
+
+    run_id, warm_up_id = (int(value) for value in run_ids.split(","))
+    odoo_config.parse_config(["-c", os.environ["PSA_ODOO_CONFIG"], "--log-level=warn"])
+    registry = Registry(os.environ["PSA_DB_NAME"])
+
+    def bill(billed_id, profile=None):
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            started = time.perf_counter()
+            with PeakMemory() as confirm_memory:
+                if profile:
+                    profile.enable()
+                env["psa.billing.run"].browse(billed_id).action_confirm()
+                cr.commit()
+            confirmed = time.perf_counter()
+        with PeakMemory() as jobs_memory:
+            perform_jobs_here(registry, "root.psa.billing")
+            if profile:
+                profile.disable()
+        return started, confirmed, confirm_memory, jobs_memory
+
+    bill(warm_up_id)
+    gc.collect()
+    base = rss_bytes()
+    profile = cProfile.Profile() if profile_path else None
+    queries = odoo.sql_db.sql_counter
+    started, confirmed, confirm_memory, jobs_memory = bill(run_id, profile)
+    seconds, queries = time.perf_counter() - started, odoo.sql_db.sql_counter - queries
+    if profile:
+        profile.dump_stats(profile_path)
+    figures = {
+        "seconds": seconds,
+        "queries": queries,
+        "confirm_seconds": confirmed - started,
+        "base": base,
+        "confirm_peak": confirm_memory.peak,
+        "jobs_peak": jobs_memory.peak,
+    }
+    print("WORKER " + json.dumps(figures), flush=True)
+
+
 def rss_bytes():
     """This process's resident memory now (Linux ``/proc``)."""
     with open("/proc/self/statm", encoding="ascii") as statm:
@@ -150,7 +220,7 @@ def timed(env, func):
     return result, time.perf_counter() - started, cr.sql_log_count - queries
 
 
-def measure(env, count, product, employee, with_odoo=True, profile_dir=None):
+def measure(env, count, product, employee, worker, with_odoo=True, profile_dir=None):
     period_end = date.today().replace(day=1) - timedelta(days=1)
     ours_orders = make_orders(env, count, f"ours{count}", product, employee, period_end)
     odoo_orders = make_orders(env, count, f"odoo{count}", product, employee, period_end) if with_odoo else None
@@ -169,32 +239,30 @@ def measure(env, count, product, employee, with_odoo=True, profile_dir=None):
             "post_invoices": True,
         }
     )
+    warm_up = env["psa.billing.run"].create(
+        {
+            "period_end": period_end,
+            "invoice_date": date.today(),
+            "partner_ids": [(6, 0, make_orders(env, 3, f"warm{count}", product, employee, period_end).partner_id.ids)],
+            "grouping": "order",
+            "mode": "automatic",
+            "post_invoices": True,
+        }
+    )
     env.cr.commit()
     env.invalidate_all()
-    # the confirm queues the run's batch jobs; they run here, one after the other, each in its own transaction
-    # as a job worker runs them (one job worker, in this process, whose peak memory is measured):
-    # bench_billing_jobs.py measures them on the job runner's workers
-    import odoo.sql_db
-
-    profile = cProfile.Profile() if profile_dir else None
-    queries, started = odoo.sql_db.sql_counter, time.perf_counter()
-    with PeakMemory() as confirm_memory:
-        if profile:
-            profile.enable()
-        run.action_confirm()
-        env.cr.commit()
-    confirmed = time.perf_counter()
-    with PeakMemory() as memory:
-        perform_jobs_here(env.registry, "root.psa.billing")
-        if profile:
-            profile.disable()
-    ours_seconds, ours_queries = time.perf_counter() - started, odoo.sql_db.sql_counter - queries
-    say(
-        f"  confirm {confirmed - started:.2f} s (peak {confirm_memory.peak / 2**20:.0f} MiB), batch jobs"
-        f" {ours_seconds - (confirmed - started):.2f} s (peak {memory.peak / 2**20:.0f} MiB)"
+    # the confirm queues the run's batch jobs; a fresh process (a job worker: it did not build the data) confirms
+    # the run and performs them one after the other, each in its own transaction, after a small warm-up run:
+    # its time and peak memory are the figures. bench_billing_jobs.py measures them on the job runner's workers
+    figures = bill_in_worker(
+        worker, run.id, warm_up.id, os.path.join(profile_dir, f"run_{count}.pstats") if profile_dir else None
     )
-    if profile:
-        profile.dump_stats(os.path.join(profile_dir, f"run_{count}.pstats"))
+    ours_seconds, ours_queries = figures["seconds"], figures["queries"]
+    say(
+        f"  in a fresh worker process ({figures['base'] / 2**20:.0f} MiB once Odoo is loaded and warm): confirm"
+        f" {figures['confirm_seconds']:.2f} s (peak {figures['confirm_peak'] / 2**20:.0f} MiB), batch jobs"
+        f" {ours_seconds - figures['confirm_seconds']:.2f} s (peak {figures['jobs_peak'] / 2**20:.0f} MiB)"
+    )
     env.invalidate_all()
     ours_invoices = run.invoice_ids
     if len(ours_invoices) != count or set(ours_invoices.mapped("state")) != {"posted"}:
@@ -204,7 +272,9 @@ def measure(env, count, product, employee, with_odoo=True, profile_dir=None):
         "count": count,
         "ours_s": ours_seconds,
         "ours_q": ours_queries / count,
-        "ours_mem": max(memory.peak, confirm_memory.peak),
+        # the peak while it billed (sampled): the process's ru_maxrss is no measure here, Linux carries the
+        # bench process's own size (the data it built) over into it through fork and exec
+        "ours_mem": max(figures["confirm_peak"], figures["jobs_peak"]),
     }
     if not with_odoo:
         return result
@@ -512,7 +582,11 @@ def main():
     )
     parser.add_argument("--race", type=int, default=10, help="orders in the two-concurrent-runs check (0: skip)")
     parser.add_argument("--profile", metavar="DIR", help="write each size's run profile to DIR/run_<size>.pstats")
+    parser.add_argument("--worker-run", help=argparse.SUPPRESS)  # the fresh worker process (bill_in_worker)
     options = parser.parse_args()
+    if options.worker_run:
+        worker_main(options.worker_run, options.profile)
+        return
     sizes = [int(size) for size in options.sizes.split(",") if size.strip()]
 
     work = tempfile.mkdtemp(prefix="psa-bench-billing-")
@@ -552,7 +626,17 @@ def main():
                 with_odoo = count <= options.odoo_up_to
                 sets = "2 x " if with_odoo else ""
                 say(f"building {sets}{count} orders x {LINES_PER_ORDER} approved timesheet lines ...")
-                results.append(measure(env, count, product, employee, with_odoo=with_odoo, profile_dir=options.profile))
+                results.append(
+                    measure(
+                        env,
+                        count,
+                        product,
+                        employee,
+                        (config, dbname),
+                        with_odoo=with_odoo,
+                        profile_dir=options.profile,
+                    )
+                )
                 report(results[-1])
             report_flatness(results)
             report_scale(results, tuple(int(size) for size in options.scale_sizes.split(",")))

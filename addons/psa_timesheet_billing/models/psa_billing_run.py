@@ -1,4 +1,5 @@
 import copy
+import functools
 import hashlib
 import logging
 import threading
@@ -653,8 +654,11 @@ class PsaBillingRun(models.Model):
         """Queue the job finishing the run (one at a time: its identity key is the run's).
 
         A finishing job already queued that found batches still running waits for its next try (a few
-        seconds): when no other batch job of the run may still run, it is woken up now
-        (``_psa_wake_finish``), so that the run ends when its last batch does, not at that next try.
+        seconds): when no other batch job of the run may still run, it is woken up (``_psa_wake_finish``),
+        so that the run ends when its last batch does, not at that next try. Here if this transaction sees it
+        waiting, and again once this transaction is committed (``_psa_wake_finish_after_commit``): the
+        finishing job is usually put back to wait after the last batch began, which that batch's snapshot
+        does not see.
         """
         job = self.with_delay(
             channel=BILLING_CHANNEL,
@@ -662,10 +666,36 @@ class PsaBillingRun(models.Model):
             identity_key=f"psa.billing.run:{self.id}:finish",
             description=self.env._("%(run)s: finish", run=self.name),
         )._psa_job_finish()
-        if job is not None and job.eta and job.state == "pending":
-            current = self.env.context.get("job_uuid")
-            if not self._psa_active_jobs().filtered(lambda other: other.uuid != current):
-                self._psa_wake_finish(job.uuid)
+        if job is None:
+            return
+        current = self.env.context.get("job_uuid")
+        waiting = job.eta and job.state == "pending"
+        if waiting and not self._psa_active_jobs().filtered(lambda other: other.uuid != current):
+            self._psa_wake_finish(job.uuid)
+        if current:
+            self.env.cr.postcommit.add(functools.partial(self._psa_wake_finish_after_commit, self.id, current))
+
+    @api.model
+    def _psa_wake_finish_after_commit(self, run_id, current_uuid):
+        """After a batch job's commit, in a transaction of its own (which sees what the other workers
+        committed): wake the run's waiting finishing job up when no other batch job may still run."""
+        try:
+            with self.env.registry.cursor() as cr:
+                run = self.env(cr=cr, su=True)["psa.billing.run"].browse(run_id)
+                if run._psa_active_jobs().filtered(lambda other: other.uuid != current_uuid):
+                    return
+                waiting = run.env["queue.job"].search(
+                    [
+                        ("psa_billing_run_id", "=", run_id),
+                        ("method_name", "=", "_psa_job_finish"),
+                        ("state", "=", "pending"),
+                        ("eta", "!=", False),
+                    ]
+                )
+                for job in waiting:
+                    run._psa_wake_finish(job.uuid)
+        except Exception:  # noqa: BLE001 - only a wake-up: the finishing job runs at its next try anyway
+            _logger.warning("billing run %s: could not wake its finishing job up", run_id, exc_info=True)
 
     def _psa_wake_finish(self, uuid):
         """Run the waiting finishing job ``uuid`` as soon as possible (its retry time cleared), unless another
