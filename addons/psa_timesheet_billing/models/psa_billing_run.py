@@ -830,8 +830,19 @@ class PsaBillingRun(models.Model):
     def _psa_fail_orphan_lines(self, reason):
         """Mark failed, with ``reason``, the pending lines no job of the run may still bill."""
         queued = self._psa_active_jobs()._psa_batch_line_ids()
-        orphans = self.line_ids.filtered(
-            lambda line: line.state == "pending" and line.kind == "bill" and line.id not in queued
+        # searched, not read from the run's lines: a run of 200,000 lines finishes without loading them (the
+        # run's own lines, whatever company the job's user has active)
+        orphans = (
+            self.env["psa.billing.run.line"]
+            .sudo()
+            .search(
+                [
+                    ("run_id", "=", self.id),
+                    ("state", "=", "pending"),
+                    ("kind", "=", "bill"),
+                    ("id", "not in", list(queued)),
+                ]
+            )
         )
         if orphans:
             orphans.write({"state": "failed", "skip_reason": reason[:500]})
@@ -863,7 +874,9 @@ class PsaBillingRun(models.Model):
         stopped = self._psa_stopped_jobs()[:1] if self.jobs_enqueue_date else self.env["queue.job"]
         reason = (stopped.exc_message or stopped.exc_name or stopped.state) if stopped else self.env._("not billed")
         self._psa_fail_orphan_lines(self.env._("billing job ended without billing it: %(reason)s", reason=reason))
-        failed = self.line_ids.filtered(lambda line: line.state == "failed")
+        failed = (
+            self.env["psa.billing.run.line"].sudo().search_count([("run_id", "=", self.id), ("state", "=", "failed")])
+        )
         self.state = "failed" if failed else "done"
         self.message_post(
             body=self.env._(
@@ -872,7 +885,7 @@ class PsaBillingRun(models.Model):
                 invoices=self.invoice_count,
                 amount=format_amount(self.env, self.amount_billed, self.currency_id),
                 skipped=self.skipped_count,
-                failed=len(failed),
+                failed=failed,
             )
         )
         return f"run {self.state}"
