@@ -654,48 +654,52 @@ class PsaBillingRun(models.Model):
         """Queue the job finishing the run (one at a time: its identity key is the run's).
 
         A finishing job already queued that found batches still running waits for its next try (a few
-        seconds): when no other batch job of the run may still run, it is woken up (``_psa_wake_finish``),
-        so that the run ends when its last batch does, not at that next try. Here if this transaction sees it
-        waiting, and again once this transaction is committed (``_psa_wake_finish_after_commit``): the
-        finishing job is usually put back to wait after the last batch began, which that batch's snapshot
-        does not see.
+        seconds). Once a batch job's transaction is committed, the batch wakes it up when no other batch job
+        of the run may still run (``_psa_wake_waiting_finish``, in a transaction of its own: the finishing job
+        was usually put back to wait after the last batch began, which that batch's snapshot does not see),
+        so that the run ends when its last batch does, not at that next try.
         """
-        job = self.with_delay(
+        self.with_delay(
             channel=BILLING_CHANNEL,
             priority=20,  # after the batches waiting in the channel
             identity_key=f"psa.billing.run:{self.id}:finish",
             description=self.env._("%(run)s: finish", run=self.name),
         )._psa_job_finish()
-        if job is None:
-            return
         current = self.env.context.get("job_uuid")
-        waiting = job.eta and job.state == "pending"
-        if waiting and not self._psa_active_jobs().filtered(lambda other: other.uuid != current):
-            self._psa_wake_finish(job.uuid)
         if current:
             self.env.cr.postcommit.add(functools.partial(self._psa_wake_finish_after_commit, self.id, current))
 
     @api.model
     def _psa_wake_finish_after_commit(self, run_id, current_uuid):
-        """After a batch job's commit, in a transaction of its own (which sees what the other workers
-        committed): wake the run's waiting finishing job up when no other batch job may still run."""
+        """After the commit of the batch job ``current_uuid``: ``_psa_wake_waiting_finish`` in a new
+        transaction (which sees what the other workers committed)."""
         try:
             with self.env.registry.cursor() as cr:
-                run = self.env(cr=cr, su=True)["psa.billing.run"].browse(run_id)
-                if run._psa_active_jobs().filtered(lambda other: other.uuid != current_uuid):
-                    return
-                waiting = run.env["queue.job"].search(
-                    [
-                        ("psa_billing_run_id", "=", run_id),
-                        ("method_name", "=", "_psa_job_finish"),
-                        ("state", "=", "pending"),
-                        ("eta", "!=", False),
-                    ]
-                )
-                for job in waiting:
-                    run._psa_wake_finish(job.uuid)
+                self.env(cr=cr, su=True)["psa.billing.run"].browse(run_id)._psa_wake_waiting_finish(current_uuid)
         except Exception:  # noqa: BLE001 - only a wake-up: the finishing job runs at its next try anyway
             _logger.warning("billing run %s: could not wake its finishing job up", run_id, exc_info=True)
+
+    def _psa_wake_waiting_finish(self, current_uuid):
+        """Wake the run's finishing job waiting for its next try up (``_psa_wake_finish``) when no batch job
+        of the run but ``current_uuid`` (the one that just ended) may still run."""
+        self.ensure_one()
+        if self._psa_active_jobs().filtered(lambda other: other.uuid != current_uuid):
+            return
+        # the run's own finishing job in the job queue: only its retry time is cleared
+        waiting = (
+            self.env["queue.job"]
+            .sudo()
+            .search(
+                [
+                    ("psa_billing_run_id", "=", self.id),
+                    ("method_name", "=", "_psa_job_finish"),
+                    ("state", "=", "pending"),
+                    ("eta", "!=", False),
+                ]
+            )
+        )
+        for job in waiting:
+            self._psa_wake_finish(job.uuid)
 
     def _psa_wake_finish(self, uuid):
         """Run the waiting finishing job ``uuid`` as soon as possible (its retry time cleared), unless another
@@ -1510,7 +1514,7 @@ class PsaBillingRun(models.Model):
         if run_lines is not None:
             # a batch looks at its own customers only (``_psa_customer_ids``)
             customer_ids = self._psa_batch_customer_ids(run_lines)
-            run = self.with_context(psa_collect_customer_ids=customer_ids and tuple(customer_ids))
+            run = self.with_context(psa_collect_customer_ids=None if customer_ids is None else tuple(customer_ids))
         for source in sources:
             items += source._psa_collect_billable(run, run_lines)
         self._psa_apply_skip_rules(items, sources)

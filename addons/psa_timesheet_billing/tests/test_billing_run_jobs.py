@@ -121,11 +121,13 @@ class TestBillingRunJobs(BillingRunCommon):
         # queue_job's controller puts it back for its next try, seconds later
         self._postpone(finish, 2)
         self.assertTrue(finish.eta)
-        # a batch queueing it while another batch may still run leaves it waiting
-        run.with_context(job_uuid="another batch")._psa_delay_finish()
+        # what a batch ending does after its commit: while another batch may still run, the finishing job waits
+        run._psa_wake_waiting_finish("another batch")
         self.assertTrue(finish.eta, "another batch is still to run: the finishing job keeps waiting")
         self._perform(batches[1])
         self.assertEqual(self._jobs(run, "_psa_job_finish", ["pending"]), finish, "one finishing job at a time")
+        self.assertTrue(finish.eta, "woken up only once the last batch is committed")
+        run._psa_wake_waiting_finish(batches[1].uuid)
         self.assertFalse(finish.eta, "the last batch to end wakes the waiting finishing job up: it runs now")
         self._perform(self._jobs(run, "_psa_job_finish", ["pending"]))
         self.assertEqual(run.state, "done")
