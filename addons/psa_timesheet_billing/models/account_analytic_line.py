@@ -25,10 +25,13 @@ LOCKED_STATES = {"approved", "invoiced"}
 class AccountAnalyticLine(models.Model):
     """Time entries are a billing source twice: approved time billed on its order line (one item per
     order line, each entry keyed once), and intercompany time billed to the company whose project
-    it is (one item per project, employee company and rate, each entry keyed once more)."""
+    it is (one item per project, employee company and rate, each entry keyed once more).
+
+    The report "time awaiting approval" is a pivot of time entries: they format their grouped reads as the
+    reporting models do (``psa.reporting.mixin``, Odoo's result at a third of its cost)."""
 
     _name = "account.analytic.line"
-    _inherit = ["account.analytic.line", "psa.billable.mixin"]
+    _inherit = ["account.analytic.line", "psa.billable.mixin", "psa.reporting.mixin"]
     _psa_billing_sequence = 10
     _psa_intercompany_listed_entries = 50
 

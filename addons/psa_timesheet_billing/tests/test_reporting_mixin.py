@@ -4,7 +4,6 @@ from unittest.mock import patch
 from odoo.models import BaseModel
 from odoo.tests import new_test_user, tagged
 
-from ..models.psa_reporting_mixin import FAST_FORMAT_KEY
 from .common import PsaTimesheetCommon
 
 
@@ -112,6 +111,12 @@ class TestReportingMixin(PsaTimesheetCommon):
         self._assert_same_as_odoo(
             self.run_lines, ["|", ("source_type", "=", False), ("amount", ">", 60)] + domain, ["amount"], ["kind"]
         )
+        # a limit and an offset pick groups by their order: the groups are ordered by the query, as Odoo does
+        for offset, limit in ((0, 2), (1, 2)):
+            self.assertEqual(
+                self.run_lines.read_group(domain, ["amount"], ["partner_id"], offset=offset, limit=limit, lazy=False),
+                BaseModel.read_group(self.run_lines, domain, ["amount"], ["partner_id"], offset, limit, lazy=False),
+            )
 
     def test_date_groups_by_month_day_quarter_year(self):
         domain = [("id", "in", self.drawdowns.ids)]
@@ -141,16 +146,13 @@ class TestReportingMixin(PsaTimesheetCommon):
         _read_group gives them, one without date."""
         fund = self.drawdowns.fund_id[:1]
 
-        def rows():
-            return [
-                {"date:month": False, "fund_id": fund, "__count": 1, "__domain": [("quantity", ">", 0)]},
-                {"date:month": date(2026, 10, 1), "fund_id": fund, "__count": 2, "__domain": [("quantity", ">", 0)]},
-                {"date:month": False, "fund_id": fund.browse(), "__count": 3, "__domain": [("quantity", ">", 0)]},
-            ]
-
+        domain = [("quantity", ">", 0)]
+        rows = [(False, fund, 1), (date(2026, 10, 1), fund, 2), (False, fund.browse(), 3)]
         groupby = ["date:month", "fund_id"]
-        ours, odoo = rows(), rows()
-        self.drawdowns.with_context(**{FAST_FORMAT_KEY: True})._read_group_format_result(ours, groupby)
+        ours = self.drawdowns._psa_group_rows(rows, groupby, ["__count"], domain)
+        odoo = [
+            {"date:month": day, "fund_id": record, "__count": count, "__domain": domain} for day, record, count in rows
+        ]
         BaseModel._read_group_format_result(self.drawdowns, odoo, groupby)
         self.assertEqual(ours, odoo)
         self.assertEqual([list(row) for row in ours], [list(row) for row in odoo])
@@ -173,3 +175,44 @@ class TestReportingMixin(PsaTimesheetCommon):
                     model.read_group(domain, ["quantity"], groupby, lazy=lazy),
                     BaseModel.read_group(model, domain, ["quantity"], groupby, lazy=lazy),
                 )
+
+    def test_labels_kept_between_reads_until_what_they_show_changes(self):
+        """The second pivot by customer computes no display name; a renamed company and its contact, a contact
+        moved to another company, and a context that shows addresses all give Odoo's labels again."""
+        domain = [("id", "in", self.run_lines.ids)]
+        partner_class = type(self.env["res.partner"])
+        self._assert_same_as_odoo(self.run_lines, domain, ["amount"], ["partner_id"])
+        self.env.invalidate_all()
+        with patch.object(
+            partner_class, "_compute_display_name", autospec=True, side_effect=AssertionError("computed")
+        ):
+            rows = self.run_lines.read_group(domain, ["amount"], ["partner_id"], lazy=False)
+        self.assertIn((self.contact.id, "Report Holding, Ada"), [row["partner_id"] for row in rows])
+
+        self.contact.parent_id.name = "Report Group"
+        rows = self._assert_same_as_odoo(self.run_lines, domain, ["amount"], ["partner_id"])
+        self.assertIn((self.contact.id, "Report Group, Ada"), [row["partner_id"] for row in rows])
+        other = self.env["res.partner"].create({"name": "Other Holding", "is_company": True})
+        self.contact.parent_id = other
+        rows = self._assert_same_as_odoo(self.run_lines, domain, ["amount"], ["partner_id"])
+        self.assertIn((self.contact.id, "Other Holding, Ada"), [row["partner_id"] for row in rows])
+
+        self.customer.street = "1 Report Street"
+        with_address = self.run_lines.with_context(show_address=True)
+        rows = self._assert_same_as_odoo(with_address, domain, ["amount"], ["partner_id"])
+        label = dict(row["partner_id"] for row in rows)[self.customer.id]
+        self.assertIn("1 Report Street", label)
+
+    def test_time_entries_pivot_as_odoo(self):
+        """Time awaiting approval (project x month) is a pivot of time entries: the mixin formats it."""
+        domain = [("project_id", "=", self.project.id)]
+        timesheets = self.env["account.analytic.line"].with_user(self.accountant)
+        rows = self._assert_same_as_odoo(timesheets.sudo(), domain, ["unit_amount"], ["project_id", "date:month"])
+        self.assertEqual(rows[0]["project_id"], (self.project.id, self.project.display_name))
+        # a translated name (the project's), renamed: its new label
+        self.project.name = "Renamed engagement"
+        rows = self._assert_same_as_odoo(timesheets.sudo(), domain, ["unit_amount"], ["project_id", "date:month"])
+        self.assertEqual(rows[0]["project_id"], (self.project.id, "Renamed engagement"))
+        self._assert_same_as_odoo(timesheets.sudo(), domain, ["unit_amount"], ["psa_approval_state", "employee_id"])
+        # employees are ordered by name alone (two may tie): every group-by is ranked then
+        self._assert_same_as_odoo(timesheets.sudo(), domain, ["unit_amount"], ["employee_id", "date:month"])
