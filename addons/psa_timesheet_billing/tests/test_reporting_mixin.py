@@ -111,6 +111,15 @@ class TestReportingMixin(PsaTimesheetCommon):
         self._assert_same_as_odoo(
             self.run_lines, ["|", ("source_type", "=", False), ("amount", ">", 60)] + domain, ["amount"], ["kind"]
         )
+
+        # an extension of _read_group gets records, as from Odoo, and the result is the same
+        def extended_read_group(model, *args, **kwargs):
+            rows = BaseModel._read_group(model, *args, **kwargs)
+            self.assertTrue(all(isinstance(row[0], BaseModel) for row in rows), "records, not ids")
+            return rows
+
+        with patch.object(type(self.run_lines), "_read_group", extended_read_group):
+            self._assert_same_as_odoo(self.run_lines, domain, ["amount"], ["partner_id", "source_type"])
         # a limit and an offset pick groups by their order: the groups are ordered by the query, as Odoo does
         for offset, limit in ((0, 2), (1, 2)):
             self.assertEqual(
@@ -149,7 +158,9 @@ class TestReportingMixin(PsaTimesheetCommon):
         domain = [("quantity", ">", 0)]
         rows = [(False, fund, 1), (date(2026, 10, 1), fund, 2), (False, fund.browse(), 3)]
         groupby = ["date:month", "fund_id"]
-        ours = self.drawdowns._psa_group_rows(rows, groupby, ["__count"], domain)
+        ours = self.drawdowns._psa_group_rows(
+            self.drawdowns._psa_rows_with_ids(rows, groupby), groupby, ["__count"], domain
+        )
         odoo = [
             {"date:month": day, "fund_id": record, "__count": count, "__domain": domain} for day, record, count in rows
         ]
