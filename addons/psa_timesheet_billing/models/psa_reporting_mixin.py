@@ -76,22 +76,23 @@ class PsaReportingMixin(models.AbstractModel):
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
         if lazy or orderby or not self._psa_fast_format_applies(groupby):
             return super().read_group(domain, fields, groupby, offset, limit, orderby, lazy)
-        return self._psa_read_group_eager(domain, fields, groupby, offset, limit)
-
-    @api.model
-    def _psa_read_group_eager(self, domain, fields, groupby, offset, limit):
-        """``BaseModel.read_group(domain, fields, groupby, offset, limit, lazy=False)`` in its default order,
-        built in one pass over ``_read_group``'s rows (Odoo makes a dict of each row, then formats it).
-
-        The group-bys and aggregates are named as Odoo's ``read_group`` names them (its compatibility layer
-        with ``_read_group``, reproduced in ``_psa_annotated_aggregates``), so every extension of
-        ``_read_group`` still applies; the tests compare the two results."""
         groupby = [groupby] if isinstance(groupby, str) else list(groupby)
         annotated_groupby = self._read_group_get_annotated_groupby(groupby, lazy=False)
         annotated_aggregates = self._psa_annotated_aggregates(fields, annotated_groupby)
         if set(annotated_groupby) & set(annotated_aggregates):
             # an aggregate named as a group-by: Odoo's dict keeps one value under that name
-            return super().read_group(domain, fields, groupby, offset, limit, False, False)
+            return super().read_group(domain, fields, groupby, offset, limit, orderby, lazy)
+        return self._psa_read_group_eager(domain, annotated_groupby, annotated_aggregates, offset, limit)
+
+    @api.model
+    def _psa_read_group_eager(self, domain, annotated_groupby, annotated_aggregates, offset, limit):
+        """``BaseModel.read_group(domain, fields, groupby, offset, limit, lazy=False)`` in its default order,
+        built in one pass over ``_read_group``'s rows (Odoo makes a dict of each row, then formats it).
+
+        ``annotated_groupby`` and ``annotated_aggregates`` name the group-bys and aggregates as Odoo's
+        ``read_group`` names them (its compatibility layer with ``_read_group``, reproduced in
+        ``_psa_annotated_aggregates``), so every extension of ``_read_group`` still applies; the tests
+        compare the two results."""
         specs = list(annotated_groupby.values())
         order = ",".join(specs)
         # Odoo orders the groups of a many2one by its comodel's order by joining the comodel to every row
