@@ -12,7 +12,10 @@ OVERDUE_BUCKETS = [
 
 class PsaDashboardReceivable(models.Model):
     """Posted customer invoices and credit notes, in company currency, with what is still open and how
-    late it is today: the cash figures of the dashboard (overdue by age, days sales outstanding)."""
+    late it is today: the cash figures of the dashboard (overdue by age, days sales outstanding).
+
+    An open credit note lowers what is open (the customer's credit), but it is never overdue: only
+    invoices are late (a credit note past its due date made the overdue figure negative)."""
 
     _name = "psa.dashboard.receivable"
     _inherit = ["psa.reporting.mixin"]
@@ -47,11 +50,12 @@ class PsaDashboardReceivable(models.Model):
                    company.currency_id,
                    move.amount_total_signed AS amount_total,
                    move.amount_residual_signed AS amount_residual,
-                   CASE WHEN move.invoice_date_due < CURRENT_DATE THEN move.amount_residual_signed ELSE 0 END
-                       AS amount_overdue,
+                   CASE WHEN move.move_type = 'out_invoice' AND move.invoice_date_due < CURRENT_DATE
+                        THEN move.amount_residual_signed ELSE 0 END AS amount_overdue,
                    move.amount_residual_signed <> 0 AS is_open,
-                   GREATEST(CURRENT_DATE - move.invoice_date_due, 0) AS days_overdue,
-                   CASE WHEN move.invoice_date_due >= CURRENT_DATE THEN 'not_due'
+                   CASE WHEN move.move_type = 'out_invoice' THEN GREATEST(CURRENT_DATE - move.invoice_date_due, 0)
+                        ELSE 0 END AS days_overdue,
+                   CASE WHEN move.move_type <> 'out_invoice' OR move.invoice_date_due >= CURRENT_DATE THEN 'not_due'
                         WHEN CURRENT_DATE - move.invoice_date_due <= 30 THEN '1_30'
                         WHEN CURRENT_DATE - move.invoice_date_due <= 60 THEN '31_60'
                         WHEN CURRENT_DATE - move.invoice_date_due <= 90 THEN '61_90'

@@ -1,6 +1,7 @@
 import json
 from collections import defaultdict
 
+from odoo import Command
 from odoo.tests import new_test_user, tagged
 
 from .common import PsaDashboardCommon, load_dashboard, month_start
@@ -146,6 +147,34 @@ class TestDashboardFigures(PsaDashboardCommon):
         self.assertAlmostEqual(total("psa.dashboard.prepaid", "drawn_value_this_month", prepaid), 1528.0, places=2)
         self.assertAlmostEqual(total("psa.dashboard.billed", "amount"), 2450.35, places=2)
         self.assertAlmostEqual(total("psa.rmm.charge", "amount"), 71.0, places=2)
+
+    def test_open_credit_note_is_credit_not_overdue(self):
+        """A credit note past its due date lowers the open receivables; it is not overdue."""
+        refund = self.env["account.move"].create(
+            {
+                "move_type": "out_refund",
+                "partner_id": self.customer_a.id,
+                "invoice_date": self.day(-30),
+                "invoice_payment_term_id": False,
+                "invoice_date_due": self.day(-20),
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_fixed.id,
+                            "quantity": 1,
+                            "price_unit": 80.0,
+                            "tax_ids": [Command.clear()],
+                        }
+                    )
+                ],
+            }
+        )
+        refund.action_post()
+        self.env.flush_all()
+        row = self.env["psa.dashboard.receivable"].with_user(self.reader).search([("move_id", "=", refund.id)])
+        self.assertEqual(
+            (row.amount_residual, row.amount_overdue, row.days_overdue, row.overdue_bucket), (-80.0, 0.0, 0, "not_due")
+        )
 
     def test_fund_balance_matches_the_fund(self):
         """The view's balance is the fund's own computed balance."""

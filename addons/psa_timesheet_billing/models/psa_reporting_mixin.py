@@ -239,7 +239,10 @@ class PsaReportingMixin(models.AbstractModel):
                 records = self.env[field.comodel_name].browse({value for value in values if value}).sudo()
                 dependencies = self._psa_label_dependencies(records) if records else None
                 stored = None
-                if rank and self.env[field.comodel_name]._order != "id":
+                python_order = self._psa_python_order(records) if rank else None
+                if python_order:
+                    ranks, stored = self._psa_ranks_in_python(records, set(values), python_order, dependencies)
+                elif rank and self.env[field.comodel_name]._order != "id":
                     ranks, stored = self._psa_group_ranks(spec, field, set(values), dependencies)
                 elif rank:
                     ranks = _python_ranks(values)
@@ -272,6 +275,57 @@ class PsaReportingMixin(models.AbstractModel):
         columns = [[ranks[value] for value in values] for values, ranks, _labels in facts if ranks is not None]
         keys = list(zip(*columns, strict=True))
         return [rows[index] for index in sorted(range(len(rows)), key=keys.__getitem__)]
+
+    @api.model
+    def _psa_python_order(self, records):
+        """``[(field, descending)]`` of the comodel's order when Python orders its records as PostgreSQL
+        does: plain stored dates and the id (no text, whose order is the database's collation; no many2one,
+        ordered by its own comodel), with no explicit NULLS; else None."""
+        terms = []
+        for term in records._order.split(","):
+            parts = term.split()
+            if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
+                return None
+            field = records._fields.get(parts[0])
+            if not field or not field.store or not field.column_type or field.inherited or field.company_dependent:
+                return None
+            # the ORM reads a NULL date as False, a NULL number or boolean as 0 or False: only dates (and the
+            # id, never NULL) tell NULL apart, as PostgreSQL's order needs
+            if field.type not in ("date", "datetime") and field.name != "id":
+                return None
+            terms.append((field, len(parts) == 2 and parts[1].lower() == "desc"))
+        return terms
+
+    @api.model
+    def _psa_ranks_in_python(self, records, values, python_order, dependencies):
+        """``({value: rank}, stored)`` as ``_psa_group_ranks`` gives them, for a comodel whose order Python
+        follows (``_psa_python_order``): its order columns and the labels' stored dependencies are read in
+        one fetch. The group without a record (None) has every order value NULL, as the LEFT JOIN gives it:
+        PostgreSQL puts NULL last when ascending, first when descending."""
+        stored_fields = [dep for dep in dependencies or () if dep.store and dep.column_type]
+        records = records.sudo()
+        records.fetch([field.name for field, _descending in python_order] + [dep.name for dep in stored_fields])
+        rows = {None: [None] * len(python_order)} if None in values else {}
+        for record in records:
+            rows[record.id] = [record[field.name] or None for field, _descending in python_order]
+        ordered = list(rows)
+        # one stable sort per term, the last first; (True, 0) for NULL: after every value, first reversed
+        for position in reversed(range(len(python_order))):
+            ordered.sort(
+                key=lambda key, position=position: (
+                    (True, 0) if rows[key][position] is None else (False, rows[key][position])
+                ),
+                reverse=python_order[position][1],
+            )
+        ranks, previous, rank = {}, object(), -1
+        for key in ordered:
+            if rows[key] != previous:
+                rank, previous = rank + 1, rows[key]
+            ranks[key] = rank
+        stored = {
+            record.id: tuple(_hashable(_column_value(record, dep)) for dep in stored_fields) for record in records
+        }
+        return ranks, stored
 
     @api.model
     def _psa_group_ranks(self, spec, field, values, dependencies=None):
@@ -563,3 +617,11 @@ def _python_ranks(values):
     ranks = {value: rank for rank, value in enumerate(distinct)}
     ranks[None] = len(distinct)
     return ranks
+
+
+def _column_value(record, field):
+    """A stored field's value as its column holds it (a many2one's id, None for no value), from the ORM."""
+    value = record[field.name]
+    if isinstance(value, models.BaseModel):
+        return value.id or None
+    return value

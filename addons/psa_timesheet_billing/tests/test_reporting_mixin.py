@@ -138,6 +138,22 @@ class TestReportingMixin(PsaTimesheetCommon):
         # "date" alone is by month
         self._assert_same_as_odoo(self.drawdowns, domain, ["quantity", "overage_quantity"], ["date"])
 
+    def test_funds_in_their_order_newest_first(self):
+        """Funds are ordered newest first (date_start desc, id desc): Python puts them in that order, the
+        older fund created last, two funds of one day by id; orders (date_order desc, id desc) too, with the
+        group of lines without an order where PostgreSQL puts it."""
+        funds = self.drawdowns.fund_id.sorted("id")
+        funds[0].date_start = date(2026, 9, 1)
+        funds[1].date_start = date(2025, 1, 1)
+        domain = [("id", "in", self.drawdowns.ids)]
+        rows = self._assert_same_as_odoo(self.drawdowns, domain, ["quantity"], ["fund_id", "date:month"])
+        self.assertEqual(rows[0]["fund_id"][0], funds[0].id, "the newest fund first")
+        funds[1].date_start = date(2026, 9, 1)
+        rows = self._assert_same_as_odoo(self.drawdowns, domain, ["quantity"], ["fund_id", "date:month"])
+        self.assertEqual(rows[0]["fund_id"][0], funds[1].id, "same day: the higher id first")
+        lines = self.run_lines.browse(self.run_lines.ids)
+        self._assert_same_as_odoo(lines, [("id", "in", lines.ids)], ["amount"], ["order_id", "partner_id"])
+
     def test_labels_in_the_language_of_the_context(self):
         self.env["res.lang"]._activate_lang("fr_FR")
         drawdowns = self.drawdowns.with_context(lang="fr_FR")
