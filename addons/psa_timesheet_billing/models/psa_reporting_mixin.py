@@ -14,8 +14,9 @@ from odoo.osv import expression
 from odoo.tools import DEFAULT_SERVER_DATE_FORMAT, SQL, Query
 from odoo.tools.misc import get_lang
 
-# the context key under which _read_group gives a many2one group's value as its raw id (None: no value),
-# not as a record: set by the memoised read_group only, which reads ids
+# the context key under which _read_group of the model it names gives a many2one group's value as its raw id
+# (None: no value), not as a record: set by the memoised read_group only, which reads ids (another model read
+# on the way, by a record rule say, still gets records)
 RAW_IDS_KEY = "psa_reporting_raw_ids"
 # group labels kept between grouped reads, per reporting model and database: emptied when it grows past this
 LABEL_MEMO_SIZE = 20_000
@@ -102,7 +103,7 @@ class PsaReportingMixin(models.AbstractModel):
         # Odoo makes a record of each group's many2one value (a thousand for a pivot of customers x months);
         # its id is all this read needs, when no extension of _read_group expects records
         raw_ids = type(self)._read_group is models.BaseModel._read_group
-        rows = (self.with_context(**{RAW_IDS_KEY: True}) if raw_ids else self)._read_group(
+        rows = (self.with_context(**{RAW_IDS_KEY: self._name}) if raw_ids else self)._read_group(
             domain,
             specs,
             annotated_aggregates.values(),
@@ -120,7 +121,7 @@ class PsaReportingMixin(models.AbstractModel):
 
     @api.model
     def _read_group_postprocess_groupby(self, groupby_spec, raw_values):
-        if self.env.context.get(RAW_IDS_KEY):
+        if self.env.context.get(RAW_IDS_KEY) == self._name:
             field = self._fields[parse_read_group_spec(groupby_spec)[0]]
             if field.type == "many2one":
                 return iter(raw_values)
@@ -197,25 +198,17 @@ class PsaReportingMixin(models.AbstractModel):
         own. When the group-bys start with such many2ones, each ordered by a unique order (one ending with
         its ``id``: no two records tie), ranking those first ones is enough: a stable sort keeps the rest in
         PostgreSQL's order. Otherwise every group-by is ranked."""
+        fields = [self._fields[parse_read_group_spec(spec)[0]] for spec in specs]
+        joined = [field.type == "many2one" and self.env[field.comodel_name]._order != "id" for field in fields]
         leading = 0
-        for spec in specs:
-            field = self._fields[parse_read_group_spec(spec)[0]]
-            if field.type != "many2one":
+        for field, is_joined in zip(fields, joined, strict=True):
+            if not is_joined:
                 break
-            comodel_order = self.env[field.comodel_name]._order
-            terms = [term.split()[0] for term in comodel_order.split(",") if term.strip()]
-            if comodel_order == "id" or "id" not in terms:
+            terms = [term.split()[0] for term in self.env[field.comodel_name]._order.split(",") if term.strip()]
+            if "id" not in terms:
                 break
             leading += 1
-        last_joined = max(
-            (
-                index
-                for index, spec in enumerate(specs)
-                if self._fields[parse_read_group_spec(spec)[0]].type == "many2one"
-                and self.env[self._fields[parse_read_group_spec(spec)[0]].comodel_name]._order != "id"
-            ),
-            default=-1,
-        )
+        last_joined = max((index for index, is_joined in enumerate(joined) if is_joined), default=-1)
         if last_joined < leading:
             return range(leading)
         return range(len(specs))
@@ -303,7 +296,6 @@ class PsaReportingMixin(models.AbstractModel):
         one fetch. The group without a record (None) has every order value NULL, as the LEFT JOIN gives it:
         PostgreSQL puts NULL last when ascending, first when descending."""
         stored_fields = [dep for dep in dependencies or () if dep.store and dep.column_type]
-        records = records.sudo()
         records.fetch([field.name for field, _descending in python_order] + [dep.name for dep in stored_fields])
         rows = {None: [None] * len(python_order)} if None in values else {}
         for record in records:
@@ -509,7 +501,7 @@ class PsaReportingMixin(models.AbstractModel):
                 result = records.env.execute_query(query.select(SQL.identifier(records._table, "id"), *columns))
                 stored = {row[0]: tuple(_hashable(value) for value in row[1:]) for row in result}
             if stored_fields:
-                if len(stored) != len(keys) or not all(record_id in stored for record_id in keys):
+                if not all(record_id in stored for record_id in keys):
                     return None
                 for record_id in keys:
                     keys[record_id] += stored[record_id]
@@ -560,7 +552,7 @@ class PsaReportingMixin(models.AbstractModel):
         """Return a function of a group value (as ``_read_group`` gives it) to ``(label, range, domain)``, as
         ``BaseModel._read_group_format_result`` formats it: ``range`` is None when the row has no
         ``__range`` entry for ``spec``, a dict or False otherwise; ``domain`` is the group's extra domain.
-        ``labels``: the display names of a many2one's values (``_psa_many2one_labels``)."""
+        ``labels``: the display names of a many2one's values (``_psa_many2one_labels``), for a many2one."""
         field_name, _property_name, granularity = parse_read_group_spec(spec)
         field = self._fields[field_name]
 
@@ -571,10 +563,8 @@ class PsaReportingMixin(models.AbstractModel):
                     # the record's id (None: no value), as Odoo labels and filters a record's group
                     if not value:
                         label, value = False, False
-                    elif labels is not None:
-                        label = (value, labels[value])
                     else:
-                        label = (value, self.env[field.comodel_name].browse(value).sudo().display_name)
+                        label = (value, labels[value])
                 else:
                     label = value
                 return label, None, [(field_name, "=", value)]
