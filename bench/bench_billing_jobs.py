@@ -41,15 +41,19 @@ def say(message):
     print(message, flush=True)
 
 
+def job_channels(workers):
+    """queue_job's channels of a server with ``workers`` job workers (``ODOO_QUEUE_JOB_CHANNELS``)."""
+    return f"root:{workers},root.psa.billing:{workers}"
+
+
 def job_server(config, dbname, workers):
     """Odoo's multi-process server with ``workers`` HTTP workers, the job runner and ``workers`` billing slots."""
-    channels = f"root:{workers},root.psa.billing:{workers}"
     return OdooServer(
         config,
         dbname,
         sys.executable,
         workers=workers,
-        env={"ODOO_QUEUE_JOB_CHANNELS": channels},
+        env={"ODOO_QUEUE_JOB_CHANNELS": job_channels(workers)},
         extra_args=["--load", "base,web,queue_job"],
     )
 
@@ -65,9 +69,15 @@ def wait_for_runner(server, timeout=120):
     sys.exit(f"the job runner did not start within {timeout}s; see {server.log_path}")
 
 
-def timed_run(registry, partner_ids, period_end, timeout):
-    """Confirm a fully automatic run for ``partner_ids`` (its batches are queued) and wait until it is done."""
+def timed_run(registry, partner_ids, period_end, timeout, workers):
+    """Confirm a fully automatic run for ``partner_ids`` (its batches are queued) and wait until it is done.
+
+    The confirm runs in this process with the server's channels (``ODOO_QUEUE_JOB_CHANNELS``), as a
+    person's confirm in one of its workers would: the run cuts its batches for ``workers`` workers.
+    """
     import odoo
+
+    os.environ["ODOO_QUEUE_JOB_CHANNELS"] = job_channels(workers)
 
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
@@ -195,13 +205,13 @@ def run(registry, config, dbname, options):
         server = job_server(config, dbname, workers).start()
         try:
             wait_for_runner(server)
-            timed_run(registry, warm_up[workers][1], period_end, options.timeout)
+            timed_run(registry, warm_up[workers][1], period_end, options.timeout, workers)
             for name in sets:
-                seconds, outcome = timed_run(registry, data[name][1], period_end, options.timeout)
+                seconds, outcome = timed_run(registry, data[name][1], period_end, options.timeout, workers)
                 timings[name] = seconds
                 say(
                     f"{len(data[name][1])} orders on {workers} job worker(s): {seconds:.2f} s "
-                    f"({1000 * seconds / len(data[name][1]):.1f} ms/invoice), {outcome['jobs']} batch jobs of "
+                    f"({1000 * seconds / len(data[name][1]):.1f} ms/invoice), {outcome['jobs']} batch jobs of at most "
                     f"{outcome['batch_size']} in "
                     f"{outcome['pids']} process(es), {outcome['retried']} retried after a conflict"
                 )

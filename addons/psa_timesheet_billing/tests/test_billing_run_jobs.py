@@ -9,6 +9,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
+from odoo.addons.queue_job.jobrunner import runner
 
 from .billing_run_common import BillingRunCommon
 
@@ -138,6 +139,30 @@ class TestBillingRunJobs(BillingRunCommon):
         # finishing twice changes nothing
         self.assertIn("nothing to finish", run._psa_job_finish())
         self.assertEqual(len(run.message_ids.filtered(lambda m: "Run finished" in (m.body or ""))), 1)
+
+    def test_the_batches_ramp_up_for_the_billing_channels_workers(self):
+        """How many workers the run cuts its batches for: the system parameter, else queue_job's server-wide
+        channels (the billing channel's capacity, or its closest configured parent's), else the database's."""
+        runs = self.env["psa.billing.run"]
+        params = self.env["ir.config_parameter"].sudo()
+        with patch.object(runner, "_channels", return_value="root:4,root.psa.billing:3"):
+            self.assertEqual(runs._psa_billing_workers(), 3)
+            params.set_param("psa_timesheet_billing.run_workers", "5")
+            self.assertEqual(runs._psa_billing_workers(), 5, "the system parameter comes first")
+            params.set_param("psa_timesheet_billing.run_workers", "many")
+            self.assertEqual(runs._psa_billing_workers(), 3, "a parameter that is no number is ignored")
+            params.set_param("psa_timesheet_billing.run_workers", False)
+        with patch.object(runner, "_channels", return_value="root:4,psa:2"):
+            self.assertEqual(runs._psa_billing_workers(), 2, "the closest configured parent (root omitted)")
+        with patch.object(runner, "_channels", return_value="root:6"):
+            self.assertEqual(runs._psa_billing_workers(), 6)
+        channel = self.env["queue.job.channel"].search([("complete_name", "=", BILLING_CHANNEL)])
+        channel.capacity = 2
+        with patch.object(runner, "_channels", return_value=""):
+            self.assertEqual(runs._psa_billing_workers(), 1, "queue_job's server-wide maximum (1 by default) caps it")
+            with patch.object(runner, "_max_capacity", return_value=4):
+                channel.invalidate_model(["effective_capacity"])
+                self.assertEqual(runs._psa_billing_workers(), 2, "no server-wide channels: the database's")
 
     def test_a_batch_run_twice_or_retried_after_a_dead_worker_bills_once(self):
         run = self._confirmed_run()

@@ -2,7 +2,14 @@ from datetime import date
 
 from odoo.tests import BaseCase, tagged
 
-from ..tools.billing_run import billing_key, chunked, invoice_group_key, quantity_watermark, summarize_time
+from ..tools.billing_run import (
+    billing_key,
+    chunked,
+    invoice_group_key,
+    quantity_watermark,
+    staggered_chunks,
+    summarize_time,
+)
 
 
 @tagged("post_install", "-at_install")
@@ -32,3 +39,16 @@ class TestBillingRunTools(BaseCase):
         self.assertEqual(chunked(range(5), 2), [[0, 1], [2, 3], [4]])
         with self.assertRaises(ValueError):
             chunked([1], 0)
+
+    def test_staggered_chunks(self):
+        """The first batches ramp up (one step per further worker), then full batches; order and items kept."""
+        sizes = [len(chunk) for chunk in staggered_chunks(range(200), 25, 2)]
+        self.assertEqual(sizes, [12, 25, 25, 25, 25, 25, 25, 25, 13])
+        sizes = [len(chunk) for chunk in staggered_chunks(range(200), 25, 4)]
+        self.assertEqual(sizes[:4], [6, 12, 19, 25])
+        self.assertEqual(sum(sizes), 200)
+        self.assertEqual(sum(staggered_chunks(range(103), 10, 3), []), list(range(103)))
+        # one worker, or too few items for the ramp and one full batch: plain batches
+        self.assertEqual(staggered_chunks(range(60), 25, 1), chunked(range(60), 25))
+        self.assertEqual(staggered_chunks(range(30), 25, 2), chunked(range(30), 25))
+        self.assertEqual([len(chunk) for chunk in staggered_chunks(range(37), 25, 2)], [12, 25])

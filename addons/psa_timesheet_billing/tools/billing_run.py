@@ -31,3 +31,25 @@ def chunked(items, size):
         raise ValueError("size must be at least 1")
     items = list(items)
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def staggered_chunks(items, size, workers):
+    """Split ``items`` into batches of at most ``size`` whose first ones ramp up, order kept.
+
+    ``workers`` job workers start on a run's first batches at the same moment, and every batch ends
+    by taking invoice numbers in the journal and holding them until its commit (about a third of a
+    batch): batches of equal size would all reach the numbering together and wait for each other.
+    The first ``workers - 1`` batches are therefore ``size * k / workers`` items (k = 1, 2, ...), so each
+    worker reaches the numbering after the one before released it, and the workers stay that far
+    apart until the end of the run. One worker, or too few items for the ramp and a full batch: plain
+    batches of ``size`` (``chunked``).
+    """
+    items = list(items)
+    ramp = [max(1, round(size * k / workers)) for k in range(1, workers)] if workers > 1 else []
+    if not ramp or sum(ramp) + size > len(items):
+        return chunked(items, size)
+    head, start = [], 0
+    for count in ramp:
+        head.append(items[start : start + count])
+        start += count
+    return head + chunked(items[start:], size)
