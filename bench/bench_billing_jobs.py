@@ -11,7 +11,8 @@ database. Figures, each a ``BENCH`` row:
 (b) ``--vs-odoo`` (default 200) orders on 2 workers against Odoo's own single-process
     ``sale.order._create_invoices()`` + ``action_post()`` of an identical data set: target >= 4x faster.
 
-The batch size is ``--batch-size`` (default 25 invoices per job). The servers' logs go to the work directory.
+The batch size is ``--batch-size`` (default 50 invoices per job: the run's own default, *Invoices per
+batch*). The servers' logs go to the work directory.
 
 Database: as ``bench_billing_run.py`` (under ``scripts/psa_dev.py bench``, or ``--dev-pg <dir>``). Try it small:
 ``python3 bench/bench_billing_jobs.py --dev-pg /work/devpg --orders 20 --vs-odoo 20 --batch-size 2``.
@@ -249,7 +250,7 @@ def main():
     parser.add_argument("--dev-pg", help="dev cluster directory (socket/, port); stand-alone mode")
     parser.add_argument("--orders", type=int, default=int(os.environ.get("PSA_BENCH_JOB_ORDERS", 1000)))
     parser.add_argument("--vs-odoo", type=int, default=int(os.environ.get("PSA_BENCH_JOB_VS_ODOO", 200)))
-    parser.add_argument("--batch-size", type=int, default=25, help="invoices per batch job")
+    parser.add_argument("--batch-size", type=int, default=50, help="invoices per batch job (the run's default)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds a run may take")
     parser.add_argument("--detail", action="store_true", help="print each job of each run: start, end, worker")
     options = parser.parse_args()
