@@ -642,18 +642,19 @@ class PsaBillingRun(models.Model):
                 _logger.warning("psa_timesheet_billing.run_workers is not a number: %r", param)
         channels = runner._channels()
         if channels:
+            # queue_job's own reading of its configuration: an unconfigured channel has no capacity of its own
+            # and is bounded by its closest parent with one
+            manager = ChannelManager()
             try:
-                capacities = {
-                    config["name"]: config["capacity"] for config in ChannelManager.parse_simple_config(channels)
-                }
-            except Exception:  # noqa: BLE001 - a configuration queue_job rejects is its runner's to report
-                capacities = {}
-            name = BILLING_CHANNEL
-            while name:
-                capacity = capacities.get(name) or capacities.get(name.removeprefix("root."))
-                if capacity:
-                    return max(int(capacity), 1)
-                name = name.rpartition(".")[0]
+                manager.simple_configure(channels)
+            except ValueError:
+                _logger.warning("queue_job's channels cannot be read: %r", channels)
+            else:
+                channel = manager.get_channel_by_name(BILLING_CHANNEL, autocreate=True)
+                while channel is not None and not channel.capacity:
+                    channel = channel.parent
+                if channel is not None:
+                    return max(channel.capacity, 1)
         # sudo: queue_job's channel configuration, read only
         channel = self.env["queue.job.channel"].sudo().search([("complete_name", "=", BILLING_CHANNEL)], limit=1)
         return max(channel.effective_capacity or 1, 1) if channel else 1

@@ -156,13 +156,22 @@ class TestBillingRunJobs(BillingRunCommon):
             self.assertEqual(runs._psa_billing_workers(), 2, "the closest configured parent (root omitted)")
         with patch.object(runner, "_channels", return_value="root:6"):
             self.assertEqual(runs._psa_billing_workers(), 6)
+        with patch.object(runner, "_channels", return_value="root:6,root.psa:0"):
+            self.assertEqual(runs._psa_billing_workers(), 6, "a capacity of 0 is no limit of its own")
         channel = self.env["queue.job.channel"].search([("complete_name", "=", BILLING_CHANNEL)])
         channel.capacity = 2
         with patch.object(runner, "_channels", return_value=""):
-            self.assertEqual(runs._psa_billing_workers(), 1, "queue_job's server-wide maximum (1 by default) caps it")
+            with patch.object(runner, "_max_capacity", return_value=1):
+                self.assertEqual(runs._psa_billing_workers(), 1, "queue_job's server-wide maximum caps it")
+            channel.invalidate_model(["effective_capacity"])
             with patch.object(runner, "_max_capacity", return_value=4):
-                channel.invalidate_model(["effective_capacity"])
                 self.assertEqual(runs._psa_billing_workers(), 2, "no server-wide channels: the database's")
+        with (
+            patch.object(runner, "_channels", return_value="root:bogus"),
+            patch.object(runner, "_max_capacity", return_value=4),
+            mute_logger("odoo.addons.psa_timesheet_billing.models.psa_billing_run"),
+        ):
+            self.assertEqual(runs._psa_billing_workers(), 2, "channels queue_job rejects: the database's")
 
     def test_a_batch_run_twice_or_retried_after_a_dead_worker_bills_once(self):
         run = self._confirmed_run()
