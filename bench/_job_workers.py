@@ -17,7 +17,10 @@ import tempfile
 import time
 import urllib.request
 
-ODOO_MAIN = "import odoo.cli, sys; sys.exit(odoo.cli.main())"
+# Odoo's command line from a file (``scripts/odoo_launcher.py``), not ``python -c``: the prefork master starts
+# its websocket worker by running ``<python> <sys.argv[0]> gevent ...``; with ``-c`` as ``sys.argv[0]`` that
+# child dies at once and the master starts it again, over and over, taking most of a core from the workers.
+ODOO_LAUNCHER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "odoo_launcher.py")
 LIVE_STATES = ("wait_dependencies", "pending", "enqueued", "started")
 
 
@@ -72,7 +75,7 @@ def job_server(dbname, workers, channel, base_config=None, timeout=180, registry
         log_path = os.path.join(workdir, "odoo.log")
         with open(log_path, "w", encoding="utf-8") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-c", ODOO_MAIN, "-c", config, "-d", dbname, "--db-filter", f"^{dbname}$"],
+                [sys.executable, ODOO_LAUNCHER, "-c", config, "-d", dbname, "--db-filter", f"^{dbname}$"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
