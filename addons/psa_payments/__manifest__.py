@@ -17,7 +17,6 @@
         "security/psa_payments_security.xml",
         "data/psa_payments_data.xml",
         "data/psa_payments_cron.xml",
-        "data/psa_payments_queue_job.xml",
         "data/psa_payments_mail_template.xml",
         "views/psa_payment_attempt_views.xml",
         "views/psa_payment_mandate_views.xml",

@@ -3,7 +3,6 @@ from . import payment_transaction
 from . import psa_payment_mandate
 from . import psa_payment_attempt
 from . import account_move
-from . import account_move_line
 from . import res_config_settings
 from . import res_company
 from . import account_invoice_overdue_reminder

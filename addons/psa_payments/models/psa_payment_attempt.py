@@ -183,9 +183,6 @@ class PsaPaymentAttempt(models.Model):
                 "auto-pay attempt being handled by another worker", seconds=10, ignore_retry=True
             ) from error
         self.invalidate_recordset()
-        if self.exists() and self.state == "done" and self._psa_reconcile_payment():
-            # the worker died between the charge's commit and the reconciliation (see below)
-            return f"attempt {self.idempotency_key}: charged earlier; its payment reconciled now"
         if not self.exists() or self.state != "pending":
             return f"nothing to do: attempt {self.idempotency_key} is {self.state or 'gone'}"
         transaction = self.transaction_id
@@ -206,43 +203,8 @@ class PsaPaymentAttempt(models.Model):
                 }
             )
             return f"attempt {self.idempotency_key} left unknown: interrupted, no replay"
-        self.with_context(psa_reconcile_after_commit=True)._psa_request_charge_safely()
-        if self.state == "done":
-            self._psa_commit_then_reconcile()
+        self._psa_request_charge_safely()
         return f"attempt {self.idempotency_key}: {self.state}"
-
-    def _psa_commit_then_reconcile(self):
-        """Commit the charge (its payment posted), then reconcile the payment with the invoice.
-
-        Posting the payment takes the next number of the provider's bank journal, and PostgreSQL holds that
-        number (the unique index entry of the entry's name) until the transaction ends: the next charge job to
-        post in the journal waits until then. Odoo reconciles inside the same transaction, after the posting,
-        so that wait lasted about 100 ms of a 230 ms job. The job commits right after the posting and reconciles
-        in the next transaction (``psa_reconcile_after_commit``, read by ``account.move.line.reconcile``); a
-        worker that dies in between leaves a paid attempt whose job, run again, reconciles.
-        """
-        self.ensure_one()
-        self._commit_if_not_testing()
-        # the attempt's lock ended with the commit: a second run of this job waits here, then finds it done
-        self.env.cr.execute(SQL("SELECT id FROM psa_payment_attempt WHERE id = %s FOR UPDATE", self.id))
-        self.env.invalidate_all()
-        self._psa_reconcile_payment()
-
-    def _psa_reconcile_payment(self):
-        """Reconcile the attempt's posted payment with its invoices where that is still to do (the receivable
-        lines Odoo's ``_create_payment`` reconciles); return whether anything was reconciled."""
-        self.ensure_one()
-        payment = self.transaction_id.payment_id
-        if not payment.move_id or payment.move_id.state != "posted":
-            return False
-        invoices = self.transaction_id.invoice_ids.filtered(lambda inv: inv.state == "posted")
-        lines = (payment.move_id.line_ids | invoices.line_ids).filtered(
-            lambda line: line.account_id == payment.destination_account_id and not line.reconciled
-        )
-        if not (lines & payment.move_id.line_ids) or not (lines - payment.move_id.line_ids):
-            return False
-        lines.reconcile()
-        return True
 
     def _psa_job_is_retry(self):
         """Whether the running job already ran before (a worker died, or it was requeued by a person)."""
@@ -372,8 +334,9 @@ class PsaPaymentAttempt(models.Model):
     def _on_success(self):
         """The charge succeeded: record it on the attempt and the invoice, then let Odoo post the payment.
 
-        The records come first: posting the payment holds the bank journal's next number until the commit
-        (see ``_psa_commit_then_reconcile``), so nothing is written after it that could be written before.
+        The records come first: posting the payment takes the bank journal's next number, which PostgreSQL
+        holds until the commit (the next charge job posting in that journal waits for it), so nothing is
+        written after the posting that could be written before.
         """
         self.ensure_one()
         transaction = self.transaction_id
@@ -389,7 +352,6 @@ class PsaPaymentAttempt(models.Model):
         self.move_id.write({"psa_autopay_note": reason})
         self.move_id.message_post(body=reason)
         if not transaction.is_post_processed:
-            # the records above go to the database before the number is taken
             self.env.flush_all()
             transaction._post_process()
 

@@ -1,5 +1,4 @@
 from datetime import date, datetime, timedelta
-from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -98,57 +97,6 @@ class TestChargeJobs(LocalStripeCommon):
         self.assertEqual(stats["replayed"], before["replayed"] + 1, "answered from the idempotency key")
         self.assertEqual(len(attempt.transaction_id.payment_id), 1)
         self.assertTrue(self._paid(invoice))
-
-    def test_worker_died_between_the_commit_and_the_reconciliation(self):
-        """The job commits the charge as soon as the payment is posted (the bank journal's number is free again)
-        and reconciles after: a worker that dies in between leaves a posted payment, and the job run again
-        reconciles it without charging or posting again."""
-        attempt_model = type(self.env["psa.payment.attempt"])
-        with freeze_time("2026-03-31"):
-            invoice = self._due_invoices(55.0)
-            created = self._localstripe_stats()["created"]
-            self.env["account.move"]._cron_charge_due_invoices()
-            [job] = queued_jobs(self.env, CHARGE_CHANNEL)
-            with patch.object(attempt_model, "_psa_commit_then_reconcile", autospec=True) as died:
-                perform_job(self.env, job)
-            self.assertEqual(died.call_count, 1)
-            attempt = invoice.psa_attempt_ids
-            payment = attempt.transaction_id.payment_id
-            self.assertEqual(attempt.state, "done")
-            self.assertEqual(payment.move_id.state, "posted", "posted before the commit")
-            self.assertFalse(self._paid(invoice), "the reconciliation was left to the next transaction")
-            self.assertIn("reconciled now", perform_job(self.env, job))
-        self.assertTrue(self._paid(invoice))
-        self.assertEqual(attempt.transaction_id.payment_id, payment, "no second payment")
-        self.assertEqual(self._localstripe_stats()["created"], created + 1, "no second charge")
-        self.assertIn("nothing to do", perform_job(self.env, job))
-
-    def test_the_charge_job_may_commit_on_the_payments_channel(self):
-        """queue_job refuses a commit inside a job unless its function allows it: the charge job commits once."""
-        functions = self.env["queue.job.function"]
-        config = functions.job_config(functions.job_function_name("psa.payment.attempt", "_psa_job_charge"))
-        self.assertTrue(config.allow_commit)
-        self.assertEqual(config.channel, CHARGE_CHANNEL)
-
-    def test_the_reconciliation_left_to_the_job_is_only_its_own(self):
-        """The context that defers the charge's reconciliation leaves every other reconciliation alone."""
-        with freeze_time("2026-03-31"):
-            invoice = self._due_invoices(65.0)
-            payment = self.env["account.payment"].create(
-                {
-                    "amount": 65.0,
-                    "payment_type": "inbound",
-                    "partner_type": "customer",
-                    "partner_id": invoice.partner_id.id,
-                    "journal_id": self.provider.journal_id.id,
-                }
-            )
-            payment.action_post()
-            lines = (payment.move_id.line_ids | invoice.line_ids).filtered(
-                lambda line: line.account_id == invoice.line_ids.filtered("date_maturity").account_id
-            )
-            lines.with_context(psa_reconcile_after_commit=True).reconcile()
-        self.assertTrue(self._paid(invoice), "a payment without a charge transaction reconciles at once")
 
     def test_attempt_waiting_in_the_queue_is_not_stale(self):
         """A charge whose job has not run yet after an hour (a busy queue) is not treated as interrupted."""

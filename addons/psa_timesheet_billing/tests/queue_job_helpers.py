@@ -15,27 +15,12 @@ def queued_jobs(env, channel, states=("pending",)):
 
 
 def perform_job(env, job_record):
-    """Perform one stored job in the test's transaction and mark it done; return its result.
-
-    A job whose function allows commits (RMM processing, charges) runs in a cursor of its own: the registry
-    is put in test mode for it (when the test case has not done so), so that cursor is the test's own
-    transaction under a savepoint and commits nothing for real.
-    """
-    # what the enqueuing side wrote reaches the database first, as its commit would
-    env.flush_all()
-    registry = env.registry
-    entered = not registry.in_test_mode()
-    if entered:
-        registry.enter_test_mode(env.cr)
-    try:
-        job = Job.load(env, job_record.uuid)
-        result = job.perform()
-    finally:
-        if entered:
-            registry.leave_test_mode()
+    """Perform one stored job in the test's transaction and mark it done; return its result."""
+    job = Job.load(env, job_record.uuid)
+    result = job.perform()
     job.set_done(result=result)
     job.store()
-    # read what the job's own cursor wrote
+    # a job may work in a cursor of its own (RMM processing): read what it wrote
     env.invalidate_all()
     return result
 
