@@ -17,10 +17,12 @@ import tempfile
 import time
 import urllib.request
 
+from _odoo import REPO
+
 # Odoo's command line from a file (``scripts/odoo_launcher.py``), not ``python -c``: the prefork master starts
 # its websocket worker by running ``<python> <sys.argv[0]> gevent ...``; with ``-c`` as ``sys.argv[0]`` that
 # child dies at once and the master starts it again, over and over, taking most of a core from the workers.
-ODOO_LAUNCHER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "odoo_launcher.py")
+ODOO_LAUNCHER = os.path.join(REPO, "scripts", "odoo_launcher.py")
 LIVE_STATES = ("wait_dependencies", "pending", "enqueued", "started")
 
 

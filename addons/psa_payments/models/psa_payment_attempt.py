@@ -352,6 +352,7 @@ class PsaPaymentAttempt(models.Model):
         self.move_id.write({"psa_autopay_note": reason})
         self.move_id.message_post(body=reason)
         if not transaction.is_post_processed:
+            # their SQL runs now, not at the commit after the number is taken
             self.env.flush_all()
             transaction._post_process()
 
