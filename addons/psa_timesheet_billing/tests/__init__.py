@@ -39,3 +39,4 @@ from . import test_auto_approval_jobs
 from . import test_billing_run_tours
 from . import test_activities
 from . import test_server_actions
+from . import test_billing_run_analytic_batch

@@ -4,7 +4,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # the fields of a BillableItem that are no column of psa.billing.run.line: the run uses them to invoice
-INVOICING_FIELDS = ("keys", "invoice_line_vals", "invoice_vals", "timesheet_ids", "receipt_ids", "order")
+INVOICING_FIELDS = (
+    "keys", "invoice_line_vals", "invoice_vals", "timesheet_ids", "receipt_ids", "order", "analytic_distribution",
+)  # fmt: skip
 
 
 @dataclass
@@ -19,7 +21,9 @@ class BillableItem:
       ``None`` for an order line, prepared from it when billed;
     * ``invoice_vals``: the invoice header of a source without an order (agreements, other sources);
     * ``timesheet_ids`` / ``receipt_ids``: time entries linked to the invoice, receipts attached to it;
-    * ``order``: the sale order a skip rule may look at (order lines only).
+    * ``order``: the sale order a skip rule may look at (order lines only);
+    * ``analytic_distribution``: the distribution the invoice line of an order line gets from its project,
+      looked up for the whole batch before the lines are prepared (``None``: Odoo looks it up).
     """
 
     company_id: int
@@ -50,6 +54,7 @@ class BillableItem:
     timesheet_ids: list = field(default_factory=list)
     receipt_ids: list = field(default_factory=list)
     order: object = None
+    analytic_distribution: dict = None
 
     @property
     def billable(self):
