@@ -1703,13 +1703,10 @@ class PsaBillingRun(models.Model):
         """Look up for the whole batch what preparing each order line's invoice line would look up line by
         line: the analytic distribution from the order line's project (``item.analytic_distribution``)."""
         pending = [(line, item) for plan in plans for line, item in plan["billable"] if item.invoice_line_vals is None]
-        sale_lines = self.env["sale.order.line"].browse(
-            list({line.sale_line_id.id for line, _item in pending} - {False})
-        )
-        distributions = sale_lines._psa_project_analytic_distributions()
+        run_lines = self.env["psa.billing.run.line"].union(*[line for line, _item in pending])
+        distributions = run_lines.sale_line_id._psa_project_analytic_distributions()
         for line, item in pending:
-            if line.sale_line_id.id in distributions:
-                item.analytic_distribution = distributions[line.sale_line_id.id]
+            item.analytic_distribution = distributions.get(line.sale_line_id.id)
 
     def _psa_invoice_line_vals(self, run_line, item):
         """The invoice line of one billed source: given by the source (agreements, sources without an

@@ -1,4 +1,5 @@
 from datetime import date
+from unittest.mock import patch
 
 from odoo.tests import tagged
 
@@ -93,10 +94,22 @@ class TestBillingRunAnalyticBatch(BillingRunCommon):
             }
         )
         self._log_time(order.order_line, project, [(date(2026, 10, 15), 3.0)])
-        expected = order.order_line._prepare_invoice_line()["analytic_distribution"]
+        self.assertEqual(order.order_line._prepare_invoice_line()["analytic_distribution"], {self.account_y.id: 100})
         run = self._new_run(partner_ids=[(6, 0, self.customer_b.ids)], mode="automatic")
-        run.action_confirm()
+        # the batch's lookup gives the account, so sale_project's own lookup (a grouped read of the projects
+        # per order line) does not run
+        project_model = type(self.env["project.project"])
+        project_read_group = project_model._read_group
+        looked_up = []
+
+        def spy(records, domain, *args, **kwargs):
+            if any(isinstance(leaf, list | tuple) and leaf[0] == "tasks.sale_line_id" for leaf in domain):
+                looked_up.append(domain)
+            return project_read_group(records, domain, *args, **kwargs)
+
+        with patch.object(project_model, "_read_group", spy):
+            run.action_confirm()
+        self.assertEqual(looked_up, [])
         invoice_line = run.invoice_ids.invoice_line_ids
         self.assertEqual(len(invoice_line), 1)
         self.assertEqual(invoice_line.analytic_distribution, {str(self.account_y.id): 100.0})
-        self.assertEqual(expected, {self.account_y.id: 100})
