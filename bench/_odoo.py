@@ -43,6 +43,39 @@ class Timer:
         self.seconds = time.perf_counter() - self.started
 
 
+def settle(dbname, timeout=60):
+    """Let PostgreSQL settle before a timed section: ``VACUUM (ANALYZE)`` the database, then wait until no
+    autovacuum worker runs on it (at most ``timeout`` seconds).
+
+    Every timed section writes thousands of rows, and PostgreSQL's autovacuum then vacuums and analyses those
+    tables in the background: on a 2-core machine the section that follows would share a core with it, and
+    with fresh planner statistics neither side of a comparison plans on stale ones. This does not remove the
+    machine's own noise: 8 identical ORM floors of 50 invoices in one process on an idle machine took 1.28 s
+    to 2.20 s (2026-12-03); the benches compare the best of several rounds for that.
+    """
+    import psycopg2
+
+    from odoo.sql_db import connection_info_for
+
+    _name, info = connection_info_for(dbname)
+    connection = psycopg2.connect(**info)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM (ANALYZE)")
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+                    " AND datname = current_database()"
+                )
+                if not cursor.fetchone()[0]:
+                    break
+                time.sleep(0.1)
+    finally:
+        connection.close()
+
+
 def report(figure, ours, odoo=None, unit="s", target="", met=None):
     """One row of the `make bench` table."""
     row = {"figure": figure, "ours": ours, "odoo": odoo, "unit": unit, "target": target, "met": met}
