@@ -26,7 +26,7 @@ import time
 from datetime import date, timedelta
 
 from _odoo import addons_path, prepare_dev_database
-from bench_billing_run import LINES_PER_ORDER, make_orders, measure_orm_floor
+from bench_billing_run import LINES_PER_ORDER, make_orders, measure_orm_floor, new_run
 
 
 def say(message):
@@ -119,27 +119,18 @@ def main():
             period_end = date.today().replace(day=1) - timedelta(days=1)
             label = f"prof{os.getpid()}"
 
-            def new_run(orders):
-                return env["psa.billing.run"].create(
-                    {
-                        "period_end": period_end,
-                        "invoice_date": date.today(),
-                        "partner_ids": [(6, 0, orders.partner_id.ids)],
-                        "grouping": "order",
-                        "mode": "automatic",
-                        "post_invoices": True,
-                    }
-                )
+            def run_for(orders):
+                return new_run(env, orders.partner_id.ids, period_end)
 
             # a first small run and floor fill the process's caches (field triggers, views, ormcache):
             # the measured ones then compare what each costs per invoice, not who came first
-            warm = new_run(make_orders(env, 3, f"{label}w", product, employee, period_end))
+            warm = run_for(make_orders(env, 3, f"{label}w", product, employee, period_end))
             warm.with_context(queue_job__no_delay=True).action_confirm()
             measure_orm_floor(env, warm.invoice_ids)
             count, best = options.orders, None
             for attempt in range(options.repeat):
                 say(f"building {count} orders x {LINES_PER_ORDER} approved timesheet lines ...")
-                run = new_run(make_orders(env, count, f"{label}r{attempt}", product, employee, period_end))
+                run = run_for(make_orders(env, count, f"{label}r{attempt}", product, employee, period_end))
                 cr.commit()
                 cr.execute("ANALYZE")
                 env.invalidate_all()
