@@ -2,6 +2,9 @@ from contextlib import contextmanager
 
 from odoo import fields, models
 
+# ``cr.precommit.data`` key of the billing run's numbering memo (``AccountMove._psa_numbering_memo``)
+NUMBERING_MEMO = "psa_timesheet_billing.numbering_memo"
+
 
 class AccountMove(models.Model):
     _inherit = "account.move"
@@ -17,6 +20,9 @@ class AccountMove(models.Model):
     )
 
     def write(self, vals):
+        if self._sequence_field in vals and self.env.context.get("clear_sequence_mixin_cache", True):
+            # a number written by anything but the numbering itself: what the memo knows may be wrong
+            self.env.cr.precommit.data.get(NUMBERING_MEMO, {}).clear()
         if self.env.context.get("psa_skip_unchanged_checked") and vals.keys() == {"checked"}:
             # the billing run ticked "Checked" for its whole batch before posting: posting's own
             # invoice-by-invoice tick then changes nothing (see psa.billing.run._psa_check_before_post)
@@ -38,12 +44,63 @@ class AccountMove(models.Model):
             yield
 
     def _post(self, soft=True):
-        posted = super()._post(soft=soft)
+        with self._psa_numbering_memo():
+            posted = super()._post(soft=soft)
         invoices = posted.filtered(lambda move: move.move_type == "out_invoice")
         invoices.sudo().timesheet_ids._psa_set_invoiced(True)
         refunds = posted.filtered(lambda move: move.move_type == "out_refund" and move.reversed_entry_id)
         refunds.reversed_entry_id._psa_give_back_to_billing(refunds)
         return posted
+
+    @contextmanager
+    def _psa_numbering_memo(self):
+        """While the billing run posts its batch (``psa_synced_move_ids``), number its invoices from a memo.
+
+        Odoo numbers the invoices of one ``_post`` one by one, and for each it asks the database for the
+        journal's last number (``sequence.mixin._get_last_sequence``): two searches to find the numbering's
+        period, one query, and a flush of the previous invoice's number first (measured: 4.9 ms per
+        invoice of the run's 50, a tenth of its cost, all while the journal's numbering is held). The
+        answer for the second invoice of the same journal, date and type is the number just given to
+        the first, so the memo gives it (``_get_last_sequence``), and Odoo's own transactional cache
+        (``_locked_increment``) increments it as usual: the same numbers, in the same order, from one
+        lookup per journal and date instead of one per invoice; the numbers are written in one flush.
+
+        Only the run's own fresh invoices use it, during the one posting: a number written any other way
+        meanwhile empties it (``write``), and it ends with the posting.
+        """
+        data = self.env.cr.precommit.data
+        if not self.env.context.get("psa_synced_move_ids") or NUMBERING_MEMO in data:
+            yield
+            return
+        data[NUMBERING_MEMO] = {}
+        try:
+            yield
+        finally:
+            data.pop(NUMBERING_MEMO, None)
+
+    def _psa_numbering_memo_key(self):
+        """The memo's key of this invoice: what decides which numbers its journal's numbering looks at
+        (``account.move._get_last_sequence_domain``), or ``None`` when the memo does not apply."""
+        memo = self.env.cr.precommit.data.get(NUMBERING_MEMO)
+        synced = self.env.context.get("psa_synced_move_ids") or ()
+        if memo is None or self.id not in synced or (self.name and self.name != "/"):
+            return None
+        is_payment = bool(self.origin_payment_id or self.env.context.get("is_payment"))
+        return (self.journal_id.id, self.date, self.move_type, is_payment)
+
+    def _get_last_sequence(self, relaxed=False, with_prefix=None):
+        if not relaxed and with_prefix is None:
+            key = self._psa_numbering_memo_key()
+            if key is not None and key in self.env.cr.precommit.data[NUMBERING_MEMO]:
+                return self.env.cr.precommit.data[NUMBERING_MEMO][key]
+        return super()._get_last_sequence(relaxed=relaxed, with_prefix=with_prefix)
+
+    def _set_next_sequence(self):
+        key = self._psa_numbering_memo_key()
+        result = super()._set_next_sequence()
+        if key is not None:
+            self.env.cr.precommit.data[NUMBERING_MEMO][key] = self[self._sequence_field]
+        return result
 
     def _psa_give_back_to_billing(self, refunds):
         """Hook: what the invoices in ``self`` billed is billable again once a credit note reversed

@@ -40,3 +40,4 @@ from . import test_billing_run_tours
 from . import test_activities
 from . import test_server_actions
 from . import test_billing_run_analytic_batch
+from . import test_billing_run_numbering
