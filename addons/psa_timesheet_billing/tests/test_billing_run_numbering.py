@@ -5,6 +5,7 @@ from odoo import Command
 from odoo.tests import tagged
 
 from odoo.addons.account.models.sequence_mixin import SequenceMixin
+from odoo.addons.psa_timesheet_billing.models.account_move import NUMBERING_MEMO
 
 from .billing_run_common import BillingRunCommon
 
@@ -59,7 +60,7 @@ class TestBillingRunNumbering(BillingRunCommon):
         )
         # Odoo asks the database once per invoice; the memo once per journal and date (the first invoice)
         self.assertLess(len(set(real_lookups)), len(invoices), "the batch was numbered invoice by invoice")
-        self.assertFalse(self.env.cr.precommit.data.get("psa_timesheet_billing.numbering_memo"))
+        self.assertFalse(self.env.cr.precommit.data.get(NUMBERING_MEMO))
         # after the run, Odoo's own numbering goes on from the run's last number
         after = self._manual_invoice()
         self.assertEqual(after.sequence_prefix, before.sequence_prefix)
@@ -68,10 +69,10 @@ class TestBillingRunNumbering(BillingRunCommon):
     def test_number_written_meanwhile_empties_the_memo(self):
         invoice = self._manual_invoice()
         data = self.env.cr.precommit.data
-        data["psa_timesheet_billing.numbering_memo"] = {("journal", "date"): "INV/2026/99999"}
+        data[NUMBERING_MEMO] = {("journal", "date"): "INV/2026/99999"}
         try:
             invoice.button_draft()
             invoice.name = f"{invoice.sequence_prefix}{invoice.sequence_number + 100:05d}"
-            self.assertEqual(data["psa_timesheet_billing.numbering_memo"], {})
+            self.assertEqual(data[NUMBERING_MEMO], {})
         finally:
-            data.pop("psa_timesheet_billing.numbering_memo", None)
+            data.pop(NUMBERING_MEMO, None)
