@@ -7,6 +7,7 @@ from psycopg2.errors import SerializationFailure
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, format_datetime, mute_logger, split_every
 
 from odoo.addons.psa_orders.tools import locks
@@ -131,13 +132,44 @@ class AccountMove(models.Model):
             if not mandates:
                 continue
             due = moves.search(moves._get_autopay_candidate_domain(company, mandates))._psa_filter_chargeable(mandates)
+            conflicted = []
             for chunk_ids in split_every(batch_size, due.ids):
-                opened = moves.browse(chunk_ids)._psa_charge_later(mandates)
+                opened = moves.browse(chunk_ids)._psa_charge_chunk(mandates)
+                if opened is None:
+                    conflicted.append(chunk_ids)
+                    continue
                 done += len(opened)
                 self.env["ir.cron"]._notify_progress(done=done, remaining=max(len(due) - done, 0))
-                self._psa_commit_if_not_testing()
+            # a chunk that met another transaction is tried once more, after the others, on a new snapshot
+            for chunk_ids in conflicted:
+                opened = moves.browse(chunk_ids)._psa_charge_chunk(mandates)
+                if opened is None:
+                    _logger.warning(
+                        "auto-pay: %s invoice(s) still in conflict with another transaction, left to the next run",
+                        len(chunk_ids),
+                    )
+                    continue
+                done += len(opened)
+                self.env["ir.cron"]._notify_progress(done=done, remaining=max(len(due) - done, 0))
         self._psa_close_handover_activities()
         return done
+
+    def _psa_charge_chunk(self, mandates):
+        """Open and enqueue the charges of these invoices (``_psa_charge_later``) in a savepoint, flushed, then
+        commit (outside tests); return the attempts, or None when the chunk met a concurrent transaction (a
+        serialization failure, a deadlock, a lock not available: another run, a payment being recorded). Such a
+        chunk is rolled back whole, its transaction ended so that a retry reads a new snapshot: none of its
+        attempts, transactions or jobs exists, and the cron tries it again after the other chunks."""
+        try:
+            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+                opened = self._psa_charge_later(mandates)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
+            _logger.info("auto-pay: %s invoice(s) met another transaction (%s), tried again later", len(self), error)
+            self.env.invalidate_all()
+            self._psa_commit_if_not_testing()
+            return None
+        self._psa_commit_if_not_testing()
+        return opened
 
     @api.model
     def _psa_close_handover_activities(self):

@@ -1,6 +1,8 @@
 from datetime import date, datetime, timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
+from psycopg2.errors import SerializationFailure
 
 from odoo.tests import tagged
 
@@ -45,6 +47,49 @@ class TestChargeJobs(LocalStripeCommon):
         self.assertEqual(set(attempts.mapped("state")), {"done"})
         self.assertEqual(self._localstripe_stats()["created"], created + 2)
         self.assertTrue(all(self._paid(invoice) for invoice in invoices))
+
+    def test_chunk_in_conflict_is_rolled_back_and_tried_again(self):
+        """A chunk that meets another transaction (here: its first try opens its attempt, transaction and job,
+        then fails as a serialization failure at flush would) is rolled back whole and tried again after the
+        other chunks: every invoice gets one attempt and one job, none is left to the next run."""
+        move_class = type(self.env["account.move"])
+        original = move_class._psa_charge_later
+        tries = []
+
+        def charge_later(moves, mandates):
+            tries.append(moves.ids)
+            opened = original(moves, mandates)
+            if len(tries) == 1:
+                raise SerializationFailure("could not serialize access due to concurrent update")
+            return opened
+
+        with freeze_time("2026-03-31"):
+            invoices = self._due_invoices(30.0, 50.0, 70.0)
+            with patch.object(move_class, "_psa_charge_later", charge_later):
+                opened = self.env["account.move"]._cron_charge_due_invoices(batch_size=1)
+        self.assertEqual(opened, 3)
+        self.assertEqual(len(tries), 4, "three chunks, the first one tried again last")
+        self.assertEqual(tries[0], tries[-1])
+        for invoice in invoices:
+            self.assertEqual(len(invoice.psa_attempt_ids), 1, "the rolled-back attempt is gone, one remains")
+            self.assertEqual(invoice.psa_attempt_ids.number, 1)
+            self.assertEqual(len(invoice.psa_attempt_ids.transaction_id), 1)
+        keys = sorted(queued_jobs(self.env, CHARGE_CHANNEL).mapped("identity_key"))
+        self.assertEqual(keys, sorted(invoices.psa_attempt_ids.mapped("idempotency_key")), "one job per attempt")
+
+    def test_settled_payment_method_line_is_not_written_again(self):
+        """Each cron chunk settles its providers' payment method line: once it is there, nothing is written (two
+        runs writing that one row at once made one of them fail at its commit)."""
+        self.provider._psa_settle_payment_method_line()
+        line_class = type(self.env["account.payment.method.line"])
+        with patch.object(line_class, "write", autospec=True, side_effect=line_class.write) as write:
+            self.provider._psa_settle_payment_method_line()
+        self.assertFalse(write.called)
+        self.assertTrue(
+            self.env["account.payment.method.line"].search_count(
+                [("payment_provider_id", "=", self.provider.id), ("journal_id", "=", self.provider.journal_id.id)]
+            )
+        )
 
     def test_enqueue_twice_makes_one_job(self):
         with freeze_time("2026-03-31"):
