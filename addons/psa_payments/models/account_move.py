@@ -132,22 +132,19 @@ class AccountMove(models.Model):
             if not mandates:
                 continue
             due = moves.search(moves._get_autopay_candidate_domain(company, mandates))._psa_filter_chargeable(mandates)
-            conflicted = []
-            for chunk_ids in split_every(batch_size, due.ids):
+            # (chunk, first try): a chunk that met another transaction goes to the end of the list, to be tried
+            # once more after the others, on a new snapshot
+            chunks = [(chunk_ids, True) for chunk_ids in split_every(batch_size, due.ids)]
+            for chunk_ids, first_try in chunks:
                 opened = moves.browse(chunk_ids)._psa_charge_chunk(mandates)
                 if opened is None:
-                    conflicted.append(chunk_ids)
-                    continue
-                done += len(opened)
-                self.env["ir.cron"]._notify_progress(done=done, remaining=max(len(due) - done, 0))
-            # a chunk that met another transaction is tried once more, after the others, on a new snapshot
-            for chunk_ids in conflicted:
-                opened = moves.browse(chunk_ids)._psa_charge_chunk(mandates)
-                if opened is None:
-                    _logger.warning(
-                        "auto-pay: %s invoice(s) still in conflict with another transaction, left to the next run",
-                        len(chunk_ids),
-                    )
+                    if first_try:
+                        chunks.append((chunk_ids, False))
+                    else:
+                        _logger.warning(
+                            "auto-pay: %s invoice(s) still in conflict with another transaction, left to the next run",
+                            len(chunk_ids),
+                        )
                     continue
                 done += len(opened)
                 self.env["ir.cron"]._notify_progress(done=done, remaining=max(len(due) - done, 0))
@@ -164,8 +161,8 @@ class AccountMove(models.Model):
             with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
                 opened = self._psa_charge_later(mandates)
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
+            # the savepoint's rollback emptied the caches already (cr.clear)
             _logger.info("auto-pay: %s invoice(s) met another transaction (%s), tried again later", len(self), error)
-            self.env.invalidate_all()
             self._psa_commit_if_not_testing()
             return None
         self._psa_commit_if_not_testing()
